@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CACT_REQUEST_H
+#define CACT_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cact/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * What one execution runs and with which limits: the code, the workspace and
+ * file mounts visible under /input, and the caps. Built by the caller, then
+ * borrowed by cact_runtime_run; a request may be run many times. Not
+ * thread-safe to modify while a run uses it.
+ */
+struct cact_request;
+
+enum cact_limit {
+	CACT_LIMIT_TIMEOUT_MS,    /* wall clock, default 30000 */
+	CACT_LIMIT_MEMORY_BYTES,  /* address space the code may add, default 512 MiB */
+	CACT_LIMIT_STDOUT_BYTES,  /* captured stdout, default 1 MiB */
+	CACT_LIMIT_STDERR_BYTES,  /* captured stderr, default 1 MiB */
+	CACT_LIMIT_OUTPUT_FILES,  /* files harvested from /output, default 1000 */
+	CACT_LIMIT_OUTPUT_BYTES,  /* bytes harvested from /output, default 64 MiB */
+	CACT_LIMIT_OUTPUT_DEPTH,  /* folder depth under /output, default 16 */
+	CACT_LIMIT_TMP_BYTES,     /* size of the private /tmp, default 64 MiB */
+	CACT_LIMIT_OPEN_FILES,    /* open file descriptors, default 256 */
+	CACT_LIMIT_THREADS,       /* threads, default 64 (see docs/sandbox.md for uid 0) */
+	CACT_LIMIT_CODE_BYTES,    /* size of the code, default 10 MiB */
+	CACT_LIMIT__COUNT
+};
+
+/* Static name of a limit ("timeout_ms", ...), or NULL when out of range. */
+CACT_API const char *cact_limit_name(enum cact_limit which);
+
+/* Default, minimum and maximum accepted value of a limit. */
+CACT_API uint64_t cact_limit_default(enum cact_limit which);
+CACT_API uint64_t cact_limit_min(enum cact_limit which);
+CACT_API uint64_t cact_limit_max(enum cact_limit which);
+
+/* Returns 0 or CACT_ENOMEM. *out is owned (cact_request_free). */
+CACT_API int cact_request_new(struct cact_request **out);
+CACT_API void cact_request_free(struct cact_request *req);
+
+/*
+ * Copies the code. Returns CACT_EINVAL when it holds a NUL byte,
+ * CACT_ETOOBIG when it is over CACT_LIMIT_CODE_BYTES.
+ */
+CACT_API int cact_request_set_code(struct cact_request *req, const char *code, size_t len,
+				   struct cact_error *err);
+
+/*
+ * Makes host folder dir visible read-only at /input. The path is resolved
+ * now and must be an existing folder; NULL clears it. Returns 0, CACT_ENOENT,
+ * CACT_EINVAL.
+ */
+CACT_API int cact_request_set_workspace(struct cact_request *req, const char *dir,
+					struct cact_error *err);
+
+/*
+ * Makes a host file or folder visible read-only under /input. guest may be
+ * NULL (the mount path is then the host path as given). The mount path is
+ * normalized under /input (backslashes become slashes; empty, "." and a
+ * leading "input" part dropped; ".." refused); the host path is resolved now
+ * and must exist. Re-adding a mount path replaces the earlier mount. Returns 0,
+ * CACT_EINVAL (the message says what is wrong with which path), CACT_ENOENT.
+ */
+CACT_API int cact_request_add_mount(struct cact_request *req, const char *host, const char *guest,
+				    struct cact_error *err);
+
+/* Removes the mount at guest (normalized as above). CACT_ENOENT when absent. */
+CACT_API int cact_request_remove_mount(struct cact_request *req, const char *guest,
+				       struct cact_error *err);
+
+/* Sets a limit. CACT_EINVAL when which is unknown or value out of range. */
+CACT_API int cact_request_set_limit(struct cact_request *req, enum cact_limit which,
+				    uint64_t value, struct cact_error *err);
+CACT_API uint64_t cact_request_limit(const struct cact_request *req, enum cact_limit which);
+
+/*
+ * Normalizes a mount path under /input as cact_request_add_mount does.
+ * Writes "/input/..." into out. Returns 0, CACT_EINVAL (blank, "..", nothing
+ * left) or CACT_ETOOBIG (does not fit in out_size).
+ */
+CACT_API int cact_mount_path_normalize(const char *path, char *out, size_t out_size,
+				       struct cact_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

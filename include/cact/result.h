@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CACT_RESULT_H
+#define CACT_RESULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cact/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The outcome of one execution. Immutable once returned; safe to read from any thread. */
+struct cact_result;
+
+enum cact_status {
+	CACT_STATUS_OK = 0,            /* the code ran to the end with exit code 0 */
+	CACT_STATUS_PYTHON_ERROR,      /* uncaught exception or non-zero exit code */
+	CACT_STATUS_TIMEOUT,           /* wall-clock or CPU limit; the sandbox was killed */
+	CACT_STATUS_MEMORY_LIMIT,      /* the memory cap was hit */
+	CACT_STATUS_OUTPUT_LIMIT,      /* output beyond what the caps allow */
+	CACT_STATUS_SANDBOX_VIOLATION, /* killed by the seccomp filter, or broke the wire protocol */
+	CACT_STATUS_CRASHED,           /* any other fatal signal */
+	CACT_STATUS_SETUP_ERROR,       /* the sandbox could not be built; no code ran */
+};
+
+/* Static name of a status ("ok", "python_error", ...). */
+CACT_API const char *cact_status_name(enum cact_status s);
+
+struct cact_file {
+	const char *path;       /* "/output/..." (borrowed from the result) */
+	const char *media_type; /* by extension; "application/octet-stream" otherwise */
+	const unsigned char *data;
+	size_t size;
+};
+
+struct cact_stats {
+	uint64_t wall_us;      /* request sent to sandbox dead */
+	uint64_t cpu_us;       /* user + system time of the sandbox */
+	uint64_t peak_rss_kib; /* largest resident set of the sandbox */
+};
+
+CACT_API enum cact_status cact_result_status(const struct cact_result *r);
+/* Process exit code: SystemExit's code, 1 for an uncaught exception, -1 when killed. */
+CACT_API int cact_result_exit_code(const struct cact_result *r);
+
+/*
+ * Captured streams, borrowed from r, NUL-terminated, possibly not valid
+ * UTF-8. *truncated (when non-NULL) says whether the cap cut them; a
+ * truncated stream ends with a visible marker line.
+ */
+CACT_API const char *cact_result_stdout(const struct cact_result *r, size_t *len, int *truncated);
+CACT_API const char *cact_result_stderr(const struct cact_result *r, size_t *len, int *truncated);
+
+/*
+ * Error details, borrowed: for python_error the exception type, message and
+ * traceback; for other failures type is the status name and message says what
+ * happened. All NULL on success.
+ */
+CACT_API const char *cact_result_error_type(const struct cact_result *r);
+CACT_API const char *cact_result_error_message(const struct cact_result *r);
+CACT_API const char *cact_result_error_traceback(const struct cact_result *r);
+
+CACT_API size_t cact_result_file_count(const struct cact_result *r);
+/* Fills *f with borrowed pointers. CACT_EINVAL when i is out of range. */
+CACT_API int cact_result_file(const struct cact_result *r, size_t i, struct cact_file *f);
+
+/*
+ * Entries of /output that were not returned (symlinks, hard links, FIFOs,
+ * devices, over a cap), each "path: reason". Borrowed.
+ */
+CACT_API size_t cact_result_skipped_count(const struct cact_result *r);
+CACT_API const char *cact_result_skipped(const struct cact_result *r, size_t i);
+
+CACT_API void cact_result_stats(const struct cact_result *r, struct cact_stats *out);
+
+/* Borrowed JSON object of the isolation in force (as cact_runtime_isolation_json). */
+CACT_API const char *cact_result_isolation_json(const struct cact_result *r);
+
+/*
+ * The whole result as one JSON object: status, success, exit_code, stdout,
+ * stderr, stdout_truncated, stderr_truncated, error, files (path, media_type,
+ * size, data in base64), skipped, stats, isolation. Streams that are not
+ * valid UTF-8 have the bad bytes replaced by U+FFFD. Owned (cact_free);
+ * NULL when out of memory.
+ */
+CACT_API char *cact_result_to_json(const struct cact_result *r);
+
+enum cact_save_flags {
+	CACT_SAVE_FORCE = 1u << 0, /* overwrite existing regular files */
+};
+
+/*
+ * Writes the result's files under host folder dir (created when missing;
+ * its last component must not be a symlink). Never follows a symlink below
+ * dir, never overwrites an existing file unless CACT_SAVE_FORCE. Stops at the
+ * first failure: CACT_EEXIST, CACT_EINVAL (a symlink in the way), CACT_ESYS.
+ */
+CACT_API int cact_result_save_files(const struct cact_result *r, const char *dir, unsigned flags,
+				    struct cact_error *err);
+
+CACT_API void cact_result_free(struct cact_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

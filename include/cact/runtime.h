@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CACT_RUNTIME_H
+#define CACT_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cact/error.h>
+#include <cact/request.h>
+#include <cact/result.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * A runtime owns one zygote: a helper process that holds a warm CPython
+ * already inside its namespaces and forks one sandboxed child per execution.
+ * Start it once and run many executions through it.
+ */
+struct cact_runtime;
+
+/* Kernel features the sandbox is built from. */
+enum cact_feature {
+	CACT_FEATURE_USER_NS = 1u << 0,   /* unprivileged user namespaces */
+	CACT_FEATURE_MOUNT_NS = 1u << 1,  /* mount namespace and the fd-based mount API (5.2+) */
+	CACT_FEATURE_PID_NS = 1u << 2,
+	CACT_FEATURE_NET_NS = 1u << 3,
+	CACT_FEATURE_IPC_NS = 1u << 4,
+	CACT_FEATURE_UTS_NS = 1u << 5,
+	CACT_FEATURE_CGROUP_NS = 1u << 6,
+	CACT_FEATURE_LANDLOCK = 1u << 7,
+	CACT_FEATURE_SECCOMP = 1u << 8,
+	CACT_FEATURE_PIDFD = 1u << 9,
+};
+
+/* Features every isolation level needs; without one of them cact refuses. */
+#define CACT_FEATURES_REQUIRED                                                                     \
+	(CACT_FEATURE_USER_NS | CACT_FEATURE_MOUNT_NS | CACT_FEATURE_PID_NS |                     \
+	 CACT_FEATURE_NET_NS | CACT_FEATURE_IPC_NS | CACT_FEATURE_UTS_NS | CACT_FEATURE_SECCOMP | \
+	 CACT_FEATURE_PIDFD)
+/* Features only the full level needs; the reduced level runs without them. */
+#define CACT_FEATURES_FULL_ONLY (CACT_FEATURE_CGROUP_NS | CACT_FEATURE_LANDLOCK)
+
+enum cact_isolation {
+	CACT_ISOLATION_FULL = 0,    /* every feature above, or refuse to start */
+	CACT_ISOLATION_REDUCED = 1, /* run without the FULL_ONLY features the kernel lacks */
+};
+
+/* What this machine supports, as found by probing (no side effects). */
+struct cact_features {
+	unsigned present;  /* CACT_FEATURE_* bits */
+	int landlock_abi;  /* 0 when landlock is unavailable */
+	char kernel[128];  /* uname release */
+	char missing_why[256]; /* why the first missing required feature is missing */
+};
+
+/*
+ * Probes the running kernel. Forks short-lived children to try namespaces;
+ * safe to call from any thread. Returns 0 or CACT_ESYS.
+ */
+CACT_API int cact_features_probe(struct cact_features *out, struct cact_error *err);
+
+/* Static name of one CACT_FEATURE_* bit ("user_namespace", ...), or "unknown". */
+CACT_API const char *cact_feature_name(unsigned feature);
+
+struct cact_runtime_options {
+	enum cact_isolation isolation;
+	/*
+	 * Path of the cact-guest helper. NULL looks in order at $CACT_GUEST,
+	 * next to the running executable, then in the install's libexec folder.
+	 */
+	const char *guest_path;
+	/*
+	 * Extra host folders added to the sandbox's import path and bound
+	 * read-only at the same path (for example /usr/lib/python3/dist-packages
+	 * for Debian's numpy and pandas). Borrowed during cact_runtime_new only.
+	 */
+	const char *const *python_paths;
+	size_t n_python_paths;
+	/* Warm children forked ahead of requests (default 1; 0 forks on demand). */
+	unsigned pool_size;
+	/*
+	 * CACT_FEATURE_* bits to treat as missing although the kernel has them.
+	 * For testing the refusal and reduced paths; 0 in production.
+	 */
+	unsigned hide_features;
+};
+
+/* Fills *o with the defaults. */
+CACT_API void cact_runtime_options_init(struct cact_runtime_options *o);
+
+/*
+ * Starts a runtime: spawns the zygote, waits until its interpreter is warm.
+ * opts may be NULL for the defaults. On success *out is owned by the caller
+ * (free with cact_runtime_free). Returns 0, CACT_EUNSUPPORTED when the kernel
+ * lacks a feature the isolation level needs (the message names it),
+ * CACT_ENOENT when the guest helper is not found, CACT_ESANDBOX or CACT_ESYS.
+ */
+CACT_API int cact_runtime_new(const struct cact_runtime_options *opts, struct cact_runtime **out,
+			      struct cact_error *err);
+
+/* Kills the zygote and every sandbox it holds; NULL is a no-op. */
+CACT_API void cact_runtime_free(struct cact_runtime *rt);
+
+/*
+ * Runs one execution and waits for it. Thread-safe: many threads may run
+ * executions through one runtime at once; each gets a fresh sandbox forked
+ * from the warm interpreter. req is borrowed for the call. On success *out is
+ * owned by the caller (cact_result_free) and describes the outcome, whatever
+ * it was: a Python error, a timeout and a sandbox violation are results, not
+ * failures of this call. Returns a negative code only when no execution could
+ * be attempted (the runtime is broken, the request is invalid).
+ */
+CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request *req,
+			      struct cact_result **out, struct cact_error *err);
+
+/*
+ * The isolation in force, as a JSON object {"level": "full"|"reduced",
+ * "features": {name: bool, ...}, "landlock_abi": n}. Owned; free with cact_free.
+ */
+CACT_API char *cact_runtime_isolation_json(const struct cact_runtime *rt);
+
+/* Host pid of the zygote (for diagnostics and tests). */
+CACT_API pid_t cact_runtime_zygote_pid(const struct cact_runtime *rt);
+
+/* Microseconds the zygote took to start and warm up. */
+CACT_API uint64_t cact_runtime_startup_us(const struct cact_runtime *rt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One execution, from fork to exit:
+ *   1. warm its copy of the interpreter (trusted code, zygote privileges);
+ *   2. "prepare": build the sandbox for the mounts and caps the host names,
+ *      then report "ready" with the /output fd; from here on the process is
+ *      confined, though nothing untrusted has run yet;
+ *   3. "exec": lower the rlimits to the request's, run the code, report the
+ *      result, exit.
+ * The host sends "prepare" as soon as the child exists, so steps 1 and 2 are
+ * off the request path. Any failure before the code runs is reported as
+ * setup_error and ends the process: nothing runs half-sandboxed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+#include "../wire/wire.h"
+#include "guest.h"
+#include "py.h"
+
+#define MAX_MOUNTS 256
+/* Room above the warm interpreter's size for the runner's own allocations. */
+#define VSZ_SLACK (32ull << 20)
+#define STACK_BYTES (8ull << 20)
+/* Pids of an execution's namespace beyond its thread limit (see docs/sandbox.md). */
+#define PID_RESERVE 301
+
+static void setup_failed(const struct cact_error *err) __attribute__((noreturn));
+static void setup_failed(const struct cact_error *err)
+{
+	json_t *msg = json_pack("{s:s, s:s}", "type", "setup_error", "message", err->message);
+
+	if (msg)
+		wire_write(GUEST_FD_WIRE, msg, 64 * 1024);
+	_exit(GUEST_SETUP_EXIT);
+}
+
+/* Moves fd to a number of at least 64 so that the final dup2 calls cannot collide. */
+static int lift(int fd)
+{
+	int n = fcntl(fd, F_DUPFD_CLOEXEC, 64);
+
+	if (n >= 0)
+		close(fd);
+	return n;
+}
+
+/*
+ * stdin /dev/null and the wire socket at 3; the stdout and stderr pipes are
+ * lifted out of the way (>= 64) and put in place after the warm-up.
+ */
+static void place_fds(struct zygote *z, int wire, int *out, int *err)
+{
+	struct cact_error e = {0};
+
+	/* The control socket is the zygote's alone (and sits at fd 3, where the wire goes). */
+	close(z->ctl);
+	z->ctl = -1;
+	wire = lift(wire);
+	*out = lift(*out);
+	*err = lift(*err);
+	if (wire < 0 || *out < 0 || *err < 0 || dup2(z->devnull, 0) < 0 ||
+	    dup2(wire, GUEST_FD_WIRE) < 0) {
+		ut_err_sys(&e, CACT_ESANDBOX, errno, "cannot place the execution's fds");
+		if (wire >= 0)
+			dup2(wire, GUEST_FD_WIRE);
+		setup_failed(&e);
+	}
+	close(wire);
+}
+
+static uint64_t u64_of(json_t *obj, const char *key, uint64_t dflt)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_integer(v) && json_integer_value(v) >= 0 ? (uint64_t)json_integer_value(v)
+								 : dflt;
+}
+
+static int parse_mount(json_t *j, struct sbx_mount *m, struct cact_error *err)
+{
+	m->host = json_string_value(json_object_get(j, "host"));
+	m->guest = json_string_value(json_object_get(j, "guest"));
+	m->dev = (dev_t)u64_of(j, "dev", 0);
+	m->ino = (ino_t)u64_of(j, "ino", 0);
+	m->is_dir = json_is_true(json_object_get(j, "dir"));
+	if (!m->host)
+		return ut_err(err, CACT_EPROTO, "prepare: mount without host path");
+	return 0;
+}
+
+/* Reads the next frame, which must be of type want. NULL at a clean end of stream. */
+static json_t *expect(enum wire_type want, size_t max)
+{
+	struct cact_error e = {0};
+	enum wire_type type;
+	char *payload = NULL;
+	json_t *msg = NULL;
+	size_t len;
+	int rc = wire_read(GUEST_FD_WIRE, max, &payload, &len);
+
+	if (rc == CACT_EPROTO)
+		_exit(0); /* the host closed the slot without using it */
+	if (rc) {
+		ut_err(&e, rc, "cannot read the %s frame", wire_type_name(want));
+		setup_failed(&e);
+	}
+	rc = wire_parse(payload, len, &msg, &type, &e);
+	free(payload);
+	if (rc)
+		setup_failed(&e);
+	if (type != want) {
+		ut_err(&e, CACT_EPROTO, "expected %s, got %s", wire_type_name(want),
+		       wire_type_name(type));
+		setup_failed(&e);
+	}
+	return msg;
+}
+
+static void prepare(struct zygote *z, json_t *req)
+{
+	static struct sbx_mount ws, mounts[MAX_MOUNTS];
+	struct cact_error e = {0};
+	struct sbx_exec x = {0};
+	json_t *lim = json_object_get(req, "limits"), *jm = json_object_get(req, "mounts");
+	unsigned applied = 0;
+	size_t i;
+	int outdir;
+
+	x.host_tree = z->host_tree;
+	x.procfd = z->procfd;
+	x.landlock_abi = z->landlock_abi;
+	x.filter = &z->filter;
+	x.last_fd = GUEST_FD_WIRE;
+	if (json_is_object(json_object_get(req, "workspace"))) {
+		if (parse_mount(json_object_get(req, "workspace"), &ws, &e))
+			setup_failed(&e);
+		x.workspace = &ws;
+	}
+	if (json_array_size(jm) > MAX_MOUNTS) {
+		ut_err(&e, CACT_EINVAL, "too many mounts");
+		setup_failed(&e);
+	}
+	for (i = 0; i < json_array_size(jm); i++) {
+		if (parse_mount(json_array_get(jm, i), &mounts[i], &e))
+			setup_failed(&e);
+		if (!mounts[i].guest || strncmp(mounts[i].guest, "/input/", 7) != 0) {
+			ut_err(&e, CACT_EPROTO, "prepare: bad mount path");
+			setup_failed(&e);
+		}
+	}
+	x.mounts = mounts;
+	x.n_mounts = json_array_size(jm);
+	x.output_bytes = u64_of(lim, "output_bytes", 64ull << 20);
+	/* Folders count as inodes too: room for as many as files, plus the root. */
+	x.output_inodes = 2 * u64_of(lim, "output_files", 1000) + 16;
+	x.tmp_bytes = u64_of(lim, "tmp_bytes", 64ull << 20);
+	x.pid_max = u64_of(lim, "threads", 64) + 1 + PID_RESERVE;
+
+	if (sbx_enter(&x, &applied, &e))
+		setup_failed(&e);
+
+	/* The host harvests /output through this fd once every process here is dead. */
+	outdir = open("/output", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	{
+		json_t *ready = json_pack("{s:s, s:b, s:b}", "type", "ready", "pid_max",
+					  !!(applied & SBX_APPLIED_PID_MAX), "userns",
+					  !!(applied & SBX_APPLIED_USERNS));
+		char *frame = NULL;
+		size_t flen;
+
+		if (outdir < 0 || !ready || wire_encode(ready, 4096, &frame, &flen) ||
+		    ut_send_fds(GUEST_FD_WIRE, frame, flen, &outdir, 1)) {
+			ut_err_sys(&e, CACT_ESANDBOX, errno, "cannot report ready");
+			setup_failed(&e);
+		}
+		free(frame);
+		json_decref(ready);
+		close(outdir);
+	}
+}
+
+static uint64_t cpu_used_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1;
+}
+
+static void limits(const struct zygote *z, json_t *lim)
+{
+	struct cact_error e = {0};
+	struct sbx_limits l;
+	uint64_t out = u64_of(lim, "output_bytes", 64ull << 20);
+	uint64_t tmp = u64_of(lim, "tmp_bytes", 64ull << 20);
+
+	l.cpu_s = cpu_used_s() + (u64_of(lim, "timeout_ms", 30000) + 999) / 1000;
+	l.as_bytes = z->base_vsz + VSZ_SLACK + u64_of(lim, "memory_bytes", 512ull << 20);
+	l.nofile = u64_of(lim, "open_files", 256);
+	/* The count includes this (main) thread. */
+	l.nproc = u64_of(lim, "threads", 64) + 1;
+	l.fsize = out > tmp ? out : tmp;
+	l.stack = STACK_BYTES;
+	if (sbx_set_limits(&l, &e))
+		setup_failed(&e);
+}
+
+void child_main(struct zygote *z, int wire, int out, int err)
+{
+	json_t *req;
+	const char *code;
+	char *copy, *report = NULL;
+	size_t code_len;
+	int exit_code, out_fd, err_fd;
+
+	/* Die with the zygote, and so with the host. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	out_fd = out;
+	err_fd = err;
+	place_fds(z, wire, &out_fd, &err_fd);
+
+	/*
+	 * Copy now, off the request path, the pages a first run would copy;
+	 * its output goes nowhere.
+	 */
+	dup2(z->devnull, 1);
+	dup2(z->devnull, 2);
+	pyg_warm();
+	if (dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) {
+		struct cact_error e = {0};
+
+		ut_err_sys(&e, CACT_ESANDBOX, errno, "cannot restore stdout");
+		setup_failed(&e);
+	}
+	close(out_fd);
+	close(err_fd);
+
+	req = expect(WIRE_PREPARE, 16u << 20);
+	prepare(z, req);
+	json_decref(req);
+
+	/* Confined from here on. Wait for the code. */
+	req = expect(WIRE_EXEC, GUEST_EXEC_FRAME_MAX);
+	code = json_string_value(json_object_get(req, "code"));
+	code_len = json_string_length(json_object_get(req, "code"));
+	if (!code || !json_is_object(json_object_get(req, "limits"))) {
+		struct cact_error e = {0};
+
+		ut_err(&e, CACT_EPROTO, "exec request without code or limits");
+		setup_failed(&e);
+	}
+	limits(z, json_object_get(req, "limits"));
+	copy = malloc(code_len + 1);
+	if (!copy) {
+		struct cact_error e = {0};
+
+		ut_err(&e, CACT_ENOMEM, "out of memory");
+		setup_failed(&e);
+	}
+	memcpy(copy, code, code_len);
+	copy[code_len] = '\0';
+	json_decref(req);
+
+	exit_code = pyg_run(copy, code_len, &report);
+	if (report) {
+		size_t rl = strlen(report);
+		unsigned char hdr[4] = {(unsigned char)(rl >> 24), (unsigned char)(rl >> 16),
+					(unsigned char)(rl >> 8), (unsigned char)rl};
+
+		if (ut_write_full(GUEST_FD_WIRE, hdr, 4) == 0)
+			ut_write_full(GUEST_FD_WIRE, report, rl);
+	}
+	/* The frame carries the real exit code; the status byte only says zero or not. */
+	_exit(exit_code == 0 ? 0 : ((exit_code & 0xff) ? (exit_code & 0xff) : 1));
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* The cact-guest helper: outer process, zygote and execution children. */
+#ifndef CACT_GUEST_H
+#define CACT_GUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../sandbox/sandbox.h"
+
+/* Fixed fd numbers inside an execution child. */
+#define GUEST_FD_WIRE 3
+
+/* Exit status of an execution child that failed before the code ran. */
+#define GUEST_SETUP_EXIT 120
+
+/* Largest exec frame: the code cap plus room for the rest of the request. */
+#define GUEST_EXEC_FRAME_MAX ((size_t)(1024 * 1024 * 1024))
+
+/* What every execution child inherits from the zygote. */
+struct zygote {
+	int ctl;       /* control socket to the host */
+	int host_tree; /* detached copy of the host mount tree */
+	int procfd;    /* detached procfs of the zygote's pid namespace */
+	int pidns;     /* the zygote's own pid namespace */
+	int landlock_abi; /* 0 without landlock */
+	int devnull;
+	struct sbx_filter filter;
+	uint64_t base_vsz; /* address space of the warm interpreter */
+	unsigned features; /* CACT_FEATURE_* in force */
+};
+
+/* The zygote's main loop; never returns. */
+void zygote_main(struct zygote *z, const char *level) __attribute__((noreturn));
+
+/*
+ * An execution child, right after fork: warms up, waits for its request,
+ * enters the sandbox, runs the code, reports. Never returns.
+ */
+void child_main(struct zygote *z, int wire, int out, int err) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/util.h"
+#include "py.h"
+#include "runner_py.h"
+
+static PyObject *runner; /* the runner module, owned for the process lifetime */
+
+static int append(PyWideStringList *list, const char *path, PyConfig *config, PyStatus *st)
+{
+	wchar_t *w = Py_DecodeLocale(path, NULL);
+
+	if (!w) {
+		*st = PyStatus_NoMemory();
+		return -1;
+	}
+	*st = PyWideStringList_Append(list, w);
+	PyMem_RawFree(w);
+	(void)config;
+	return PyStatus_Exception(*st) ? -1 : 0;
+}
+
+static PyObject *load_runner(void)
+{
+	PyObject *code = NULL, *mod = NULL;
+
+	/* compile() of the embedded source; runner.py is part of the binary. */
+	code = Py_CompileString(runner_py, "<cact-runner>", Py_file_input);
+	if (!code)
+		goto out;
+	mod = PyImport_ExecCodeModule("_cact_runner", code);
+out:
+	Py_XDECREF(code);
+	return mod;
+}
+
+int pyg_init(const char *stdlib, const char *const *extra, size_t n_extra, struct cact_error *err)
+{
+	PyPreConfig pre;
+	PyConfig config;
+	PyStatus st;
+	char dynload[4096];
+	size_t i;
+
+	PyPreConfig_InitIsolatedConfig(&pre);
+	/* UTF-8 whatever the (empty) locale says. */
+	pre.utf8_mode = 1;
+	st = Py_PreInitialize(&pre);
+	if (PyStatus_Exception(st))
+		return ut_err(err, CACT_ESANDBOX, "python pre-init: %s", st.err_msg ? st.err_msg : "?");
+
+	PyConfig_InitIsolatedConfig(&config);
+	config.site_import = 0;
+	config.write_bytecode = 0;
+	config.buffered_stdio = 0; /* print() reaches the pipe at once; os._exit loses nothing */
+	config.install_signal_handlers = 0;
+	config.parse_argv = 0;
+	config.safe_path = 1;
+	config.module_search_paths_set = 1;
+	ut_snprintf(dynload, sizeof(dynload), "%s/lib-dynload", stdlib);
+	if (append(&config.module_search_paths, stdlib, &config, &st) ||
+	    append(&config.module_search_paths, dynload, &config, &st))
+		goto fail;
+	for (i = 0; i < n_extra; i++)
+		if (append(&config.module_search_paths, extra[i], &config, &st))
+			goto fail;
+	st = PyConfig_SetString(&config, &config.program_name, L"python3");
+	if (PyStatus_Exception(st))
+		goto fail;
+	st = PyConfig_SetString(&config, &config.executable, L"/usr/bin/python3");
+	if (PyStatus_Exception(st))
+		goto fail;
+	st = PyConfig_SetString(&config, &config.stdio_encoding, L"utf-8");
+	if (PyStatus_Exception(st))
+		goto fail;
+	st = PyConfig_SetString(&config, &config.stdio_errors, L"backslashreplace");
+	if (PyStatus_Exception(st))
+		goto fail;
+	st = Py_InitializeFromConfig(&config);
+	if (PyStatus_Exception(st))
+		goto fail;
+	PyConfig_Clear(&config);
+	runner = load_runner();
+	if (!runner) {
+		PyErr_Print();
+		return ut_err(err, CACT_ESANDBOX, "cannot load the runner module");
+	}
+	return 0;
+fail:
+	PyConfig_Clear(&config);
+	return ut_err(err, CACT_ESANDBOX, "python init: %s", st.err_msg ? st.err_msg : "?");
+}
+
+static PyObject *call(const char *name, PyObject *args)
+{
+	PyObject *fn = PyObject_GetAttrString(runner, name), *res = NULL;
+
+	if (fn) {
+		res = PyObject_CallObject(fn, args);
+		Py_DECREF(fn);
+	}
+	return res;
+}
+
+void pyg_preload(void)
+{
+	PyObject *res = call("preload", NULL);
+
+	if (!res)
+		PyErr_Clear();
+	Py_XDECREF(res);
+}
+
+void pyg_warm(void)
+{
+	PyObject *res = call("warm", NULL);
+
+	if (!res)
+		PyErr_Clear();
+	Py_XDECREF(res);
+}
+
+int pyg_run(const char *code, size_t len, char **report)
+{
+	PyObject *args = NULL, *res = NULL, *src = NULL;
+	const char *json;
+	long exit_code = 1;
+
+	*report = NULL;
+	src = PyBytes_FromStringAndSize(code, (Py_ssize_t)len);
+	if (!src)
+		goto out;
+	args = PyTuple_Pack(1, src);
+	if (!args)
+		goto out;
+	res = call("run", args);
+	if (!res || !PyTuple_Check(res) || PyTuple_GET_SIZE(res) != 2)
+		goto out;
+	/* Borrowed items of the tuple. */
+	exit_code = PyLong_AsLong(PyTuple_GET_ITEM(res, 0));
+	if (exit_code == -1 && PyErr_Occurred())
+		exit_code = 1;
+	json = PyUnicode_AsUTF8(PyTuple_GET_ITEM(res, 1));
+	if (json)
+		*report = strdup(json);
+out:
+	if (PyErr_Occurred())
+		PyErr_Clear();
+	Py_XDECREF(src);
+	Py_XDECREF(args);
+	Py_XDECREF(res);
+	return (int)exit_code;
+}
+
+void pyg_before_fork(void)
+{
+	PyOS_BeforeFork();
+}
+
+void pyg_after_fork_parent(void)
+{
+	PyOS_AfterFork_Parent();
+}
+
+void pyg_after_fork_child(void)
+{
+	PyOS_AfterFork_Child();
+}
+
+const char *pyg_version(void)
+{
+	static char v[32];
+	const char *full = Py_GetVersion();
+	size_t n = strcspn(full, " ");
+
+	if (n >= sizeof(v))
+		n = sizeof(v) - 1;
+	memcpy(v, full, n);
+	v[n] = '\0';
+	return v;
+}

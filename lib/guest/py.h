@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The embedded CPython of the guest: configured isolated (no site, no user
+ * paths, no PYTHON* variables), its standard streams unbuffered on fds 1 and
+ * 2, and the runner module (runner.py) loaded into it.
+ */
+#ifndef CACT_PYG_H
+#define CACT_PYG_H
+
+#include <stddef.h>
+
+#include <cact/error.h>
+
+/* Initializes the interpreter with the standard library and extra import folders. */
+int pyg_init(const char *stdlib, const char *const *extra, size_t n_extra, struct cact_error *err);
+/* Imports the common modules and freezes the garbage collector. */
+void pyg_preload(void);
+/* Warm-up run in a fresh child, output discarded. */
+void pyg_warm(void);
+/*
+ * Runs code as __main__. *report receives the runner's JSON report (owned,
+ * free()); may be NULL if even that failed. Returns the exit code.
+ */
+int pyg_run(const char *code, size_t len, char **report);
+
+void pyg_before_fork(void);
+void pyg_after_fork_parent(void);
+void pyg_after_fork_child(void);
+
+/* "3.11.2" */
+const char *pyg_version(void);
+
+#endif

@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One supervised execution. The host sends the request down the child's
+ * wire socket, then watches four fds until the child is dead: the wire
+ * (frames from the guest, all hostile once "ready" has arrived), stdout and
+ * stderr (capped), and the pidfd (death, and the handle that kills). The
+ * wall clock is the host's: at the deadline the child's whole pid namespace
+ * is killed, whatever the code does with its signals.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cact/cact.h>
+
+#include "../util/buf.h"
+#include "../util/util.h"
+#include "../wire/wire.h"
+#include "rt.h"
+#include "zygote.h"
+
+/* How long a killed or finished sandbox may take to be reported dead. */
+#define DEATH_GRACE_US (10ull * 1000000)
+/* Largest frame the guest may send (a result with its traceback). */
+#define GUEST_FRAME_MAX (4u << 20)
+/* Output past the cap is read and dropped up to this many times the cap, then the run is killed. */
+#define FLOOD_FACTOR 16
+#define TRUNC_MARKER "\n[... output truncated by cact: more than %llu bytes ...]\n"
+
+struct stream {
+	int fd;
+	struct ut_buf buf;
+	uint64_t cap;
+};
+
+struct run {
+	struct cact_runtime *rt;
+	const struct cact_request *req;
+	struct rt_slot *slot;
+	struct cact_result *res;
+	char *frame;      /* exec frame being written */
+	size_t frame_len, frame_off;
+	struct wire_decoder dec;
+	struct stream out, err;
+	int outdir;       /* /output tmpfs, from the ready frame */
+	int ready;
+	int have_result;
+	json_t *report;   /* the guest's result frame */
+	char *setup_msg;  /* from a setup_error frame */
+	char violation[256];
+	int killed_timeout, killed_flood, killed_violation;
+	int dead;
+	unsigned applied_pid_max, applied_userns;
+	uint64_t start, deadline;
+};
+
+static void kill_sandbox(struct run *x)
+{
+	/* SIGKILL to pid 1 of the execution's namespace takes every process in it. */
+	syscall(SYS_pidfd_send_signal, x->slot->pidfd, SIGKILL, NULL, 0);
+}
+
+static void violation(struct run *x, const char *fmt, ...) UT_PRINTF(2, 3);
+static void violation(struct run *x, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!x->killed_violation) {
+		x->killed_violation = 1;
+		va_start(ap, fmt);
+		vsnprintf(x->violation, sizeof(x->violation), fmt, ap);
+		va_end(ap);
+	}
+	kill_sandbox(x);
+}
+
+/* One frame from the guest. Before "ready" it is trusted setup code; after, it is hostile. */
+static void on_frame(struct run *x, char *payload, size_t len)
+{
+	struct cact_error err = {0};
+	enum wire_type type;
+	json_t *msg = NULL;
+
+	if (wire_parse(payload, len, &msg, &type, &err)) {
+		violation(x, "%s", err.message);
+		return;
+	}
+	switch (type) {
+	case WIRE_READY:
+		if (x->ready || x->outdir < 0) {
+			violation(x, "unexpected %s frame from the sandbox", "ready");
+			break;
+		}
+		x->ready = 1;
+		x->applied_pid_max = json_is_true(json_object_get(msg, "pid_max"));
+		x->applied_userns = json_is_true(json_object_get(msg, "userns"));
+		break;
+	case WIRE_RESULT:
+		if (!x->ready || x->have_result) {
+			violation(x, "unexpected %s frame from the sandbox", "result");
+			break;
+		}
+		x->have_result = 1;
+		x->report = json_incref(msg);
+		break;
+	case WIRE_SETUP_ERROR:
+		/* Also after ready: the request's limits are applied then. */
+		if (x->have_result || x->setup_msg) {
+			violation(x, "unexpected %s frame from the sandbox", "setup_error");
+			break;
+		}
+		free(x->setup_msg);
+		x->setup_msg = strdup(json_string_value(json_object_get(msg, "message")) ?: "?");
+		break;
+	default:
+		violation(x, "unexpected %s frame from the sandbox", wire_type_name(type));
+		break;
+	}
+	json_decref(msg);
+}
+
+static void feed(struct run *x, const char *data, size_t n)
+{
+	while (n > 0 && !x->killed_violation) {
+		char *frame = NULL;
+		size_t used = 0, flen = 0;
+		int rc = wire_decoder_feed(&x->dec, data, n, &used, &frame, &flen);
+
+		if (rc < 0) {
+			violation(x, "%s", rc == CACT_ETOOBIG ? "frame from the sandbox over the size cap"
+							      : "out of memory decoding a frame");
+			return;
+		}
+		data += used;
+		n -= used;
+		if (rc == 1) {
+			on_frame(x, frame, flen);
+			free(frame);
+		}
+	}
+}
+
+/* The ready frame arrives with the /output fd attached: read it with recvmsg. */
+static int read_ready(struct run *x)
+{
+	char buf[4096];
+	int fds[1];
+	size_t nfds = 0;
+	ssize_t n = ut_recv_fds(x->slot->wire, buf, sizeof(buf), fds, 1, &nfds);
+
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -1;
+	if (n == 0)
+		return -1;
+	if (nfds == 1) {
+		if (x->outdir >= 0)
+			close(fds[0]);
+		else
+			x->outdir = fds[0];
+	}
+	feed(x, buf, (size_t)n);
+	return 0;
+}
+
+static int read_wire(struct run *x)
+{
+	char buf[65536];
+	ssize_t n;
+
+	if (!x->ready)
+		return read_ready(x);
+	/* Plain read: fds the code might attach are dropped by the kernel. */
+	n = read(x->slot->wire, buf, sizeof(buf));
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	if (n == 0)
+		return -1;
+	feed(x, buf, (size_t)n);
+	return 0;
+}
+
+static int read_stream(struct run *x, struct stream *s)
+{
+	char buf[65536];
+	ssize_t n = read(s->fd, buf, sizeof(buf));
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	if (n == 0)
+		return -1;
+	if (ut_buf_add_trunc(&s->buf, buf, (size_t)n))
+		return -1;
+	if (s->buf.dropped > FLOOD_FACTOR * s->cap && !x->killed_flood) {
+		x->killed_flood = 1;
+		kill_sandbox(x);
+	}
+	return 0;
+}
+
+static void write_frame(struct run *x)
+{
+	while (x->frame_off < x->frame_len) {
+		ssize_t n = send(x->slot->wire, x->frame + x->frame_off, x->frame_len - x->frame_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			x->frame_off = x->frame_len; /* the child is gone; its death tells the rest */
+			return;
+		}
+		x->frame_off += (size_t)n;
+	}
+}
+
+static void drain(struct run *x)
+{
+	int fds[3] = {x->slot->wire, x->out.fd, x->err.fd};
+	int i;
+
+	/* Every writer is dead: what is left in the pipes ends at EOF. */
+	for (i = 0; i < 3; i++)
+		fcntl(fds[i], F_SETFL, O_NONBLOCK);
+	while (x->slot->wire >= 0 && read_wire(x) == 0 && !x->killed_violation) {
+		struct pollfd p = {.fd = x->slot->wire, .events = POLLIN};
+
+		if (poll(&p, 1, 0) <= 0)
+			break;
+	}
+	while (read_stream(x, &x->out) == 0) {
+		struct pollfd p = {.fd = x->out.fd, .events = POLLIN};
+
+		if (poll(&p, 1, 0) <= 0)
+			break;
+	}
+	while (read_stream(x, &x->err) == 0) {
+		struct pollfd p = {.fd = x->err.fd, .events = POLLIN};
+
+		if (poll(&p, 1, 0) <= 0)
+			break;
+	}
+}
+
+static void supervise(struct run *x)
+{
+	int wire_open = 1, out_open = 1, err_open = 1;
+
+	while (!x->dead) {
+		struct pollfd p[4];
+		uint64_t now = ut_now_us();
+		int timeout, n = 0, iw = -1, io = -1, ie = -1, ip;
+
+		if (now >= x->deadline && !x->killed_timeout && !x->dead) {
+			x->killed_timeout = 1;
+			kill_sandbox(x);
+		}
+		/* After a kill, give the kernel a grace period to report the death. */
+		if (x->killed_timeout || x->killed_flood || x->killed_violation)
+			timeout = 100;
+		else
+			timeout = (int)((x->deadline - now + 999) / 1000);
+		if (wire_open) {
+			iw = n;
+			p[n].fd = x->slot->wire;
+			p[n++].events = POLLIN | (x->frame_off < x->frame_len ? POLLOUT : 0);
+		}
+		if (out_open) {
+			io = n;
+			p[n].fd = x->out.fd;
+			p[n++].events = POLLIN;
+		}
+		if (err_open) {
+			ie = n;
+			p[n].fd = x->err.fd;
+			p[n++].events = POLLIN;
+		}
+		ip = n;
+		p[n].fd = x->slot->pidfd;
+		p[n++].events = POLLIN;
+		if (poll(p, (nfds_t)n, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			kill_sandbox(x);
+			break;
+		}
+		if (iw >= 0 && (p[iw].revents & POLLOUT))
+			write_frame(x);
+		if (iw >= 0 && (p[iw].revents & (POLLIN | POLLHUP | POLLERR)) && read_wire(x))
+			wire_open = 0;
+		if (io >= 0 && p[io].revents && read_stream(x, &x->out))
+			out_open = 0;
+		if (ie >= 0 && p[ie].revents && read_stream(x, &x->err))
+			err_open = 0;
+		if (p[ip].revents)
+			x->dead = 1;
+		if (ut_now_us() > x->deadline + DEATH_GRACE_US)
+			break; /* cannot happen with a working kernel; do not hang the caller */
+	}
+	drain(x);
+}
+
+/* Moves a capped stream into the result, with a visible marker if it was cut. */
+static int finish_stream(struct stream *s, char **dst, size_t *len, int *trunc)
+{
+	if (s->buf.dropped > 0) {
+		char marker[128];
+
+		ut_snprintf(marker, sizeof(marker), TRUNC_MARKER, (unsigned long long)s->cap);
+		/* The marker may go past the cap: the cap is on the code's bytes. */
+		s->buf.max += strlen(marker);
+		if (ut_buf_add(&s->buf, marker, strlen(marker)))
+			return CACT_ENOMEM;
+		*trunc = 1;
+	}
+	free(*dst);
+	*dst = ut_buf_steal(&s->buf, len);
+	return *dst ? 0 : CACT_ENOMEM;
+}
+
+static const char *signame(int sig)
+{
+	const char *n = sigabbrev_np(sig);
+
+	return n ? n : "?";
+}
+
+/* Decides the status from what the kernel, the guest and the supervisor saw. */
+static int classify(struct run *x)
+{
+	struct cact_result *r = x->res;
+	int st = x->slot->status;
+	char msg[300];
+	int rc = 0;
+
+	r->exit_code = -1;
+	if (!x->ready || (x->setup_msg && !x->have_result)) {
+		if (x->killed_timeout && !x->setup_msg)
+			ut_snprintf(msg, sizeof(msg), "the sandbox was not ready within the time limit");
+		else if (x->setup_msg)
+			ut_snprintf(msg, sizeof(msg), "%s", x->setup_msg);
+		else if (WIFSIGNALED(st))
+			ut_snprintf(msg, sizeof(msg), "the sandbox died during set-up (SIG%s)",
+				    signame(WTERMSIG(st)));
+		else
+			ut_snprintf(msg, sizeof(msg), "the sandbox died during set-up (exit %d)",
+				    WEXITSTATUS(st));
+		r->status = CACT_STATUS_SETUP_ERROR;
+		return rt_result_set_error(r, "setup_error", msg, NULL);
+	}
+	if (x->killed_violation) {
+		r->status = CACT_STATUS_SANDBOX_VIOLATION;
+		ut_snprintf(msg, sizeof(msg), "protocol violation: %s", x->violation);
+		return rt_result_set_error(r, "sandbox_violation", msg, NULL);
+	}
+	if (x->killed_timeout) {
+		r->status = CACT_STATUS_TIMEOUT;
+		ut_snprintf(msg, sizeof(msg), "execution exceeded the %.3g s wall-clock limit",
+			    (double)x->req->limits[CACT_LIMIT_TIMEOUT_MS] / 1000.0);
+		return rt_result_set_error(r, "timeout", msg, NULL);
+	}
+	if (x->killed_flood) {
+		r->status = CACT_STATUS_OUTPUT_LIMIT;
+		ut_snprintf(msg, sizeof(msg),
+			    "execution wrote more than %d times the output cap and was stopped",
+			    FLOOD_FACTOR);
+		return rt_result_set_error(r, "output_limit", msg, NULL);
+	}
+	if (WIFSIGNALED(st)) {
+		int sig = WTERMSIG(st);
+		uint64_t cap_kib = x->req->limits[CACT_LIMIT_MEMORY_BYTES] / 1024;
+
+		if (sig == SIGSYS) {
+			r->status = CACT_STATUS_SANDBOX_VIOLATION;
+			return rt_result_set_error(r, "sandbox_violation",
+						   "killed by the seccomp filter (a forbidden system call)",
+						   NULL);
+		}
+		if (sig == SIGXCPU) {
+			r->status = CACT_STATUS_TIMEOUT;
+			return rt_result_set_error(r, "timeout", "execution exceeded its CPU time limit",
+						   NULL);
+		}
+		if ((sig == SIGSEGV || sig == SIGABRT || sig == SIGBUS || sig == SIGKILL) &&
+		    x->slot->maxrss_kib >= cap_kib * 9 / 10) {
+			r->status = CACT_STATUS_MEMORY_LIMIT;
+			ut_snprintf(msg, sizeof(msg), "killed by SIG%s at the memory cap", signame(sig));
+			return rt_result_set_error(r, "memory_limit", msg, NULL);
+		}
+		r->status = CACT_STATUS_CRASHED;
+		ut_snprintf(msg, sizeof(msg), "killed by signal SIG%s", signame(sig));
+		return rt_result_set_error(r, "crashed", msg, NULL);
+	}
+	/* A normal exit. The guest's report refines it, within what it may claim. */
+	r->exit_code = WEXITSTATUS(st);
+	if (x->report) {
+		json_t *code = json_object_get(x->report, "exit_code");
+		json_t *error = json_object_get(x->report, "error");
+
+		if (json_is_integer(code) && (json_integer_value(code) != 0) == (r->exit_code != 0))
+			r->exit_code = (int)json_integer_value(code);
+		if (r->exit_code != 0 && json_is_object(error))
+			rc = rt_result_set_error(
+				r, json_string_value(json_object_get(error, "type")),
+				json_string_value(json_object_get(error, "message")),
+				json_string_value(json_object_get(error, "traceback")) ?: "");
+		if (r->exit_code != 0 && json_is_true(json_object_get(x->report, "memory_error"))) {
+			r->status = CACT_STATUS_MEMORY_LIMIT;
+			return rc;
+		}
+	}
+	if (r->exit_code == 0) {
+		r->status = CACT_STATUS_OK;
+		return 0;
+	}
+	r->status = CACT_STATUS_PYTHON_ERROR;
+	if (!r->error_type) {
+		ut_snprintf(msg, sizeof(msg), "exit code %d", r->exit_code);
+		rc = rt_result_set_error(r, "SystemExit", msg, "");
+	}
+	return rc;
+}
+
+static char *isolation_with(const struct run *x)
+{
+	json_t *iso = json_loads(x->rt->isolation, 0, NULL);
+	char *s = NULL;
+
+	if (!iso)
+		return NULL;
+	json_object_set_new(iso, "pid_cap", json_boolean(x->applied_pid_max));
+	json_object_set_new(iso, "execution_user_namespace", json_boolean(x->applied_userns));
+	s = json_dumps(iso, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(iso);
+	return s;
+}
+
+CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request *req,
+			      struct cact_result **out, struct cact_error *err)
+{
+	struct run x = {.rt = rt, .req = req, .outdir = -1};
+	json_t *frame = NULL;
+	char *profile = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!req->has_code)
+		return ut_err(err, CACT_EINVAL, "the request has no code");
+	frame = rt_prepare_frame(req);
+	profile = frame ? json_dumps(frame, JSON_COMPACT) : NULL;
+	json_decref(frame);
+	if (!profile)
+		return ut_err(err, CACT_ENOMEM, "cannot encode the request");
+	frame = rt_exec_frame(req);
+	/* JSON may escape a code byte into six ("\u001b"). */
+	if (!frame || wire_encode(frame, req->limits[CACT_LIMIT_CODE_BYTES] * 6 + (1u << 20),
+				  &x.frame, &x.frame_len)) {
+		json_decref(frame);
+		free(profile);
+		return ut_err(err, CACT_ENOMEM, "cannot encode the request");
+	}
+	json_decref(frame);
+	x.res = rt_result_new();
+	if (!x.res) {
+		free(x.frame);
+		free(profile);
+		return ut_err(err, CACT_ENOMEM, "out of memory");
+	}
+	x.start = ut_now_us();
+	x.deadline = x.start + req->limits[CACT_LIMIT_TIMEOUT_MS] * 1000;
+	if ((rc = rt_slot_acquire(rt, profile, &x.slot, x.start + 60ull * 1000000, err)))
+		goto fail;
+	wire_decoder_init(&x.dec, GUEST_FRAME_MAX);
+	x.out.fd = x.slot->out;
+	x.out.cap = req->limits[CACT_LIMIT_STDOUT_BYTES];
+	ut_buf_init(&x.out.buf, x.out.cap);
+	x.err.fd = x.slot->err;
+	x.err.cap = req->limits[CACT_LIMIT_STDERR_BYTES];
+	ut_buf_init(&x.err.buf, x.err.cap);
+	fcntl(x.slot->wire, F_SETFL, O_NONBLOCK);
+	fcntl(x.slot->out, F_SETFL, O_NONBLOCK);
+	fcntl(x.slot->err, F_SETFL, O_NONBLOCK);
+	/* The deadline counts from the request, set-up included. */
+	x.start = ut_now_us();
+	x.deadline = x.start + req->limits[CACT_LIMIT_TIMEOUT_MS] * 1000;
+	write_frame(&x);
+	supervise(&x);
+	if (!x.dead) {
+		kill_sandbox(&x);
+		rc = ut_err(err, CACT_ESANDBOX, "the sandbox did not die after SIGKILL");
+		goto fail;
+	}
+	x.res->stats.wall_us = ut_now_us() - x.start;
+	if (rt_slot_wait_exit(rt, x.slot, ut_now_us() + DEATH_GRACE_US)) {
+		rc = ut_err(err, CACT_ESANDBOX, "the zygote did not report the sandbox's exit");
+		goto fail;
+	}
+	x.res->stats.cpu_us = x.slot->cpu_us;
+	x.res->stats.peak_rss_kib = x.slot->maxrss_kib;
+	if ((rc = finish_stream(&x.out, &x.res->out, &x.res->out_len, &x.res->out_trunc)) ||
+	    (rc = finish_stream(&x.err, &x.res->err, &x.res->err_len, &x.res->err_trunc)) ||
+	    (rc = classify(&x))) {
+		ut_err(err, CACT_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (x.ready && x.outdir >= 0) {
+		struct rt_harvest_caps caps = {
+			.max_files = req->limits[CACT_LIMIT_OUTPUT_FILES],
+			.max_bytes = req->limits[CACT_LIMIT_OUTPUT_BYTES],
+			.max_depth = req->limits[CACT_LIMIT_OUTPUT_DEPTH],
+		};
+
+		rc = rt_harvest(x.outdir, &caps, x.res);
+		if (rc < 0) {
+			ut_err(err, rc, "out of memory collecting /output");
+			goto fail;
+		}
+		if (rc == 1 && x.res->status == CACT_STATUS_OK) {
+			x.res->status = CACT_STATUS_OUTPUT_LIMIT;
+			rt_result_set_error(x.res, "output_limit",
+					    "/output holds more than the caps allow; see skipped", NULL);
+		}
+		rc = 0;
+	}
+	x.res->isolation = isolation_with(&x);
+	*out = x.res;
+	x.res = NULL;
+fail:
+	if (x.slot)
+		rt_slot_release(rt, x.slot);
+	ut_close(&x.outdir);
+	wire_decoder_reset(&x.dec);
+	ut_buf_reset(&x.out.buf);
+	ut_buf_reset(&x.err.buf);
+	json_decref(x.report);
+	free(x.setup_msg);
+	free(x.frame);
+	free(profile);
+	cact_result_free(x.res);
+	return rc;
+}

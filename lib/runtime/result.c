@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/* The result of an execution: accessors and the JSON form. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/text.h"
+#include "../util/util.h"
+#include "rt.h"
+
+static const char *const status_names[] = {
+	[CACT_STATUS_OK] = "ok",
+	[CACT_STATUS_PYTHON_ERROR] = "python_error",
+	[CACT_STATUS_TIMEOUT] = "timeout",
+	[CACT_STATUS_MEMORY_LIMIT] = "memory_limit",
+	[CACT_STATUS_OUTPUT_LIMIT] = "output_limit",
+	[CACT_STATUS_SANDBOX_VIOLATION] = "sandbox_violation",
+	[CACT_STATUS_CRASHED] = "crashed",
+	[CACT_STATUS_SETUP_ERROR] = "setup_error",
+};
+
+CACT_API const char *cact_status_name(enum cact_status s)
+{
+	if ((unsigned)s < UT_ARRAY_SIZE(status_names))
+		return status_names[s];
+	return "unknown";
+}
+
+struct cact_result *rt_result_new(void)
+{
+	struct cact_result *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->out = calloc(1, 1);
+	r->err = calloc(1, 1);
+	if (!r->out || !r->err) {
+		cact_result_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int dup_opt(char **dst, const char *src)
+{
+	if (!src)
+		return 0;
+	free(*dst);
+	*dst = strdup(src);
+	return *dst ? 0 : CACT_ENOMEM;
+}
+
+int rt_result_set_error(struct cact_result *r, const char *type, const char *message,
+			const char *traceback)
+{
+	if (dup_opt(&r->error_type, type) || dup_opt(&r->error_message, message) ||
+	    dup_opt(&r->error_traceback, traceback))
+		return CACT_ENOMEM;
+	return 0;
+}
+
+CACT_API enum cact_status cact_result_status(const struct cact_result *r)
+{
+	return r->status;
+}
+
+CACT_API int cact_result_exit_code(const struct cact_result *r)
+{
+	return r->exit_code;
+}
+
+CACT_API const char *cact_result_stdout(const struct cact_result *r, size_t *len, int *truncated)
+{
+	if (len)
+		*len = r->out_len;
+	if (truncated)
+		*truncated = r->out_trunc;
+	return r->out;
+}
+
+CACT_API const char *cact_result_stderr(const struct cact_result *r, size_t *len, int *truncated)
+{
+	if (len)
+		*len = r->err_len;
+	if (truncated)
+		*truncated = r->err_trunc;
+	return r->err;
+}
+
+CACT_API const char *cact_result_error_type(const struct cact_result *r)
+{
+	return r->error_type;
+}
+
+CACT_API const char *cact_result_error_message(const struct cact_result *r)
+{
+	return r->error_message;
+}
+
+CACT_API const char *cact_result_error_traceback(const struct cact_result *r)
+{
+	return r->error_traceback;
+}
+
+CACT_API size_t cact_result_file_count(const struct cact_result *r)
+{
+	return r->n_files;
+}
+
+CACT_API int cact_result_file(const struct cact_result *r, size_t i, struct cact_file *f)
+{
+	if (i >= r->n_files)
+		return CACT_EINVAL;
+	f->path = r->files[i].path;
+	f->media_type = r->files[i].media_type;
+	f->data = r->files[i].data;
+	f->size = r->files[i].size;
+	return 0;
+}
+
+CACT_API size_t cact_result_skipped_count(const struct cact_result *r)
+{
+	return r->n_skipped;
+}
+
+CACT_API const char *cact_result_skipped(const struct cact_result *r, size_t i)
+{
+	return i < r->n_skipped ? r->skipped[i] : NULL;
+}
+
+CACT_API void cact_result_stats(const struct cact_result *r, struct cact_stats *out)
+{
+	*out = r->stats;
+}
+
+CACT_API const char *cact_result_isolation_json(const struct cact_result *r)
+{
+	return r->isolation ? r->isolation : "null";
+}
+
+/* A JSON string of bytes that may not be valid UTF-8. */
+static json_t *text(const char *s, size_t len)
+{
+	size_t n;
+	char *fixed;
+	json_t *j;
+
+	if (!s)
+		return json_null();
+	if (ut_utf8_valid(s, len))
+		return json_stringn(s, len);
+	fixed = ut_utf8_repair(s, len, &n);
+	if (!fixed)
+		return NULL;
+	j = json_stringn(fixed, n);
+	free(fixed);
+	return j;
+}
+
+static json_t *error_json(const struct cact_result *r)
+{
+	if (r->status == CACT_STATUS_OK)
+		return json_null();
+	if (r->status == CACT_STATUS_PYTHON_ERROR || r->status == CACT_STATUS_MEMORY_LIMIT)
+		if (r->error_traceback)
+			return json_pack("{s:o, s:o, s:o}", "type",
+					 text(r->error_type, r->error_type ? strlen(r->error_type) : 0),
+					 "message",
+					 text(r->error_message,
+					      r->error_message ? strlen(r->error_message) : 0),
+					 "traceback",
+					 text(r->error_traceback, strlen(r->error_traceback)));
+	return text(r->error_message, r->error_message ? strlen(r->error_message) : 0);
+}
+
+CACT_API char *cact_result_to_json(const struct cact_result *r)
+{
+	json_t *root = NULL, *files = NULL, *skipped = NULL, *iso = NULL;
+	char *out = NULL;
+	size_t i;
+
+	files = json_array();
+	skipped = json_array();
+	if (!files || !skipped)
+		goto out;
+	for (i = 0; i < r->n_files; i++) {
+		const struct rt_file *f = &r->files[i];
+		char *b64 = ut_base64(f->data, f->size, NULL);
+		json_t *item;
+
+		if (!b64)
+			goto out;
+		item = json_pack("{s:o, s:s, s:I, s:s}", "path", text(f->path, strlen(f->path)),
+				 "media_type", f->media_type, "size", (json_int_t)f->size, "data",
+				 b64);
+		free(b64);
+		if (json_array_append_new(files, item))
+			goto out;
+	}
+	for (i = 0; i < r->n_skipped; i++)
+		if (json_array_append_new(skipped, text(r->skipped[i], strlen(r->skipped[i]))))
+			goto out;
+	iso = r->isolation ? json_loads(r->isolation, 0, NULL) : json_null();
+	if (!iso)
+		iso = json_null();
+	root = json_pack("{s:s, s:b, s:i, s:o, s:o, s:b, s:b, s:o, s:o, s:o, "
+			 "s:{s:f, s:f, s:I}, s:o}",
+			 "status", cact_status_name(r->status), "success",
+			 r->status == CACT_STATUS_OK, "exit_code", r->exit_code, "stdout",
+			 text(r->out, r->out_len), "stderr", text(r->err, r->err_len),
+			 "stdout_truncated", r->out_trunc, "stderr_truncated", r->err_trunc,
+			 "error", error_json(r), "files", files, "skipped", skipped, "stats",
+			 "wall_ms", (double)r->stats.wall_us / 1000.0, "cpu_ms",
+			 (double)r->stats.cpu_us / 1000.0, "peak_rss_kib",
+			 (json_int_t)r->stats.peak_rss_kib, "isolation", iso);
+	files = skipped = iso = NULL;
+	if (root)
+		out = json_dumps(root, JSON_COMPACT);
+out:
+	json_decref(root);
+	json_decref(files);
+	json_decref(skipped);
+	json_decref(iso);
+	return out;
+}
+
+CACT_API void cact_result_free(struct cact_result *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	free(r->out);
+	free(r->err);
+	free(r->error_type);
+	free(r->error_message);
+	free(r->error_traceback);
+	for (i = 0; i < r->n_files; i++) {
+		free(r->files[i].path);
+		free(r->files[i].data);
+	}
+	free(r->files);
+	for (i = 0; i < r->n_skipped; i++)
+		free(r->skipped[i]);
+	free(r->skipped);
+	free(r->isolation);
+	free(r);
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals shared by the runtime layer's modules. */
+#ifndef CACT_RT_H
+#define CACT_RT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cact/runtime.h>
+
+struct rt_mount {
+	char *host;  /* resolved absolute host path */
+	char *guest; /* "/input/..." */
+	dev_t dev;
+	ino_t ino;
+	int is_dir;
+};
+
+struct cact_request {
+	char *code;
+	size_t code_len;
+	int has_code;
+	int has_workspace;
+	struct rt_mount workspace;
+	struct rt_mount *mounts;
+	size_t n_mounts;
+	uint64_t limits[CACT_LIMIT__COUNT];
+};
+
+/*
+ * The two frames of an execution (new references, NULL when out of memory):
+ * "prepare" names the sandbox (mounts and file-system caps) and doubles as
+ * the key of the pool of ready children; "exec" carries the code and the
+ * remaining limits.
+ */
+json_t *rt_prepare_frame(const struct cact_request *req);
+json_t *rt_exec_frame(const struct cact_request *req);
+
+struct rt_file {
+	char *path; /* "/output/..." */
+	const char *media_type;
+	unsigned char *data;
+	size_t size;
+};
+
+struct cact_result {
+	enum cact_status status;
+	int exit_code;
+	char *out;
+	size_t out_len;
+	int out_trunc;
+	char *err;
+	size_t err_len;
+	int err_trunc;
+	char *error_type;
+	char *error_message;
+	char *error_traceback;
+	struct rt_file *files;
+	size_t n_files;
+	char **skipped;
+	size_t n_skipped;
+	struct cact_stats stats;
+	char *isolation;
+};
+
+/* An empty result (owned), or NULL when out of memory. */
+struct cact_result *rt_result_new(void);
+/* Sets the error strings (copied; NULL leaves one unset). 0 or CACT_ENOMEM. */
+int rt_result_set_error(struct cact_result *r, const char *type, const char *message,
+			const char *traceback);
+
+struct rt_harvest_caps {
+	uint64_t max_files;
+	uint64_t max_bytes;
+	uint64_t max_depth;
+};
+
+/*
+ * Collects the regular files under the /output tmpfs open at dirfd into r.
+ * Call only once every process of the execution is dead. Symlinks, hard
+ * links, FIFOs, sockets and devices are listed in r->skipped, never read.
+ * Returns 0, 1 when a cap was exceeded (what fits is kept), or CACT_ENOMEM.
+ */
+int rt_harvest(int dirfd, const struct rt_harvest_caps *caps, struct cact_result *r);
+
+#endif

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+#include "ctl.h"
+
+int ctl_send(int sock, const json_t *msg, const int *fds, size_t nfds)
+{
+	char *buf = json_dumps(msg, JSON_COMPACT);
+	size_t len;
+	int rc = 0;
+
+	if (!buf)
+		return CACT_ENOMEM;
+	len = strlen(buf);
+	if (len > CTL_MAX)
+		rc = CACT_ETOOBIG;
+	else if (ut_send_fds(sock, buf, len, fds, nfds))
+		rc = CACT_ESYS;
+	free(buf);
+	return rc;
+}
+
+int ctl_recv(int sock, json_t **msg, const char **op, int *fds, size_t *nfds,
+	     struct cact_error *err)
+{
+	char *buf = malloc(CTL_MAX + 1);
+	json_error_t jerr;
+	json_t *root = NULL;
+	ssize_t n;
+	int rc = 0;
+
+	*msg = NULL;
+	*op = NULL;
+	*nfds = 0;
+	if (!buf)
+		return ut_err(err, CACT_ENOMEM, "out of memory");
+	n = ut_recv_fds(sock, buf, CTL_MAX, fds, CTL_FDS, nfds);
+	if (n < 0) {
+		rc = ut_err_sys(err, errno == EPROTO ? CACT_EPROTO : CACT_ESYS, errno,
+				"control channel recvmsg");
+		goto out;
+	}
+	if (n == 0) {
+		rc = 1;
+		goto out;
+	}
+	root = json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root || !json_is_object(root) ||
+	    !json_is_string(json_object_get(root, "op"))) {
+		rc = ut_err(err, CACT_EPROTO, "control channel: malformed message");
+		goto out;
+	}
+	*op = json_string_value(json_object_get(root, "op"));
+	*msg = root;
+	root = NULL;
+out:
+	if (rc) {
+		while (*nfds > 0)
+			close(fds[--*nfds]);
+	}
+	json_decref(root);
+	free(buf);
+	return rc;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host <-> zygote control channel: a SOCK_SEQPACKET socketpair carrying one
+ * JSON object per datagram, with file descriptors attached where a message
+ * hands over the ends of a new execution. Both ends are cact's own code, but
+ * messages are still parsed strictly.
+ *
+ *   host -> zygote  {"op":"spawn","id":N}
+ *   zygote -> host  {"op":"hello","features":bits,"landlock_abi":n,"level":"full"|"reduced",
+ *                    "base_vsz":bytes,"python":"3.11.2"}
+ *                   {"op":"fatal","message":"..."}
+ *                   {"op":"spawned","id":N}   + fds: wire socket, stdout, stderr, pidfd
+ *                   {"op":"spawn_failed","id":N,"message":"..."}
+ *                   {"op":"exited","id":N,"status":wait-status,"cpu_us":n,"maxrss_kib":n}
+ */
+#ifndef CACT_CTL_H
+#define CACT_CTL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include <cact/error.h>
+
+#define CTL_MAX 65536
+#define CTL_FDS 4
+
+/* Sends msg (borrowed) with nfds fds. 0 or CACT_ESYS / CACT_ETOOBIG. */
+int ctl_send(int sock, const json_t *msg, const int *fds, size_t nfds);
+
+/*
+ * Receives one message. Returns 0 with *msg (new reference) and *op set,
+ * 1 at end of stream, CACT_EPROTO or CACT_ESYS with err set. Received fds are
+ * stored in fds[0..*nfds) (O_CLOEXEC, owned by the caller).
+ */
+int ctl_recv(int sock, json_t **msg, const char **op, int *fds, size_t *nfds,
+	     struct cact_error *err);
+
+#endif
