@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CACT_CLI_H
+#define CACT_CLI_H
+
+/* Exit statuses of cact exec (and of the other subcommands where they apply). */
+enum {
+	EXIT_OK = 0,
+	EXIT_CODE_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_SETUP = 3,
+	EXIT_TIMEOUT = 124,
+	EXIT_LIMIT = 125,
+	EXIT_VIOLATION = 126,
+};
+
+int cmd_exec(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

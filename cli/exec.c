@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: MIT */
+/* cact exec: run Python from a file, stdin or the command line in the sandbox. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cact/cact.h>
+
+#include "cli.h"
+#include "opts.h"
+
+static const char help[] =
+	"usage: cact exec [OPTIONS] [FILE | -]\n"
+	"\n"
+	"Runs Python from FILE, from standard input with -, or from -c in a sandbox.\n"
+	"\n"
+	"  -c, --code CODE          code given inline\n"
+	"  --workspace DIR          host folder visible read-only at /input\n"
+	"  --mount HOST[=GUEST]     host file or folder visible read-only at /input/GUEST\n"
+	"                           (repeatable; GUEST defaults to HOST)\n"
+	"  --timeout SECONDS        wall-clock limit (default 30; decimals allowed)\n"
+	"  --memory MIB             memory cap (default 512)\n"
+	"  --output-dir DIR         copy the files left in /output here\n"
+	"  --force                  let --output-dir overwrite existing files\n"
+	"  --json                   print one JSON result object instead of the streams\n"
+	"  --isolation full|reduced default full; reduced runs without landlock or a\n"
+	"                           cgroup namespace when the kernel lacks them\n"
+	"  --python-path DIR        extra folder to import from, read-only (repeatable)\n"
+	"\n"
+	"Exit status: 0 success, 1 the code failed, 2 usage error, 3 the sandbox could\n"
+	"not be set up, 124 timeout, 125 memory or output limit, 126 sandbox violation\n"
+	"or crash.\n";
+
+enum {
+	O_CODE,
+	O_WORKSPACE,
+	O_MOUNT,
+	O_TIMEOUT,
+	O_MEMORY,
+	O_OUTDIR,
+	O_FORCE,
+	O_JSON,
+	O_ISOLATION,
+	O_PYPATH,
+	O_HELP,
+	O__N
+};
+
+static int exit_status(enum cact_status s)
+{
+	switch (s) {
+	case CACT_STATUS_OK:
+		return EXIT_OK;
+	case CACT_STATUS_PYTHON_ERROR:
+		return EXIT_CODE_FAILED;
+	case CACT_STATUS_TIMEOUT:
+		return EXIT_TIMEOUT;
+	case CACT_STATUS_MEMORY_LIMIT:
+	case CACT_STATUS_OUTPUT_LIMIT:
+		return EXIT_LIMIT;
+	case CACT_STATUS_SANDBOX_VIOLATION:
+	case CACT_STATUS_CRASHED:
+		return EXIT_VIOLATION;
+	case CACT_STATUS_SETUP_ERROR:
+		return EXIT_SETUP;
+	}
+	return EXIT_SETUP;
+}
+
+static int read_code(const char *file, uint64_t max, char **code, size_t *len)
+{
+	int fd = strcmp(file, "-") == 0 ? 0 : open(file, O_RDONLY | O_CLOEXEC);
+	size_t cap = 65536, used = 0;
+	char *buf = NULL;
+
+	if (fd < 0) {
+		cli_error("exec", "cannot read %s: %s", file, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (used == cap || !buf) {
+			char *g;
+
+			cap = buf ? cap * 2 : cap;
+			g = realloc(buf, cap + 1);
+			if (!g) {
+				cli_error("exec", "out of memory");
+				goto fail;
+			}
+			buf = g;
+		}
+		n = read(fd, buf + used, cap - used);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			cli_error("exec", "cannot read %s: %s", file, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (used > max) {
+			cli_error("exec", "code in %s is larger than %llu bytes", file,
+				  (unsigned long long)max);
+			goto fail;
+		}
+	}
+	if (fd != 0)
+		close(fd);
+	buf[used] = '\0';
+	*code = buf;
+	*len = used;
+	return 0;
+fail:
+	if (fd > 0)
+		close(fd);
+	free(buf);
+	return -1;
+}
+
+/* Strict decimal: digits, at most one dot and three decimals; no sign, exponent or space. */
+static int parse_decimal_ms(const char *s, uint64_t *ms)
+{
+	uint64_t whole = 0, frac = 0;
+	int digits = 0, fdigits = 0, dot = 0;
+	const char *p;
+
+	if (!s || !*s)
+		return -1;
+	for (p = s; *p; p++) {
+		if (*p == '.') {
+			if (dot || digits == 0)
+				return -1;
+			dot = 1;
+			continue;
+		}
+		if (*p < '0' || *p > '9')
+			return -1;
+		if (dot) {
+			if (++fdigits > 3)
+				return -1;
+			frac = frac * 10 + (uint64_t)(*p - '0');
+		} else {
+			if (++digits > 12)
+				return -1;
+			whole = whole * 10 + (uint64_t)(*p - '0');
+		}
+	}
+	if (dot && fdigits == 0)
+		return -1;
+	while (fdigits++ < 3)
+		frac *= 10;
+	*ms = whole * 1000 + frac;
+	return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+	uint64_t x = 0;
+	const char *p;
+
+	if (!s || !*s)
+		return -1;
+	for (p = s; *p; p++) {
+		if (*p < '0' || *p > '9' || x > (UINT64_MAX - 9) / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(*p - '0');
+	}
+	*v = x;
+	return 0;
+}
+
+static void print_files(const struct cact_result *r, const char *saved_to)
+{
+	size_t i, n = cact_result_file_count(r);
+
+	for (i = 0; i < n; i++) {
+		struct cact_file f;
+
+		cact_result_file(r, i, &f);
+		fprintf(stderr, "cact: file %s (%s, %zu bytes)%s%s%s\n", f.path, f.media_type,
+			f.size, saved_to ? " saved to " : "", saved_to ? saved_to : "",
+			saved_to ? f.path + strlen("/output") : "");
+	}
+	n = cact_result_skipped_count(r);
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "cact: skipped %s\n", cact_result_skipped(r, i));
+}
+
+static int configure(struct opt *o, struct cact_request *req, struct cact_runtime_options *ro)
+{
+	struct cact_error err = {0};
+	const char *v;
+	uint64_t n;
+	int i;
+
+	if ((v = o[O_TIMEOUT].count ? o[O_TIMEOUT].values[0] : NULL)) {
+		if (parse_decimal_ms(v, &n) || n == 0) {
+			cli_error("exec", "--timeout: '%s' is not a positive number of seconds", v);
+			return -1;
+		}
+		if (cact_request_set_limit(req, CACT_LIMIT_TIMEOUT_MS, n, &err)) {
+			cli_error("exec", "--timeout: %s", err.message);
+			return -1;
+		}
+	}
+	if ((v = o[O_MEMORY].count ? o[O_MEMORY].values[0] : NULL)) {
+		if (parse_u64(v, &n) || n == 0 || n > (UINT64_MAX >> 20)) {
+			cli_error("exec", "--memory: '%s' is not a whole number of MiB", v);
+			return -1;
+		}
+		if (cact_request_set_limit(req, CACT_LIMIT_MEMORY_BYTES, n << 20, &err)) {
+			cli_error("exec", "--memory: %s", err.message);
+			return -1;
+		}
+	}
+	if ((v = o[O_WORKSPACE].count ? o[O_WORKSPACE].values[0] : NULL)) {
+		if (cact_request_set_workspace(req, v, &err)) {
+			cli_error("exec", "--workspace: %s", err.message);
+			return -1;
+		}
+	}
+	for (i = 0; i < o[O_MOUNT].count; i++) {
+		const char *spec = o[O_MOUNT].values[i];
+		const char *eq = strchr(spec, '=');
+		char *host = eq ? strndup(spec, (size_t)(eq - spec)) : strdup(spec);
+		int rc;
+
+		if (!host) {
+			cli_error("exec", "out of memory");
+			return -1;
+		}
+		if (eq && eq[1] == '\0') {
+			cli_error("exec", "--mount %s: the guest path after '=' is empty", spec);
+			free(host);
+			return -1;
+		}
+		rc = cact_request_add_mount(req, host, eq ? eq + 1 : NULL, &err);
+		free(host);
+		if (rc) {
+			cli_error("exec", "--mount %s: %s", spec, err.message);
+			return -1;
+		}
+	}
+	if ((v = o[O_ISOLATION].count ? o[O_ISOLATION].values[0] : NULL)) {
+		if (strcmp(v, "full") == 0)
+			ro->isolation = CACT_ISOLATION_FULL;
+		else if (strcmp(v, "reduced") == 0)
+			ro->isolation = CACT_ISOLATION_REDUCED;
+		else {
+			cli_error("exec", "--isolation: '%s' is neither full nor reduced", v);
+			return -1;
+		}
+	}
+	ro->python_paths = o[O_PYPATH].values;
+	ro->n_python_paths = (size_t)o[O_PYPATH].count;
+	/* One execution: no point forking a spare child. */
+	ro->pool_size = 0;
+	return 0;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	struct opt o[O__N] = {
+		[O_CODE] = {"code", 'c', OPT_VALUE},
+		[O_WORKSPACE] = {"workspace", 0, OPT_VALUE},
+		[O_MOUNT] = {"mount", 0, OPT_VALUE | OPT_REPEAT},
+		[O_TIMEOUT] = {"timeout", 0, OPT_VALUE},
+		[O_MEMORY] = {"memory", 0, OPT_VALUE},
+		[O_OUTDIR] = {"output-dir", 0, OPT_VALUE},
+		[O_FORCE] = {"force", 0, OPT_FLAG},
+		[O_JSON] = {"json", 0, OPT_FLAG},
+		[O_ISOLATION] = {"isolation", 0, OPT_VALUE},
+		[O_PYPATH] = {"python-path", 0, OPT_VALUE | OPT_REPEAT},
+		[O_HELP] = {"help", 'h', OPT_FLAG},
+	};
+	struct cact_runtime_options ro;
+	struct cact_error err = {0};
+	struct cact_runtime *rt = NULL;
+	struct cact_request *req = NULL;
+	struct cact_result *res = NULL;
+	const char *pos[1];
+	size_t n_pos = 0, code_len = 0;
+	char *code = NULL;
+	const char *outdir;
+	int status = EXIT_USAGE;
+
+	cact_runtime_options_init(&ro);
+	if (opts_parse("exec", argc, argv, o, O__N, pos, 1, &n_pos))
+		goto out;
+	if (o[O_HELP].count) {
+		fputs(help, stdout);
+		status = EXIT_OK;
+		goto out;
+	}
+	if (cact_request_new(&req)) {
+		cli_error("exec", "out of memory");
+		goto out;
+	}
+	if (configure(o, req, &ro))
+		goto out;
+	if (o[O_CODE].count && n_pos) {
+		cli_error("exec", "give the code once: -c CODE or FILE, not both");
+		goto out;
+	}
+	if (!o[O_CODE].count && !n_pos) {
+		cli_error("exec", "no code: give FILE, - (standard input) or -c CODE");
+		goto out;
+	}
+	if (o[O_CODE].count) {
+		code = strdup(o[O_CODE].values[0]);
+		code_len = code ? strlen(code) : 0;
+		if (!code) {
+			cli_error("exec", "out of memory");
+			goto out;
+		}
+	} else if (read_code(pos[0], cact_request_limit(req, CACT_LIMIT_CODE_BYTES), &code,
+			     &code_len)) {
+		goto out;
+	}
+	if (cact_request_set_code(req, code, code_len, &err)) {
+		cli_error("exec", "%s", err.message);
+		goto out;
+	}
+	outdir = o[O_OUTDIR].count ? o[O_OUTDIR].values[0] : NULL;
+	if (outdir && !*outdir) {
+		cli_error("exec", "--output-dir is empty");
+		goto out;
+	}
+	if (o[O_FORCE].count && !outdir) {
+		cli_error("exec", "--force only applies with --output-dir");
+		goto out;
+	}
+
+	if (cact_runtime_new(&ro, &rt, &err)) {
+		cli_error("exec", "cannot set up the sandbox: %s", err.message);
+		status = err.code == CACT_EINVAL || err.code == CACT_ENOENT ? EXIT_USAGE : EXIT_SETUP;
+		if (err.code == CACT_ENOENT && strstr(err.message, "cact-guest"))
+			status = EXIT_SETUP;
+		goto out;
+	}
+	if (cact_runtime_run(rt, req, &res, &err)) {
+		cli_error("exec", "%s", err.message);
+		status = EXIT_SETUP;
+		goto out;
+	}
+	status = exit_status(cact_result_status(res));
+	if (o[O_JSON].count) {
+		char *json = cact_result_to_json(res);
+
+		if (!json) {
+			cli_error("exec", "out of memory");
+			status = EXIT_SETUP;
+			goto out;
+		}
+		puts(json);
+		cact_free(json);
+	} else {
+		size_t n;
+		const char *s = cact_result_stdout(res, &n, NULL);
+
+		fflush(stdout);
+		if (write(1, s, n) < 0 && errno != EPIPE)
+			status = status ? status : EXIT_SETUP;
+		s = cact_result_stderr(res, &n, NULL);
+		if (write(2, s, n) < 0)
+			(void)0;
+		if (cact_result_status(res) != CACT_STATUS_OK &&
+		    cact_result_status(res) != CACT_STATUS_PYTHON_ERROR)
+			fprintf(stderr, "cact: %s: %s\n", cact_status_name(cact_result_status(res)),
+				cact_result_error_message(res) ? cact_result_error_message(res) : "");
+		if (ro.isolation == CACT_ISOLATION_REDUCED)
+			fprintf(stderr, "cact: isolation in force: %s\n", cact_result_isolation_json(res));
+	}
+	if (outdir && cact_result_file_count(res) > 0) {
+		if (cact_result_save_files(res, outdir, o[O_FORCE].count ? CACT_SAVE_FORCE : 0,
+					   &err)) {
+			cli_error("exec", "--output-dir: %s", err.message);
+			if (!o[O_JSON].count)
+				print_files(res, NULL);
+			status = EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (!o[O_JSON].count)
+		print_files(res, outdir);
+out:
+	cact_result_free(res);
+	cact_request_free(req);
+	cact_runtime_free(rt);
+	free(code);
+	opts_free(o, O__N);
+	return status;
+}

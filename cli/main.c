@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* cact: the command line. Uses nothing but the public API in <cact/...>. */
+#include <stdio.h>
+#include <string.h>
+
+#include <cact/cact.h>
+
+#include "cli.h"
+
+static const char usage[] =
+	"usage: cact COMMAND [OPTIONS]\n"
+	"\n"
+	"  exec      run Python in the sandbox (cact exec --help)\n"
+	"  doctor    show what this machine supports\n"
+	"  bench     measure execution latency against a plain and a bwrap'd python3\n"
+	"  version   print the version\n";
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "exec") == 0)
+		return cmd_exec(argc - 2, argv + 2);
+	if (strcmp(argv[1], "doctor") == 0)
+		return cmd_doctor(argc - 2, argv + 2);
+	if (strcmp(argv[1], "bench") == 0)
+		return cmd_bench(argc - 2, argv + 2);
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("cact %s\n", cact_version());
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		fputs(usage, stdout);
+		return EXIT_OK;
+	}
+	fprintf(stderr, "cact: unknown command '%s'\n\n%s", argv[1], usage);
+	return EXIT_USAGE;
+}
