@@ -122,7 +122,10 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
  */
 CACT_API char *cact_runtime_isolation_json(const struct cact_runtime *rt);
 
-/* Host pid of the zygote (for diagnostics and tests). */
+/*
+ * Host pid of the guest helper process, the parent of the zygote: every
+ * process of the runtime descends from it (for diagnostics and tests).
+ */
 CACT_API pid_t cact_runtime_zygote_pid(const struct cact_runtime *rt);
 
 /* Microseconds the zygote took to start and warm up. */

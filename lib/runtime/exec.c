@@ -248,6 +248,9 @@ static void drain(struct run *x)
 		if (poll(&p, 1, 0) <= 0)
 			break;
 	}
+	/* Half a frame left when the sandbox died: the code wrote it (the runner writes whole ones). */
+	if (x->ready && wire_decoder_partial(&x->dec) && !x->killed_timeout && !x->killed_flood)
+		violation(x, "%s", "truncated frame from the sandbox");
 }
 
 static void supervise(struct run *x)
@@ -414,7 +417,11 @@ static int classify(struct run *x)
 				json_string_value(json_object_get(error, "traceback")) ?: "");
 		if (r->exit_code != 0 && json_is_true(json_object_get(x->report, "memory_error"))) {
 			r->status = CACT_STATUS_MEMORY_LIMIT;
-			return rc;
+			ut_snprintf(msg, sizeof(msg), "MemoryError: the %llu MiB memory cap was reached",
+				    (unsigned long long)(x->req->limits[CACT_LIMIT_MEMORY_BYTES] >> 20));
+			free(r->error_message);
+			r->error_message = strdup(msg);
+			return r->error_message ? rc : CACT_ENOMEM;
 		}
 	}
 	if (r->exit_code == 0) {

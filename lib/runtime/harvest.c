@@ -159,7 +159,8 @@ static void walk_dir(struct walk *w, int dirfd, const char *prefix, uint64_t dep
 	}
 	closedir(d);
 	/* Sorted, so that results do not depend on the file system's order. */
-	qsort(names, n, sizeof(*names), by_name);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), by_name);
 	for (i = 0; i < n && !w->oom; i++) {
 		struct stat st;
 		char *path;

@@ -267,7 +267,6 @@ static void pump(struct cact_runtime *rt, uint64_t deadline_us)
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 0;
 		ts.tv_nsec += 50 * 1000000;
 		if (ts.tv_nsec >= 1000000000) {
 			ts.tv_sec++;
@@ -373,6 +372,21 @@ static unsigned count_ready(const struct cact_runtime *rt, const char *profile)
 /* Tops the pool up with children for the pool's profile. Lock held. */
 static void refill(struct cact_runtime *rt)
 {
+	struct rt_slot **pp = &rt->slots;
+
+	/* Fresh children nobody waits for any more: let them go. */
+	while (rt->want_fresh == 0 && *pp) {
+		struct rt_slot *s = *pp;
+
+		if (!s->taken && !s->profile) {
+			*pp = s->next;
+			kill_slot(s);
+			close_slot(s);
+			free(s);
+			continue;
+		}
+		pp = &s->next;
+	}
 	while (!rt->broken && rt->pool_profile &&
 	       count_ready(rt, rt->pool_profile) + count_spawns(rt, rt->pool_profile) <
 		       rt->pool_size)
