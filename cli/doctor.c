@@ -18,6 +18,7 @@ static const unsigned all[] = {
 
 int cmd_doctor(int argc, char **argv)
 {
+	static const char probe[] = "import sys; print(sys.version.split()[0])";
 	struct opt o[] = {{"help", 'h', OPT_FLAG}};
 	struct cact_features f;
 	struct cact_error err = {0};
@@ -79,7 +80,7 @@ int cmd_doctor(int argc, char **argv)
 	}
 	printf("sandbox start: ok in %.1f ms\n", (double)cact_runtime_startup_us(rt) / 1000.0);
 	if (cact_request_new(&req) ||
-	    cact_request_set_code(req, "import sys; print(sys.version.split()[0])", 40, &err) ||
+	    cact_request_set_code(req, probe, strlen(probe), &err) ||
 	    cact_runtime_run(rt, req, &res, &err)) {
 		printf("test execution: FAILED: %s\n", err.message);
 		status = EXIT_SETUP;

@@ -125,28 +125,63 @@ void t_write(const char *dir, const char *name, const char *text)
 	fclose(f);
 }
 
-static char *slurp(int fd)
+/* Reads both pipes to their end at once, so neither writer blocks on a full pipe. */
+static void slurp2(int fd1, int fd2, char **out1, char **out2)
 {
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-	ssize_t n;
+	struct {
+		int fd;
+		char *buf;
+		size_t len, cap;
+	} s[2] = {{fd1, NULL, 0, 0}, {fd2, NULL, 0, 0}};
+	int open_n = 2, i;
 
-	ck_assert(buf != NULL);
-	for (;;) {
-		if (len + 1 >= cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			ck_assert(buf != NULL);
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
+	for (i = 0; i < 2; i++) {
+		s[i].cap = 4096;
+		s[i].buf = malloc(s[i].cap);
+		ck_assert(s[i].buf != NULL);
 	}
-	buf[len] = '\0';
-	return buf;
+	while (open_n > 0) {
+		struct pollfd p[2];
+		int n = 0, map[2];
+
+		for (i = 0; i < 2; i++) {
+			if (s[i].fd < 0)
+				continue;
+			p[n].fd = s[i].fd;
+			p[n].events = POLLIN;
+			map[n++] = i;
+		}
+		if (poll(p, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			int k = map[i];
+			ssize_t got;
+
+			if (!p[i].revents)
+				continue;
+			if (s[k].len + 4096 >= s[k].cap) {
+				s[k].cap *= 2;
+				s[k].buf = realloc(s[k].buf, s[k].cap);
+				ck_assert(s[k].buf != NULL);
+			}
+			got = read(s[k].fd, s[k].buf + s[k].len, s[k].cap - s[k].len - 1);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				s[k].fd = -1;
+				open_n--;
+				continue;
+			}
+			s[k].len += (size_t)got;
+		}
+	}
+	for (i = 0; i < 2; i++)
+		s[i].buf[s[i].len] = '\0';
+	*out1 = s[0].buf;
+	*out2 = s[1].buf;
 }
 
 int t_cli(const char *const *argv, const char *stdin_text, char **out, char **err)
@@ -187,9 +222,7 @@ int t_cli(const char *const *argv, const char *stdin_text, char **out, char **er
 			(void)0;
 	}
 	close(in[1]);
-	/* stderr is small: read stdout first, then stderr. */
-	*out = slurp(o[0]);
-	ebuf = slurp(e[0]);
+	slurp2(o[0], e[0], out, &ebuf);
 	close(o[0]);
 	close(e[0]);
 	waitpid(pid, &status, 0);

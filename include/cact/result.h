@@ -54,9 +54,10 @@ CACT_API const char *cact_result_stdout(const struct cact_result *r, size_t *len
 CACT_API const char *cact_result_stderr(const struct cact_result *r, size_t *len, int *truncated);
 
 /*
- * Error details, borrowed: for python_error the exception type, message and
- * traceback; for other failures type is the status name and message says what
- * happened. All NULL on success.
+ * Error details, borrowed: for a Python error (python_error, or memory_limit
+ * reached through an uncaught MemoryError) the exception type, message and
+ * traceback; for other failures type is the status name, message says what
+ * happened and traceback is NULL. All NULL on success.
  */
 CACT_API const char *cact_result_error_type(const struct cact_result *r);
 CACT_API const char *cact_result_error_message(const struct cact_result *r);
@@ -92,8 +93,8 @@ enum cact_save_flags {
 };
 
 /*
- * Writes the result's files under host folder dir (created when missing;
- * its last component must not be a symlink). Never follows a symlink below
+ * Writes the result's files under host folder dir (created, with its
+ * missing parents, when missing; its last component must not be a symlink). Never follows a symlink below
  * dir, never overwrites an existing file unless CACT_SAVE_FORCE. Stops at the
  * first failure: CACT_EEXIST, CACT_EINVAL (a symlink in the way), CACT_ESYS.
  */

@@ -57,8 +57,10 @@ struct cact_features {
 };
 
 /*
- * Probes the running kernel. Forks short-lived children to try namespaces;
- * safe to call from any thread. Returns 0 or CACT_ESYS.
+ * Probes the running kernel: forks a short-lived child that tries each
+ * namespace, landlock, seccomp and pidfds, and reports back. The child uses
+ * a few libc functions that are not async-signal-safe, so call this before
+ * the program starts threads (cact doctor does). Returns 0 or CACT_ESYS.
  */
 CACT_API int cact_features_probe(struct cact_features *out, struct cact_error *err);
 
@@ -101,7 +103,10 @@ CACT_API void cact_runtime_options_init(struct cact_runtime_options *o);
 CACT_API int cact_runtime_new(const struct cact_runtime_options *opts, struct cact_runtime **out,
 			      struct cact_error *err);
 
-/* Kills the zygote and every sandbox it holds; NULL is a no-op. */
+/*
+ * Kills the zygote and every sandbox it holds, and reaps the helper; NULL is
+ * a no-op. No cact_runtime_run on rt may be in progress.
+ */
 CACT_API void cact_runtime_free(struct cact_runtime *rt);
 
 /*

@@ -98,11 +98,23 @@ out:
 CACT_API int cact_result_save_files(const struct cact_result *r, const char *dir, unsigned flags,
 				    struct cact_error *err)
 {
+	char path[PATH_MAX], *p;
 	int root, rc = 0;
 	size_t i;
 
 	if (!dir || !*dir)
 		return ut_err(err, CACT_EINVAL, "output folder is empty");
+	/* The folder's path is the caller's: create what is missing of it. */
+	if (ut_snprintf(path, sizeof(path), "%s", dir) < 0)
+		return ut_err(err, CACT_EINVAL, "output folder path is too long");
+	for (p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) && errno != EEXIST)
+			return ut_err_sys(err, CACT_ESYS, errno, "cannot create %s", path);
+		*p = '/';
+	}
 	if (mkdir(dir, 0755) && errno != EEXIST)
 		return ut_err_sys(err, CACT_ESYS, errno, "cannot create %s", dir);
 	root = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
