@@ -28,6 +28,8 @@
 #include "rt.h"
 #include "zygote.h"
 
+/* How long a child may take to build its sandbox (only fresh children build it on the request path). */
+#define SETUP_LIMIT_US (30ull * 1000000)
 /* How long a killed or finished sandbox may take to be reported dead. */
 #define DEATH_GRACE_US (10ull * 1000000)
 /* Largest frame the guest may send (a result with its traceback). */
@@ -61,6 +63,7 @@ struct run {
 	int dead;
 	unsigned applied_pid_max, applied_userns;
 	uint64_t start, deadline;
+	uint64_t timeout_us; /* the code's wall-clock limit, counted from "ready" */
 };
 
 static void kill_sandbox(struct run *x)
@@ -101,6 +104,8 @@ static void on_frame(struct run *x, char *payload, size_t len)
 			break;
 		}
 		x->ready = 1;
+		/* The limit is the code's: set-up time (under load, for a fresh child) does not count. */
+		x->deadline = ut_now_us() + x->timeout_us;
 		x->applied_pid_max = json_is_true(json_object_get(msg, "pid_max"));
 		x->applied_userns = json_is_true(json_object_get(msg, "userns"));
 		break;
@@ -347,7 +352,8 @@ static int classify(struct run *x)
 	r->exit_code = -1;
 	if (!x->ready || (x->setup_msg && !x->have_result)) {
 		if (x->killed_timeout && !x->setup_msg)
-			ut_snprintf(msg, sizeof(msg), "the sandbox was not ready within the time limit");
+			ut_snprintf(msg, sizeof(msg), "the sandbox was not ready within %llu s",
+				    SETUP_LIMIT_US / 1000000);
 		else if (x->setup_msg)
 			ut_snprintf(msg, sizeof(msg), "%s", x->setup_msg);
 		else if (WIFSIGNALED(st))
@@ -482,7 +488,6 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 		return ut_err(err, CACT_ENOMEM, "out of memory");
 	}
 	x.start = ut_now_us();
-	x.deadline = x.start + req->limits[CACT_LIMIT_TIMEOUT_MS] * 1000;
 	if ((rc = rt_slot_acquire(rt, profile, &x.slot, x.start + 60ull * 1000000, err)))
 		goto fail;
 	wire_decoder_init(&x.dec, GUEST_FRAME_MAX);
@@ -495,9 +500,10 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 	fcntl(x.slot->wire, F_SETFL, O_NONBLOCK);
 	fcntl(x.slot->out, F_SETFL, O_NONBLOCK);
 	fcntl(x.slot->err, F_SETFL, O_NONBLOCK);
-	/* The deadline counts from the request, set-up included. */
+	/* Until the sandbox is ready, the deadline is the set-up limit. */
 	x.start = ut_now_us();
-	x.deadline = x.start + req->limits[CACT_LIMIT_TIMEOUT_MS] * 1000;
+	x.timeout_us = req->limits[CACT_LIMIT_TIMEOUT_MS] * 1000;
+	x.deadline = x.start + SETUP_LIMIT_US;
 	write_frame(&x);
 	supervise(&x);
 	if (!x.dead) {

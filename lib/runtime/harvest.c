@@ -175,7 +175,8 @@ static void walk_dir(struct walk *w, int dirfd, const char *prefix, uint64_t dep
 		if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW)) {
 			skip(w, path, "cannot be examined");
 		} else if (S_ISDIR(st.st_mode)) {
-			if (depth >= w->caps->max_depth) {
+			/* depth counts folders below /output: 1 allows /output/a/file. */
+			if (depth + 1 > w->caps->max_depth) {
 				w->over = 1;
 				skip(w, path, "deeper than the folder depth cap");
 			} else {
@@ -207,11 +208,21 @@ static void walk_dir(struct walk *w, int dirfd, const char *prefix, uint64_t dep
 	free(names);
 }
 
+static int file_by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct rt_file *)a)->path, ((const struct rt_file *)b)->path);
+}
+
 int rt_harvest(int dirfd, const struct rt_harvest_caps *caps, struct cact_result *r)
 {
 	struct walk w = {.caps = caps, .r = r};
 
-	walk_dir(&w, dirfd, "/output", 1);
+	walk_dir(&w, dirfd, "/output", 0);
+	/* By full path ("a-b" before "a/x"), not folder by folder. */
+	if (r->n_files > 1)
+		qsort(r->files, r->n_files, sizeof(*r->files), file_by_path);
+	if (r->n_skipped > 1)
+		qsort(r->skipped, r->n_skipped, sizeof(*r->skipped), by_name);
 	if (w.oom)
 		return CACT_ENOMEM;
 	return w.over ? 1 : 0;

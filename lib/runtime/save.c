@@ -72,7 +72,12 @@ static int write_one(int root, const char *dir, const struct rt_file *f, unsigne
 	oflags |= (flags & CACT_SAVE_FORCE) ? 0 : O_EXCL;
 	fd = openat(cur, part, oflags, 0644);
 	if (fd < 0) {
-		if (errno == EEXIST)
+		struct stat lst;
+
+		if (errno == EEXIST && fstatat(cur, part, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(lst.st_mode))
+			rc = ut_err(err, CACT_EINVAL, "%s is a symlink; not written", shown);
+		else if (errno == EEXIST)
 			rc = ut_err(err, CACT_EEXIST, "%s already exists (use --force to overwrite)",
 				    shown);
 		else if (errno == ELOOP)
@@ -107,6 +112,10 @@ CACT_API int cact_result_save_files(const struct cact_result *r, const char *dir
 	/* The folder's path is the caller's: create what is missing of it. */
 	if (ut_snprintf(path, sizeof(path), "%s", dir) < 0)
 		return ut_err(err, CACT_EINVAL, "output folder path is too long");
+	/* A trailing slash would make open() follow a symlink despite O_NOFOLLOW. */
+	for (p = path + strlen(path) - 1; p > path && *p == '/'; p--)
+		*p = '\0';
+	dir = path;
 	for (p = path + 1; *p; p++) {
 		if (*p != '/')
 			continue;
