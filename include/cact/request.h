@@ -20,13 +20,13 @@ extern "C" {
 struct cact_request;
 
 enum cact_limit {
-	CACT_LIMIT_TIMEOUT_MS,    /* wall clock, default 30000 */
+	CACT_LIMIT_TIMEOUT_MS,    /* wall clock from the sandbox being ready, default 30000 */
 	CACT_LIMIT_MEMORY_BYTES,  /* address space the code may add, default 512 MiB */
 	CACT_LIMIT_STDOUT_BYTES,  /* captured stdout, default 1 MiB */
 	CACT_LIMIT_STDERR_BYTES,  /* captured stderr, default 1 MiB */
 	CACT_LIMIT_OUTPUT_FILES,  /* files harvested from /output, default 1000 */
 	CACT_LIMIT_OUTPUT_BYTES,  /* bytes harvested from /output, default 64 MiB */
-	CACT_LIMIT_OUTPUT_DEPTH,  /* folder depth under /output, default 16 */
+	CACT_LIMIT_OUTPUT_DEPTH,  /* folder levels below /output (1: /output/a/file), default 16 */
 	CACT_LIMIT_TMP_BYTES,     /* size of the private /tmp, default 64 MiB */
 	CACT_LIMIT_OPEN_FILES,    /* open file descriptors, default 256 */
 	CACT_LIMIT_THREADS,       /* threads, default 64 (see docs/sandbox.md for uid 0) */
