@@ -117,6 +117,8 @@ static json_t *expect(enum wire_type want, size_t max)
 		setup_failed(&e);
 	}
 	rc = wire_parse(payload, len, &msg, &type, &e);
+	/* A prepare frame names host paths: the code that runs here later must not find them. */
+	explicit_bzero(payload, len);
 	free(payload);
 	if (rc)
 		setup_failed(&e);
@@ -228,6 +230,13 @@ void child_main(struct zygote *z, int wire, int out, int err)
 
 	/* Die with the zygote, and so with the host. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/*
+	 * A session and process group of its own: kill(0, sig) and kill(-pgid,
+	 * sig) reach process groups across pid namespaces, and the code must
+	 * not reach anyone's but its own. Not fatal: the guest already runs in
+	 * a session of its own, apart from the host's.
+	 */
+	setsid();
 	out_fd = out;
 	err_fd = err;
 	place_fds(z, wire, &out_fd, &err_fd);
@@ -274,6 +283,13 @@ void child_main(struct zygote *z, int wire, int out, int err)
 	copy[code_len] = '\0';
 	json_decref(req);
 
+	/* Last frame of ours before the code: from here on the host trusts nothing on the wire. */
+	{
+		static const char running[] = "\0\0\0\022{\"type\":\"running\"}";
+
+		if (ut_write_full(GUEST_FD_WIRE, running, sizeof(running) - 1))
+			_exit(GUEST_SETUP_EXIT);
+	}
 	exit_code = pyg_run(copy, code_len, &report);
 	if (report) {
 		size_t rl = strlen(report);

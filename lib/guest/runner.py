@@ -22,6 +22,7 @@ import types
 FILENAME = "<code>"
 _PLAIN = '{"type":"result","exit_code":%d,"error":null,"memory_error":%s}'
 TRACEBACK_MAX = 64 * 1024
+TRACEBACK_FRAMES = 100
 
 # Imported once in the zygote so that no execution pays for them. Modules
 # that start threads at import time (numpy's BLAS, for one) must never be
@@ -79,7 +80,10 @@ def _format(exc):
             text = "".join(traceback.format_exception_only(type(exc), exc))
         else:
             exc.__traceback__ = _trim(exc.__traceback__)
-            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            # The innermost frames only: formatting a million-frame recursion
+            # would outlast the time limit.
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__,
+                                                      limit=-TRACEBACK_FRAMES))
     except BaseException:
         text = "%s\n" % type(exc).__name__
     if len(text) > TRACEBACK_MAX:

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -161,6 +162,15 @@ static void reap(struct zygote *z)
 	}
 }
 
+/* free() that first overwrites the whole chunk (glibc's tcache would keep it intact). */
+static void wiping_free(void *p)
+{
+	if (p) {
+		explicit_bzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
 void zygote_main(struct zygote *z, const char *level)
 {
 	struct pollfd pfd[2];
@@ -168,6 +178,11 @@ void zygote_main(struct zygote *z, const char *level)
 	json_t *hello;
 	int sfd;
 
+	/*
+	 * Control messages (prepare frames name host paths) are wiped when
+	 * freed: every execution forked later inherits this heap.
+	 */
+	json_set_alloc_funcs(malloc, wiping_free);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);

@@ -55,6 +55,7 @@ struct run {
 	struct stream out, err;
 	int outdir;       /* /output tmpfs, from the ready frame */
 	int ready;
+	int running; /* the guest said the code starts: everything after is the code's */
 	int have_result;
 	json_t *report;   /* the guest's result frame */
 	char *setup_msg;  /* from a setup_error frame */
@@ -109,8 +110,15 @@ static void on_frame(struct run *x, char *payload, size_t len)
 		x->applied_pid_max = json_is_true(json_object_get(msg, "pid_max"));
 		x->applied_userns = json_is_true(json_object_get(msg, "userns"));
 		break;
+	case WIRE_RUNNING:
+		if (!x->ready || x->running) {
+			violation(x, "unexpected %s frame from the sandbox", "running");
+			break;
+		}
+		x->running = 1;
+		break;
 	case WIRE_RESULT:
-		if (!x->ready || x->have_result) {
+		if (!x->running || x->have_result) {
 			violation(x, "unexpected %s frame from the sandbox", "result");
 			break;
 		}
@@ -118,8 +126,8 @@ static void on_frame(struct run *x, char *payload, size_t len)
 		x->report = json_incref(msg);
 		break;
 	case WIRE_SETUP_ERROR:
-		/* Also after ready: the request's limits are applied then. */
-		if (x->have_result || x->setup_msg) {
+		/* Also after ready (the request's limits are applied then), never once the code runs. */
+		if (x->running || x->setup_msg) {
 			violation(x, "unexpected %s frame from the sandbox", "setup_error");
 			break;
 		}
@@ -350,8 +358,10 @@ static int classify(struct run *x)
 	int rc = 0;
 
 	r->exit_code = -1;
-	if (!x->ready || (x->setup_msg && !x->have_result)) {
-		if (x->killed_timeout && !x->setup_msg)
+	if (!x->running) {
+		if (x->killed_timeout && !x->setup_msg && x->ready)
+			ut_snprintf(msg, sizeof(msg), "the time limit ran out before the code started");
+		else if (x->killed_timeout && !x->setup_msg)
 			ut_snprintf(msg, sizeof(msg), "the sandbox was not ready within %llu s",
 				    SETUP_LIMIT_US / 1000000);
 		else if (x->setup_msg)

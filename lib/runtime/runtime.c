@@ -505,6 +505,7 @@ static int spawn_guest(struct cact_runtime *rt, const char *guest, const char *c
 		       struct cact_error *err)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
 	char pid[32];
 	char *argv[] = {"cact-guest", "zygote", pid, (char *)config, NULL};
 	int sv[2], rc;
@@ -519,7 +520,11 @@ static int spawn_guest(struct cact_runtime *rt, const char *guest, const char *c
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-	rc = posix_spawn(&rt->outer, guest, &fa, NULL, argv, guest_env);
+	/* A session of its own: no process of the runtime shares the host's process group. */
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+	rc = posix_spawn(&rt->outer, guest, &fa, &attr, argv, guest_env);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);
 	if (rc) {

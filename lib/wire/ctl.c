@@ -20,6 +20,7 @@ int ctl_send(int sock, const json_t *msg, const int *fds, size_t nfds)
 		rc = CACT_ETOOBIG;
 	else if (ut_send_fds(sock, buf, len, fds, nfds))
 		rc = CACT_ESYS;
+	explicit_bzero(buf, len);
 	free(buf);
 	return rc;
 }
@@ -63,6 +64,8 @@ out:
 			close(fds[--*nfds]);
 	}
 	json_decref(root);
+	/* Messages may name host paths; whoever forks later inherits this heap. */
+	explicit_bzero(buf, CTL_MAX + 1);
 	free(buf);
 	return rc;
 }

@@ -12,6 +12,7 @@ static const char *const type_names[] = {
 	[WIRE_PREPARE] = "prepare",
 	[WIRE_EXEC] = "exec",
 	[WIRE_READY] = "ready",
+	[WIRE_RUNNING] = "running",
 	[WIRE_RESULT] = "result",
 	[WIRE_SETUP_ERROR] = "setup_error",
 };
@@ -185,6 +186,8 @@ int wire_write(int fd, const json_t *obj, size_t max)
 		return rc;
 	if (ut_write_full(fd, buf, len))
 		rc = CACT_ESYS;
+	/* The zygote writes prepare frames (host paths) with this: leave no copy behind. */
+	explicit_bzero(buf, len);
 	free(buf);
 	return rc;
 }

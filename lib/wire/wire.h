@@ -8,7 +8,8 @@
  * valid UTF-8.
  *
  * Types, host -> guest: "prepare" (the sandbox to build), "exec" (the code).
- *        guest -> host: "ready" (sandbox built), "result", "setup_error".
+ *        guest -> host: "ready" (sandbox built), "running" (the code starts),
+ *                       "result", "setup_error".
  * docs/wire.md describes each message's members.
  */
 #ifndef CACT_WIRE_H
@@ -27,7 +28,8 @@ enum wire_type {
 	WIRE_UNKNOWN = 0,
 	WIRE_PREPARE,     /* host -> guest: build the sandbox for these mounts and caps */
 	WIRE_EXEC,        /* host -> guest: run this code with these limits */
-	WIRE_READY,       /* guest -> host: sandbox built, code about to run (carries /output fd) */
+	WIRE_READY,       /* guest -> host: sandbox built, waiting for code (carries /output fd) */
+	WIRE_RUNNING,     /* guest -> host: limits applied, the code starts now */
 	WIRE_RESULT,      /* guest -> host: code finished */
 	WIRE_SETUP_ERROR, /* guest -> host: sandbox could not be built */
 };
