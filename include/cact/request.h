@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <cact/error.h>
+#include <cact/tools.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,6 +32,9 @@ enum cact_limit {
 	CACT_LIMIT_OPEN_FILES,    /* open file descriptors, default 256 */
 	CACT_LIMIT_THREADS,       /* threads, default 64 (see docs/sandbox.md for uid 0) */
 	CACT_LIMIT_CODE_BYTES,    /* size of the code, default 10 MiB */
+	CACT_LIMIT_TOOL_CALLS,    /* call_tool calls per execution, default 1000 */
+	CACT_LIMIT_TOOL_ARGS_BYTES,   /* one call's arguments as JSON, default 1 MiB */
+	CACT_LIMIT_TOOL_RESULT_BYTES, /* one call's result as JSON, default 1 MiB */
 	CACT_LIMIT__COUNT
 };
 
@@ -80,6 +84,71 @@ CACT_API int cact_request_remove_mount(struct cact_request *req, const char *gue
 CACT_API int cact_request_set_limit(struct cact_request *req, enum cact_limit which,
 				    uint64_t value, struct cact_error *err);
 CACT_API uint64_t cact_request_limit(const struct cact_request *req, enum cact_limit which);
+
+/*
+ * The resolved workspace folder, or NULL. Borrowed, valid until the next
+ * change to the request.
+ */
+CACT_API const char *cact_request_workspace(const struct cact_request *req);
+
+/* Mounts in the order added: *host (resolved) and *guest ("/input/..."), borrowed. */
+CACT_API size_t cact_request_mount_count(const struct cact_request *req);
+CACT_API int cact_request_mount(const struct cact_request *req, size_t i, const char **host,
+				const char **guest);
+
+/*
+ * Tools the code may call. Adding a name that is already there replaces the
+ * earlier tool and moves the name to the end. The request takes a reference
+ * (the caller keeps its own). CACT_EINVAL for a NULL tool.
+ */
+CACT_API int cact_request_add_tool(struct cact_request *req, struct cact_tool *tool,
+				   struct cact_error *err);
+/* CACT_ENOENT naming the tool when there is none of that name. */
+CACT_API int cact_request_remove_tool(struct cact_request *req, const char *name,
+				      struct cact_error *err);
+CACT_API void cact_request_clear_tools(struct cact_request *req);
+CACT_API size_t cact_request_tool_count(const struct cact_request *req);
+/* Borrowed, in order; NULL when i is out of range. */
+CACT_API struct cact_tool *cact_request_tool(const struct cact_request *req, size_t i);
+
+/*
+ * Per-call approval: when per_call is non-zero, a call_tool of a tool whose
+ * approval is always_require waits for fn (which may be NULL: deny). Off by
+ * default, in which case the request runs its tools without asking (asking
+ * up front is the caller's business: see cact_codeact_approval).
+ */
+CACT_API void cact_request_set_approval(struct cact_request *req, int per_call,
+					cact_approval_fn fn, void *user);
+
+/*
+ * Network targets the code may reach (enforced from a later version; for
+ * now configuration, validation and reporting). target keeps only the
+ * authority of a URL ("https://API.example.com/v1" -> "api.example.com";
+ * ports kept), lower-cased; user info is refused. methods (n of them, NULL
+ * or n = 0 for all) are upper-cased, de-duplicated, sorted and must be HTTP
+ * verbs; CONNECT and TRACE are refused; at most 16 per target and 1024
+ * targets. Adding a target again replaces it.
+ */
+CACT_API int cact_request_add_allowed_domain(struct cact_request *req, const char *target,
+					     const char *const *methods, size_t n,
+					     struct cact_error *err);
+/* The target is normalized first. CACT_ENOENT when absent. */
+CACT_API int cact_request_remove_allowed_domain(struct cact_request *req, const char *target,
+						struct cact_error *err);
+CACT_API size_t cact_request_allowed_domain_count(const struct cact_request *req);
+/*
+ * In target order: *target and *methods ("GET,POST", or NULL for all),
+ * borrowed. CACT_EINVAL when i is out of range.
+ */
+CACT_API int cact_request_allowed_domain(const struct cact_request *req, size_t i,
+					 const char **target, const char **methods);
+
+/* Normalizes a target as cact_request_add_allowed_domain does into out. */
+CACT_API int cact_domain_normalize(const char *target, char *out, size_t out_size,
+				   struct cact_error *err);
+
+/* A deep copy (the tools are shared by reference). *out is owned. */
+CACT_API int cact_request_dup(const struct cact_request *req, struct cact_request **out);
 
 /*
  * Normalizes a mount path under /input as cact_request_add_mount does.

@@ -39,6 +39,8 @@ struct cact_stats {
 	uint64_t wall_us;      /* request sent to sandbox dead */
 	uint64_t cpu_us;       /* user + system time of the sandbox */
 	uint64_t peak_rss_kib; /* largest resident set of the sandbox */
+	uint64_t tool_calls;   /* call_tool calls, refused ones included */
+	uint64_t tool_us;      /* time handlers ran (summed; calls may overlap) */
 };
 
 CACT_API enum cact_status cact_result_status(const struct cact_result *r);
@@ -82,11 +84,24 @@ CACT_API const char *cact_result_isolation_json(const struct cact_result *r);
 /*
  * The whole result as one JSON object: status, success, exit_code, stdout,
  * stderr, stdout_truncated, stderr_truncated, error, files (path, media_type,
- * size, data in base64), skipped, stats, isolation. Streams that are not
+ * size, data in base64), skipped, stats, isolation, contents (as
+ * cact_result_contents_json). Streams that are not
  * valid UTF-8 have the bad bytes replaced by U+FFFD. Owned (cact_free);
  * NULL when out of memory.
  */
 CACT_API char *cact_result_to_json(const struct cact_result *r);
+
+/*
+ * The result as the content items execute_code returns, a JSON array, in
+ * order: stdout as {"type":"text","text":...}; one {"type":"data","path",
+ * "media_type","size","data":"data:<type>;base64,..."} per /output file;
+ * stderr as text when the run succeeded; when it failed, {"type":"error",
+ * "message":"Execution error","details":...} with the outcome, the
+ * exception and the traceback or stderr; and {"type":"text","text":"Code
+ * executed successfully without output."} when nothing else was produced.
+ * Owned (cact_free); NULL when out of memory.
+ */
+CACT_API char *cact_result_contents_json(const struct cact_result *r);
 
 enum cact_save_flags {
 	CACT_SAVE_FORCE = 1u << 0, /* overwrite existing regular files */

@@ -2,15 +2,155 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../util/util.h"
+#include "../wire/wire.h"
+#include "guest.h"
 #include "py.h"
 #include "runner_py.h"
 
 static PyObject *runner; /* the runner module, owned for the process lifetime */
+
+/*
+ * _cact.request(id, payload): sends one frame to the host on the wire
+ * socket and waits for the frame that answers it (same "id"). Any number
+ * of Python threads may wait at once: whichever finds no reader reads the
+ * next frame and files it for its owner. The GIL is released meanwhile.
+ */
+struct reply {
+	long long id;
+	char *data;
+	size_t len;
+	struct reply *next;
+};
+
+static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t recv_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t recv_cond = PTHREAD_COND_INITIALIZER;
+static struct reply *replies;
+static int reading, host_gone;
+
+#define REPLY_MAX (8u << 20)
+
+static struct reply *take(long long id)
+{
+	struct reply **pp, *r;
+
+	for (pp = &replies; *pp; pp = &(*pp)->next) {
+		if ((*pp)->id == id) {
+			r = *pp;
+			*pp = r->next;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+/* Reads one frame and files it. Called with recv_lock dropped. */
+static int read_one(void)
+{
+	struct reply *r;
+	json_t *msg;
+	char *data = NULL;
+	size_t len;
+
+	if (wire_read(GUEST_FD_WIRE, REPLY_MAX, &data, &len))
+		return -1;
+	msg = json_loadb(data, len, 0, NULL);
+	r = calloc(1, sizeof(*r));
+	if (!msg || !r || !json_is_integer(json_object_get(msg, "id"))) {
+		json_decref(msg);
+		free(r);
+		free(data);
+		return 0; /* not ours to understand: drop it */
+	}
+	r->id = json_integer_value(json_object_get(msg, "id"));
+	r->data = data;
+	r->len = len;
+	json_decref(msg);
+	pthread_mutex_lock(&recv_lock);
+	r->next = replies;
+	replies = r;
+	pthread_mutex_unlock(&recv_lock);
+	return 0;
+}
+
+static PyObject *cact_request(PyObject *self, PyObject *args)
+{
+	unsigned char hdr[4];
+	long long id;
+	const char *payload;
+	Py_ssize_t len;
+	struct reply *r = NULL;
+	PyObject *out;
+	int sent;
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "Ly#", &id, &payload, &len))
+		return NULL;
+	if ((size_t)len > 0xffffffffu) {
+		PyErr_SetString(PyExc_ValueError, "request too large");
+		return NULL;
+	}
+	hdr[0] = (unsigned char)(len >> 24);
+	hdr[1] = (unsigned char)(len >> 16);
+	hdr[2] = (unsigned char)(len >> 8);
+	hdr[3] = (unsigned char)len;
+	Py_BEGIN_ALLOW_THREADS
+	pthread_mutex_lock(&send_lock);
+	sent = ut_write_full(GUEST_FD_WIRE, hdr, 4) == 0 &&
+	       ut_write_full(GUEST_FD_WIRE, payload, (size_t)len) == 0;
+	pthread_mutex_unlock(&send_lock);
+	pthread_mutex_lock(&recv_lock);
+	while (sent) {
+		if ((r = take(id)) || host_gone)
+			break;
+		if (!reading) {
+			int rc;
+
+			reading = 1;
+			pthread_mutex_unlock(&recv_lock);
+			rc = read_one();
+			pthread_mutex_lock(&recv_lock);
+			reading = 0;
+			if (rc)
+				host_gone = 1;
+			pthread_cond_broadcast(&recv_cond);
+		} else {
+			pthread_cond_wait(&recv_cond, &recv_lock);
+		}
+	}
+	pthread_mutex_unlock(&recv_lock);
+	Py_END_ALLOW_THREADS
+	if (!r) {
+		PyErr_SetString(PyExc_ConnectionError, "the host closed the connection");
+		return NULL;
+	}
+	out = PyBytes_FromStringAndSize(r->data, (Py_ssize_t)r->len);
+	free(r->data);
+	free(r);
+	return out;
+}
+
+static PyMethodDef cact_methods[] = {
+	{"request", cact_request, METH_VARARGS, "Send a frame to the host and wait for its answer."},
+	{NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef cact_module = {
+	PyModuleDef_HEAD_INIT, "_cact", "The guest side of cact's wire protocol.", -1, cact_methods,
+	NULL, NULL, NULL, NULL,
+};
+
+static PyObject *cact_module_init(void)
+{
+	return PyModule_Create(&cact_module);
+}
 
 static int append(PyWideStringList *list, const char *path, PyConfig *config, PyStatus *st)
 {
@@ -48,6 +188,8 @@ int pyg_init(const char *stdlib, const char *const *extra, size_t n_extra, struc
 	char dynload[4096];
 	size_t i;
 
+	if (PyImport_AppendInittab("_cact", cact_module_init) < 0)
+		return ut_err(err, CACT_ESANDBOX, "cannot register the _cact module");
 	PyPreConfig_InitIsolatedConfig(&pre);
 	/* UTF-8 whatever the (empty) locale says. */
 	pre.utf8_mode = 1;

@@ -20,6 +20,8 @@ import traceback
 import types
 
 FILENAME = "<code>"
+RUNNER_FILE = "<cact-runner>"
+TOOL_ARGS_MAX = 1024 * 1024  # the host's default cap; the host enforces its own
 _PLAIN = '{"type":"result","exit_code":%d,"error":null,"memory_error":%s}'
 TRACEBACK_MAX = 64 * 1024
 TRACEBACK_FRAMES = 100
@@ -40,12 +42,55 @@ PRELOAD = (
 ).split()
 
 
+_call_ids = __import__("itertools").count(1)
+
+
+def call_tool(name, /, *args, **kwargs):
+    """Calls the host tool `name` with keyword arguments and returns its
+    result as Python values. Raises RuntimeError when the tool fails,
+    PermissionError when the call is not approved."""
+    if args:
+        raise TypeError(
+            "call_tool() takes the tool name, then keyword arguments only: "
+            "call_tool(%r, a=1, b=2); got %d positional argument(s) after the name"
+            % (name, len(args)))
+    if not isinstance(name, str):
+        raise TypeError("call_tool(): the tool name must be a str, not %s" % type(name).__name__)
+    call_id = next(_call_ids)
+    try:
+        payload = json.dumps({"type": "tool_call", "id": call_id, "name": name, "args": kwargs},
+                             ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise TypeError("call_tool(%r): arguments must be JSON values (dict, list, str, int, "
+                        "float, bool, None): %s" % (name, exc)) from None
+    if len(payload) > TOOL_ARGS_MAX + 256:
+        raise ValueError("call_tool(%r): the arguments are larger than %d bytes"
+                         % (name, TOOL_ARGS_MAX))
+    import _cact
+
+    reply = json.loads(_cact.request(call_id, payload))
+    if reply.get("ok"):
+        return reply.get("value")
+    if reply.get("denied"):
+        raise PermissionError("tool %r: %s" % (name, reply.get("error")))
+    raise RuntimeError("tool %r failed: %s" % (name, reply.get("error")))
+
+
+def _install():
+    # call_tool is a built-in of every execution, and importable: from cact import call_tool.
+    builtins.call_tool = call_tool
+    module = types.ModuleType("cact", "Helpers cact gives sandboxed code.")
+    module.call_tool = call_tool
+    sys.modules["cact"] = module
+
+
 # Exit handlers registered by the preloaded modules themselves (logging's, for one).
 _base_exitfuncs = 0
 
 
 def preload():
     global _base_exitfuncs
+    _install()
     for name in PRELOAD:
         try:
             __import__(name)
@@ -81,9 +126,13 @@ def _format(exc):
         else:
             exc.__traceback__ = _trim(exc.__traceback__)
             # The innermost frames only: formatting a million-frame recursion
-            # would outlast the time limit.
-            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__,
-                                                      limit=-TRACEBACK_FRAMES))
+            # would outlast the time limit. Frames of this module (call_tool's)
+            # are cact's, not the code's: left out.
+            te = traceback.TracebackException(type(exc), exc, exc.__traceback__,
+                                              limit=-TRACEBACK_FRAMES)
+            te.stack = traceback.StackSummary.from_list(
+                [f for f in te.stack if f.filename != RUNNER_FILE])
+            text = "".join(te.format())
     except BaseException:
         text = "%s\n" % type(exc).__name__
     if len(text) > TRACEBACK_MAX:

@@ -25,6 +25,7 @@
 #include "../util/buf.h"
 #include "../util/util.h"
 #include "../wire/wire.h"
+#include "dispatch.h"
 #include "rt.h"
 #include "zygote.h"
 
@@ -34,6 +35,8 @@
 #define DEATH_GRACE_US (10ull * 1000000)
 /* Largest frame the guest may send (a result with its traceback). */
 #define GUEST_FRAME_MAX (4u << 20)
+/* Answers queued for a sandbox that does not read them, beyond the exec frame. */
+#define OUTQ_SLACK (32u << 20)
 /* Output past the cap is read and dropped up to this many times the cap, then the run is killed. */
 #define FLOOD_FACTOR 16
 #define TRUNC_MARKER "\n[... output truncated by cact: more than %llu bytes ...]\n"
@@ -49,8 +52,9 @@ struct run {
 	const struct cact_request *req;
 	struct rt_slot *slot;
 	struct cact_result *res;
-	char *frame;      /* exec frame being written */
-	size_t frame_len, frame_off;
+	struct ut_buf outq; /* frames to the guest: the exec frame, then tool results */
+	size_t outq_off;    /* how much of outq is written */
+	struct rt_calls calls;
 	struct wire_decoder dec;
 	struct stream out, err;
 	int outdir;       /* /output tmpfs, from the ready frame */
@@ -116,6 +120,21 @@ static void on_frame(struct run *x, char *payload, size_t len)
 			break;
 		}
 		x->running = 1;
+		break;
+	case WIRE_TOOL_CALL:
+		if (!x->running || x->have_result) {
+			violation(x, "unexpected %s frame from the sandbox", "tool_call");
+			break;
+		}
+		{
+			char why[256];
+			int rc = rt_calls_on_frame(&x->calls, msg, len, &x->outq, why, sizeof(why));
+
+			if (rc == -1)
+				violation(x, "%s", why);
+			else if (rc)
+				violation(x, "%s", "tool answers the sandbox does not read");
+		}
 		break;
 	case WIRE_RESULT:
 		if (!x->running || x->have_result) {
@@ -219,20 +238,23 @@ static int read_stream(struct run *x, struct stream *s)
 	return 0;
 }
 
-static void write_frame(struct run *x)
+static void write_frames(struct run *x)
 {
-	while (x->frame_off < x->frame_len) {
-		ssize_t n = send(x->slot->wire, x->frame + x->frame_off, x->frame_len - x->frame_off,
+	while (x->outq_off < x->outq.len) {
+		ssize_t n = send(x->slot->wire, x->outq.p + x->outq_off, x->outq.len - x->outq_off,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			x->frame_off = x->frame_len; /* the child is gone; its death tells the rest */
-			return;
+			x->outq_off = x->outq.len; /* the child is gone; its death tells the rest */
+			break;
 		}
-		x->frame_off += (size_t)n;
+		x->outq_off += (size_t)n;
 	}
+	/* All written: start the queue over. */
+	x->outq.len = 0;
+	x->outq_off = 0;
 }
 
 static void drain(struct run *x)
@@ -271,9 +293,9 @@ static void supervise(struct run *x)
 	int wire_open = 1, out_open = 1, err_open = 1;
 
 	while (!x->dead) {
-		struct pollfd p[4];
+		struct pollfd p[5];
 		uint64_t now = ut_now_us();
-		int timeout, n = 0, iw = -1, io = -1, ie = -1, ip;
+		int timeout, n = 0, iw = -1, io = -1, ie = -1, ip, ic;
 
 		if (now >= x->deadline && !x->killed_timeout && !x->dead) {
 			x->killed_timeout = 1;
@@ -287,7 +309,7 @@ static void supervise(struct run *x)
 		if (wire_open) {
 			iw = n;
 			p[n].fd = x->slot->wire;
-			p[n++].events = POLLIN | (x->frame_off < x->frame_len ? POLLOUT : 0);
+			p[n++].events = POLLIN | (x->outq_off < x->outq.len ? POLLOUT : 0);
 		}
 		if (out_open) {
 			io = n;
@@ -302,14 +324,22 @@ static void supervise(struct run *x)
 		ip = n;
 		p[n].fd = x->slot->pidfd;
 		p[n++].events = POLLIN;
+		ic = n;
+		p[n].fd = x->calls.wake_r;
+		p[n++].events = POLLIN;
 		if (poll(p, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			kill_sandbox(x);
 			break;
 		}
+		if (p[ic].revents && rt_calls_collect(&x->calls, &x->outq))
+			violation(x, "%s", "tool answers the sandbox does not read");
 		if (iw >= 0 && (p[iw].revents & POLLOUT))
-			write_frame(x);
+			write_frames(x);
+		/* Answers queued by the frames just read, or by finished handlers. */
+		if (wire_open && x->outq_off < x->outq.len && !(iw >= 0 && (p[iw].revents & POLLOUT)))
+			write_frames(x);
 		if (iw >= 0 && (p[iw].revents & (POLLIN | POLLHUP | POLLERR)) && read_wire(x))
 			wire_open = 0;
 		if (io >= 0 && p[io].revents && read_stream(x, &x->out))
@@ -484,16 +514,33 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 		return ut_err(err, CACT_ENOMEM, "cannot encode the request");
 	frame = rt_exec_frame(req);
 	/* JSON may escape a code byte into six ("\u001b"). */
-	if (!frame || wire_encode(frame, req->limits[CACT_LIMIT_CODE_BYTES] * 6 + (1u << 20),
-				  &x.frame, &x.frame_len)) {
+	{
+		char *buf = NULL;
+		size_t len = 0;
+
+		rc = frame ? wire_encode(frame, req->limits[CACT_LIMIT_CODE_BYTES] * 6 + (1u << 20),
+					 &buf, &len)
+			   : CACT_ENOMEM;
 		json_decref(frame);
-		free(profile);
-		return ut_err(err, CACT_ENOMEM, "cannot encode the request");
+		/* The queue holds the exec frame, then answers up to OUTQ_SLACK. */
+		ut_buf_init(&x.outq, len + OUTQ_SLACK);
+		if (rc || ut_buf_add(&x.outq, buf, len)) {
+			free(buf);
+			free(profile);
+			ut_buf_reset(&x.outq);
+			return ut_err(err, CACT_ENOMEM, "cannot encode the request");
+		}
+		free(buf);
 	}
-	json_decref(frame);
+	if ((rc = rt_calls_init(&x.calls, req, err))) {
+		free(profile);
+		ut_buf_reset(&x.outq);
+		return rc;
+	}
 	x.res = rt_result_new();
 	if (!x.res) {
-		free(x.frame);
+		rt_calls_finish(&x.calls);
+		ut_buf_reset(&x.outq);
 		free(profile);
 		return ut_err(err, CACT_ENOMEM, "out of memory");
 	}
@@ -514,8 +561,11 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 	x.start = ut_now_us();
 	x.timeout_us = req->limits[CACT_LIMIT_TIMEOUT_MS] * 1000;
 	x.deadline = x.start + SETUP_LIMIT_US;
-	write_frame(&x);
+	write_frames(&x);
 	supervise(&x);
+	rt_calls_finish(&x.calls);
+	x.res->stats.tool_calls = x.calls.total;
+	x.res->stats.tool_us = x.calls.busy_us;
 	if (!x.dead) {
 		kill_sandbox(&x);
 		rc = ut_err(err, CACT_ESANDBOX, "the sandbox did not die after SIGKILL");
@@ -557,6 +607,7 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 	*out = x.res;
 	x.res = NULL;
 fail:
+	rt_calls_finish(&x.calls);
 	if (x.slot)
 		rt_slot_release(rt, x.slot);
 	ut_close(&x.outdir);
@@ -565,7 +616,7 @@ fail:
 	ut_buf_reset(&x.err.buf);
 	json_decref(x.report);
 	free(x.setup_msg);
-	free(x.frame);
+	ut_buf_reset(&x.outq);
 	free(profile);
 	cact_result_free(x.res);
 	return rc;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../util/text.h"
 #include "../util/util.h"
 #include "rt.h"
 
@@ -30,6 +31,9 @@ static const struct {
 	[CACT_LIMIT_OPEN_FILES] = {"open_files", 256, 16, 65536},
 	[CACT_LIMIT_THREADS] = {"threads", 64, 1, 4096},
 	[CACT_LIMIT_CODE_BYTES] = {"code_bytes", 10 * MIB, 1, 64 * MIB},
+	[CACT_LIMIT_TOOL_CALLS] = {"tool_calls", 1000, 0, 1000000},
+	[CACT_LIMIT_TOOL_ARGS_BYTES] = {"tool_args_bytes", 1 * MIB, 64, 3 * MIB},
+	[CACT_LIMIT_TOOL_RESULT_BYTES] = {"tool_result_bytes", 1 * MIB, 64, 3 * MIB},
 };
 
 CACT_API const char *cact_limit_name(enum cact_limit which)
@@ -84,6 +88,13 @@ CACT_API void cact_request_free(struct cact_request *req)
 	for (i = 0; i < req->n_mounts; i++)
 		mount_clear(&req->mounts[i]);
 	free(req->mounts);
+	cact_request_clear_tools(req);
+	free(req->tools);
+	for (i = 0; i < req->n_domains; i++) {
+		free(req->domains[i].target);
+		free(req->domains[i].methods);
+	}
+	free(req->domains);
 	free(req);
 }
 
@@ -363,4 +374,424 @@ json_t *rt_exec_frame(const struct cact_request *req)
 	}
 	return json_pack("{s:s, s:s%, s:o}", "type", "exec", "code", req->code, req->code_len,
 			 "limits", lim);
+}
+
+CACT_API const char *cact_request_workspace(const struct cact_request *req)
+{
+	return req->has_workspace ? req->workspace.host : NULL;
+}
+
+CACT_API size_t cact_request_mount_count(const struct cact_request *req)
+{
+	return req->n_mounts;
+}
+
+CACT_API int cact_request_mount(const struct cact_request *req, size_t i, const char **host,
+				const char **guest)
+{
+	if (i >= req->n_mounts)
+		return CACT_EINVAL;
+	if (host)
+		*host = req->mounts[i].host;
+	if (guest)
+		*guest = req->mounts[i].guest;
+	return 0;
+}
+
+/* ---- tools ---- */
+
+static ssize_t find_tool(const struct cact_request *req, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < req->n_tools; i++)
+		if (strcmp(cact_tool_name(req->tools[i]), name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+CACT_API int cact_request_add_tool(struct cact_request *req, struct cact_tool *tool,
+				   struct cact_error *err)
+{
+	struct cact_tool **grown;
+	ssize_t at;
+
+	if (!tool)
+		return ut_err(err, CACT_EINVAL, "tool is NULL");
+	at = find_tool(req, cact_tool_name(tool));
+	if (at >= 0) {
+		/* Replace, and move to the end: the newest definition of a name comes last. */
+		struct cact_tool *old = req->tools[at];
+
+		memmove(&req->tools[at], &req->tools[at + 1],
+			(req->n_tools - (size_t)at - 1) * sizeof(*req->tools));
+		req->tools[req->n_tools - 1] = cact_tool_ref(tool);
+		cact_tool_unref(old);
+		return 0;
+	}
+	grown = realloc(req->tools, (req->n_tools + 1) * sizeof(*grown));
+	if (!grown)
+		return ut_err(err, CACT_ENOMEM, "out of memory");
+	req->tools = grown;
+	req->tools[req->n_tools++] = cact_tool_ref(tool);
+	return 0;
+}
+
+CACT_API int cact_request_remove_tool(struct cact_request *req, const char *name,
+				      struct cact_error *err)
+{
+	ssize_t at = name ? find_tool(req, name) : -1;
+	struct cact_tool *old;
+
+	if (at < 0)
+		return ut_err(err, CACT_ENOENT, "no tool named '%s'", name ? name : "(null)");
+	old = req->tools[at];
+	memmove(&req->tools[at], &req->tools[at + 1],
+		(req->n_tools - (size_t)at - 1) * sizeof(*req->tools));
+	req->n_tools--;
+	cact_tool_unref(old);
+	return 0;
+}
+
+CACT_API void cact_request_clear_tools(struct cact_request *req)
+{
+	while (req->n_tools > 0)
+		cact_tool_unref(req->tools[--req->n_tools]);
+}
+
+CACT_API size_t cact_request_tool_count(const struct cact_request *req)
+{
+	return req->n_tools;
+}
+
+CACT_API struct cact_tool *cact_request_tool(const struct cact_request *req, size_t i)
+{
+	return i < req->n_tools ? req->tools[i] : NULL;
+}
+
+CACT_API void cact_request_set_approval(struct cact_request *req, int per_call,
+					cact_approval_fn fn, void *user)
+{
+	req->per_call = !!per_call;
+	req->approve_fn = fn;
+	req->approve_user = user;
+}
+
+/* ---- allowed domains ---- */
+
+#define MAX_DOMAINS 1024
+#define MAX_METHODS 16
+
+static const char *const http_methods[] = {"DELETE", "GET",  "HEAD", "OPTIONS",
+					   "PATCH",  "POST", "PUT"};
+
+static int host_char(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+}
+
+CACT_API int cact_domain_normalize(const char *target, char *out, size_t out_size,
+				   struct cact_error *err)
+{
+	char buf[512];
+	char *start, *end, *p, *host, *port = NULL;
+	size_t n;
+
+	if (!target)
+		return ut_err(err, CACT_EINVAL, "allowed domain is missing");
+	while (*target == ' ' || *target == '\t')
+		target++;
+	if (ut_snprintf(buf, sizeof(buf), "%s", target) < 0)
+		return ut_err(err, CACT_EINVAL, "allowed domain is too long");
+	for (n = strlen(buf); n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'); n--)
+		buf[n - 1] = '\0';
+	if (!buf[0])
+		return ut_err(err, CACT_EINVAL, "allowed domain is empty");
+	start = strstr(buf, "://");
+	if (start) {
+		for (p = buf; p < start; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '+' ||
+			      *p == '-' || *p == '.' || (p > buf && *p >= '0' && *p <= '9')))
+				return ut_err(err, CACT_EINVAL, "allowed domain %s: bad scheme", target);
+		start += 3;
+	} else {
+		start = buf;
+	}
+	/* The authority ends at the path, query or fragment. */
+	end = start + strcspn(start, "/?#");
+	*end = '\0';
+	if (strchr(start, '@'))
+		return ut_err(err, CACT_EINVAL, "allowed domain %s: user info is not allowed", target);
+	for (p = start; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	host = start;
+	if (*host == '[') {
+		/* An IPv6 literal: [hex:...] then an optional port. */
+		char *close = strchr(host, ']');
+
+		if (!close || close == host + 1)
+			return ut_err(err, CACT_EINVAL, "allowed domain %s: bad IPv6 literal", target);
+		for (p = host + 1; p < close; p++)
+			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || *p == ':' ||
+			      *p == '.'))
+				return ut_err(err, CACT_EINVAL, "allowed domain %s: bad IPv6 literal",
+					      target);
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1])
+			return ut_err(err, CACT_EINVAL, "allowed domain %s: junk after ']'", target);
+		close[1] = '\0';
+	} else {
+		port = strchr(host, ':');
+		if (port)
+			*port++ = '\0';
+		n = strlen(host);
+		if (n > 1 && host[n - 1] == '.')
+			host[--n] = '\0'; /* "example.com." names "example.com" */
+		if (n == 0)
+			return ut_err(err, CACT_EINVAL, "allowed domain %s: no host", target);
+		for (p = host; *p; p++) {
+			if (*p == '*' && p == host && p[1] == '.' && p[2])
+				continue; /* "*.example.com": its subdomains */
+			if (!host_char((unsigned char)*p))
+				return ut_err(err, CACT_EINVAL,
+					      "allowed domain %s: '%c' is not allowed in a host name",
+					      target, *p);
+		}
+		if (strstr(host, ".."))
+			return ut_err(err, CACT_EINVAL, "allowed domain %s: empty label", target);
+	}
+	if (port) {
+		uint64_t v;
+
+		if (ut_parse_u64(port, &v) || v == 0 || v > 65535)
+			return ut_err(err, CACT_EINVAL, "allowed domain %s: bad port", target);
+		if (ut_snprintf(out, out_size, "%s:%llu", host, (unsigned long long)v) < 0)
+			return ut_err(err, CACT_ETOOBIG, "allowed domain is too long");
+		return 0;
+	}
+	if (ut_snprintf(out, out_size, "%s", host) < 0)
+		return ut_err(err, CACT_ETOOBIG, "allowed domain is too long");
+	return 0;
+}
+
+/* Normalized, sorted, comma-joined methods; NULL (all) when n == 0. */
+static int normalize_methods(const char *target, const char *const *methods, size_t n,
+			     char **out, struct cact_error *err)
+{
+	int used[UT_ARRAY_SIZE(http_methods)] = {0};
+	char joined[128] = "";
+	size_t i, k, len = 0;
+
+	*out = NULL;
+	if (!methods || n == 0)
+		return 0;
+	if (n > MAX_METHODS)
+		return ut_err(err, CACT_EINVAL, "allowed domain %s: more than %d methods", target,
+			      MAX_METHODS);
+	for (i = 0; i < n; i++) {
+		char m[32];
+		const char *s = methods[i];
+		size_t j = 0;
+
+		if (!s)
+			return ut_err(err, CACT_EINVAL, "allowed domain %s: method is NULL", target);
+		while (*s == ' ')
+			s++;
+		for (; *s && *s != ' ' && j < sizeof(m) - 1; s++)
+			m[j++] = (char)((*s >= 'a' && *s <= 'z') ? *s - 'a' + 'A' : *s);
+		m[j] = '\0';
+		while (*s == ' ')
+			s++;
+		if (*s || j == 0)
+			return ut_err(err, CACT_EINVAL, "allowed domain %s: bad method '%s'", target,
+				      methods[i]);
+		if (strcmp(m, "CONNECT") == 0 || strcmp(m, "TRACE") == 0)
+			return ut_err(err, CACT_EINVAL, "allowed domain %s: %s is never allowed",
+				      target, m);
+		for (k = 0; k < UT_ARRAY_SIZE(http_methods); k++)
+			if (strcmp(m, http_methods[k]) == 0)
+				break;
+		if (k == UT_ARRAY_SIZE(http_methods))
+			return ut_err(err, CACT_EINVAL,
+				      "allowed domain %s: '%s' is not an HTTP method", target,
+				      methods[i]);
+		used[k] = 1;
+	}
+	/* http_methods is sorted: walking it sorts and de-duplicates. */
+	for (k = 0; k < UT_ARRAY_SIZE(http_methods); k++) {
+		if (!used[k])
+			continue;
+		len += (size_t)ut_snprintf(joined + len, sizeof(joined) - len, "%s%s",
+					   len ? "," : "", http_methods[k]);
+	}
+	*out = strdup(joined);
+	return *out ? 0 : ut_err(err, CACT_ENOMEM, "out of memory");
+}
+
+static ssize_t find_domain(const struct cact_request *req, const char *target, size_t *insert)
+{
+	size_t lo = 0, hi = req->n_domains;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(req->domains[mid].target, target);
+
+		if (c == 0)
+			return (ssize_t)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (insert)
+		*insert = lo;
+	return -1;
+}
+
+CACT_API int cact_request_add_allowed_domain(struct cact_request *req, const char *target,
+					     const char *const *methods, size_t n,
+					     struct cact_error *err)
+{
+	char norm[512];
+	char *m = NULL, *t;
+	struct rt_domain *grown;
+	size_t at;
+	ssize_t found;
+	int rc;
+
+	if ((rc = cact_domain_normalize(target, norm, sizeof(norm), err)))
+		return rc;
+	if (methods && n == 0)
+		return ut_err(err, CACT_EINVAL, "allowed domain %s: empty method list", norm);
+	if ((rc = normalize_methods(norm, methods, n, &m, err)))
+		return rc;
+	found = find_domain(req, norm, &at);
+	if (found >= 0) {
+		free(req->domains[found].methods);
+		req->domains[found].methods = m;
+		return 0;
+	}
+	if (req->n_domains >= MAX_DOMAINS) {
+		free(m);
+		return ut_err(err, CACT_EINVAL, "more than %d allowed domains", MAX_DOMAINS);
+	}
+	t = strdup(norm);
+	grown = t ? realloc(req->domains, (req->n_domains + 1) * sizeof(*grown)) : NULL;
+	if (!grown) {
+		free(t);
+		free(m);
+		return ut_err(err, CACT_ENOMEM, "out of memory");
+	}
+	req->domains = grown;
+	memmove(&req->domains[at + 1], &req->domains[at],
+		(req->n_domains - at) * sizeof(*req->domains));
+	req->domains[at].target = t;
+	req->domains[at].methods = m;
+	req->n_domains++;
+	return 0;
+}
+
+CACT_API int cact_request_remove_allowed_domain(struct cact_request *req, const char *target,
+						struct cact_error *err)
+{
+	char norm[512];
+	ssize_t at;
+	int rc;
+
+	if ((rc = cact_domain_normalize(target, norm, sizeof(norm), err)))
+		return rc;
+	at = find_domain(req, norm, NULL);
+	if (at < 0)
+		return ut_err(err, CACT_ENOENT, "no allowed domain %s", norm);
+	free(req->domains[at].target);
+	free(req->domains[at].methods);
+	memmove(&req->domains[at], &req->domains[at + 1],
+		(req->n_domains - (size_t)at - 1) * sizeof(*req->domains));
+	req->n_domains--;
+	return 0;
+}
+
+CACT_API size_t cact_request_allowed_domain_count(const struct cact_request *req)
+{
+	return req->n_domains;
+}
+
+CACT_API int cact_request_allowed_domain(const struct cact_request *req, size_t i,
+					 const char **target, const char **methods)
+{
+	if (i >= req->n_domains)
+		return CACT_EINVAL;
+	if (target)
+		*target = req->domains[i].target;
+	if (methods)
+		*methods = req->domains[i].methods;
+	return 0;
+}
+
+/* ---- copy ---- */
+
+static int mount_copy(struct rt_mount *dst, const struct rt_mount *src)
+{
+	*dst = *src;
+	dst->host = src->host ? strdup(src->host) : NULL;
+	dst->guest = src->guest ? strdup(src->guest) : NULL;
+	if ((src->host && !dst->host) || (src->guest && !dst->guest)) {
+		mount_clear(dst);
+		return CACT_ENOMEM;
+	}
+	return 0;
+}
+
+CACT_API int cact_request_dup(const struct cact_request *req, struct cact_request **out)
+{
+	struct cact_request *r = NULL;
+	size_t i;
+
+	*out = NULL;
+	if (cact_request_new(&r))
+		return CACT_ENOMEM;
+	memcpy(r->limits, req->limits, sizeof(r->limits));
+	r->per_call = req->per_call;
+	r->approve_fn = req->approve_fn;
+	r->approve_user = req->approve_user;
+	if (req->has_code && cact_request_set_code(r, req->code, req->code_len, NULL))
+		goto fail;
+	if (req->has_workspace) {
+		if (mount_copy(&r->workspace, &req->workspace))
+			goto fail;
+		r->has_workspace = 1;
+	}
+	if (req->n_mounts) {
+		r->mounts = calloc(MAX_MOUNTS, sizeof(*r->mounts));
+		if (!r->mounts)
+			goto fail;
+		for (i = 0; i < req->n_mounts; i++) {
+			if (mount_copy(&r->mounts[i], &req->mounts[i]))
+				goto fail;
+			r->n_mounts++;
+		}
+	}
+	for (i = 0; i < req->n_tools; i++)
+		if (cact_request_add_tool(r, req->tools[i], NULL))
+			goto fail;
+	if (req->n_domains) {
+		r->domains = calloc(req->n_domains, sizeof(*r->domains));
+		if (!r->domains)
+			goto fail;
+		for (i = 0; i < req->n_domains; i++) {
+			r->domains[i].target = strdup(req->domains[i].target);
+			r->domains[i].methods =
+				req->domains[i].methods ? strdup(req->domains[i].methods) : NULL;
+			r->n_domains++;
+			if (!r->domains[i].target || (req->domains[i].methods && !r->domains[i].methods))
+				goto fail;
+		}
+	}
+	*out = r;
+	return 0;
+fail:
+	cact_request_free(r);
+	return CACT_ENOMEM;
 }

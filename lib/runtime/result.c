@@ -172,6 +172,104 @@ static json_t *error_json(const struct cact_result *r)
 	return text(r->error_message, r->error_message ? strlen(r->error_message) : 0);
 }
 
+static json_t *text_item(const char *s, size_t len)
+{
+	return json_pack("{s:s, s:o}", "type", "text", "text", text(s, len));
+}
+
+/* What went wrong, for the error item: outcome, exception, then traceback or stderr. */
+static json_t *error_details(const struct cact_result *r)
+{
+	json_t *out;
+	char *joined;
+	const char *more = r->err_len ? r->err : r->error_traceback;
+	size_t n;
+
+	if (r->status == CACT_STATUS_PYTHON_ERROR || (r->status == CACT_STATUS_MEMORY_LIMIT &&
+						      r->error_traceback))
+		n = (size_t)snprintf(NULL, 0, "%s (exit code %d): %s: %s\n%s",
+				     cact_status_name(r->status), r->exit_code,
+				     r->error_type ? r->error_type : "Error",
+				     r->error_message ? r->error_message : "", more ? more : "");
+	else
+		n = (size_t)snprintf(NULL, 0, "%s: %s\n%s", cact_status_name(r->status),
+				     r->error_message ? r->error_message : "", more ? more : "");
+	joined = malloc(n + 1);
+	if (!joined)
+		return NULL;
+	if (r->status == CACT_STATUS_PYTHON_ERROR || (r->status == CACT_STATUS_MEMORY_LIMIT &&
+						      r->error_traceback))
+		snprintf(joined, n + 1, "%s (exit code %d): %s: %s\n%s", cact_status_name(r->status),
+			 r->exit_code, r->error_type ? r->error_type : "Error",
+			 r->error_message ? r->error_message : "", more ? more : "");
+	else
+		snprintf(joined, n + 1, "%s: %s\n%s", cact_status_name(r->status),
+			 r->error_message ? r->error_message : "", more ? more : "");
+	while (n > 0 && joined[n - 1] == '\n')
+		joined[--n] = '\0';
+	out = text(joined, n);
+	free(joined);
+	return out;
+}
+
+/* The content items (a new reference), or NULL when out of memory. */
+static json_t *contents(const struct cact_result *r)
+{
+	json_t *items = json_array();
+	size_t i;
+
+	if (!items)
+		return NULL;
+	if (r->out_len)
+		json_array_append_new(items, text_item(r->out, r->out_len));
+	for (i = 0; i < r->n_files; i++) {
+		const struct rt_file *f = &r->files[i];
+		char *b64 = ut_base64(f->data, f->size, NULL);
+		char *uri;
+		size_t n;
+
+		if (!b64)
+			goto fail;
+		n = strlen(f->media_type) + strlen(b64) + 16;
+		uri = malloc(n);
+		if (!uri) {
+			free(b64);
+			goto fail;
+		}
+		snprintf(uri, n, "data:%s;base64,%s", f->media_type, b64);
+		free(b64);
+		json_array_append_new(items, json_pack("{s:s, s:o, s:s, s:I, s:s}", "type", "data",
+						       "path", text(f->path, strlen(f->path)),
+						       "media_type", f->media_type, "size",
+						       (json_int_t)f->size, "data", uri));
+		free(uri);
+	}
+	if (r->status == CACT_STATUS_OK) {
+		if (r->err_len)
+			json_array_append_new(items, text_item(r->err, r->err_len));
+	} else {
+		json_array_append_new(items, json_pack("{s:s, s:s, s:o}", "type", "error", "message",
+						       "Execution error", "details",
+						       error_details(r)));
+	}
+	if (json_array_size(items) == 0)
+		json_array_append_new(items,
+				      text_item("Code executed successfully without output.", 42));
+	return items;
+fail:
+	json_decref(items);
+	return NULL;
+}
+
+CACT_API char *cact_result_contents_json(const struct cact_result *r)
+{
+	json_t *items = contents(r);
+	char *out = items ? json_dumps(items, JSON_COMPACT) : NULL;
+
+	json_decref(items);
+	return out;
+}
+
 CACT_API char *cact_result_to_json(const struct cact_result *r)
 {
 	json_t *root = NULL, *files = NULL, *skipped = NULL, *iso = NULL;
@@ -203,7 +301,7 @@ CACT_API char *cact_result_to_json(const struct cact_result *r)
 	if (!iso)
 		iso = json_null();
 	root = json_pack("{s:s, s:b, s:i, s:o, s:o, s:b, s:b, s:o, s:o, s:o, "
-			 "s:{s:f, s:f, s:I}, s:o}",
+			 "s:{s:f, s:f, s:I, s:I, s:f}, s:o, s:o}",
 			 "status", cact_status_name(r->status), "success",
 			 r->status == CACT_STATUS_OK, "exit_code", r->exit_code, "stdout",
 			 text(r->out, r->out_len), "stderr", text(r->err, r->err_len),
@@ -211,7 +309,9 @@ CACT_API char *cact_result_to_json(const struct cact_result *r)
 			 "error", error_json(r), "files", files, "skipped", skipped, "stats",
 			 "wall_ms", (double)r->stats.wall_us / 1000.0, "cpu_ms",
 			 (double)r->stats.cpu_us / 1000.0, "peak_rss_kib",
-			 (json_int_t)r->stats.peak_rss_kib, "isolation", iso);
+			 (json_int_t)r->stats.peak_rss_kib, "tool_calls",
+			 (json_int_t)r->stats.tool_calls, "tool_ms", (double)r->stats.tool_us / 1000.0,
+			 "isolation", iso, "contents", contents(r));
 	files = skipped = iso = NULL;
 	if (root)
 		out = json_dumps(root, JSON_COMPACT);

@@ -18,6 +18,11 @@ struct rt_mount {
 	int is_dir;
 };
 
+struct rt_domain {
+	char *target;  /* normalized authority */
+	char *methods; /* "GET,POST" or NULL for all */
+};
+
 struct cact_request {
 	char *code;
 	size_t code_len;
@@ -27,6 +32,13 @@ struct cact_request {
 	struct rt_mount *mounts;
 	size_t n_mounts;
 	uint64_t limits[CACT_LIMIT__COUNT];
+	struct cact_tool **tools; /* one reference each, in order */
+	size_t n_tools;
+	int per_call;
+	cact_approval_fn approve_fn;
+	void *approve_user;
+	struct rt_domain *domains; /* sorted by target */
+	size_t n_domains;
 };
 
 /*

@@ -9,10 +9,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include <cact/error.h>
 
+/* Last: system headers included after this one are already in (and so unharmed). */
 #include "banned.h"
 
 #define UT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -15,6 +15,8 @@ static const char *const type_names[] = {
 	[WIRE_RUNNING] = "running",
 	[WIRE_RESULT] = "result",
 	[WIRE_SETUP_ERROR] = "setup_error",
+	[WIRE_TOOL_CALL] = "tool_call",
+	[WIRE_TOOL_RESULT] = "tool_result",
 };
 
 const char *wire_type_name(enum wire_type t)

@@ -8,8 +8,9 @@
  * valid UTF-8.
  *
  * Types, host -> guest: "prepare" (the sandbox to build), "exec" (the code).
+ *                       "tool_result" (an answer to a tool call).
  *        guest -> host: "ready" (sandbox built), "running" (the code starts),
- *                       "result", "setup_error".
+ *                       "tool_call", "result", "setup_error".
  * docs/wire.md describes each message's members.
  */
 #ifndef CACT_WIRE_H
@@ -32,6 +33,8 @@ enum wire_type {
 	WIRE_RUNNING,     /* guest -> host: limits applied, the code starts now */
 	WIRE_RESULT,      /* guest -> host: code finished */
 	WIRE_SETUP_ERROR, /* guest -> host: sandbox could not be built */
+	WIRE_TOOL_CALL,   /* guest -> host: call_tool(name, **args) */
+	WIRE_TOOL_RESULT, /* host -> guest: its answer */
 };
 
 /* Incremental frame decoder for a byte stream. */

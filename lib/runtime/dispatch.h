@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* Tool calls of one execution (dispatch.c). */
+#ifndef CACT_RT_DISPATCH_H
+#define CACT_RT_DISPATCH_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "../util/buf.h"
+#include "rt.h"
+
+/* Tool calls one execution may have in flight at once. */
+#define RT_MAX_CALLS 16
+
+struct call;
+
+struct rt_calls {
+	const struct cact_request *req;
+	struct call *calls[RT_MAX_CALLS];
+	unsigned in_flight;
+	uint64_t total;    /* calls made, including refused ones */
+	uint64_t ok;       /* calls whose handler succeeded */
+	uint64_t answered;
+	uint64_t busy_us;  /* summed handler time */
+	int wake_r, wake_w; /* a handler finished */
+	int cancel;        /* eventfd: the execution is over */
+};
+
+int rt_calls_init(struct rt_calls *cs, const struct cact_request *req, struct cact_error *err);
+
+/*
+ * Handles a tool_call frame (msg, whose payload was frame_len bytes).
+ * Refusals are queued on outq as error answers. Returns 0, -1 for a protocol
+ * violation (violation filled), -2 when out of memory.
+ */
+int rt_calls_on_frame(struct rt_calls *cs, json_t *msg, size_t frame_len, struct ut_buf *outq,
+		      char *violation, size_t vsize);
+
+/* Queues the answers of finished handlers on outq. 0 or CACT_ENOMEM / CACT_ETOOBIG. */
+int rt_calls_collect(struct rt_calls *cs, struct ut_buf *outq);
+
+/* Cancels what is running, waits for every handler, releases everything. */
+void rt_calls_finish(struct rt_calls *cs);
+
+#endif
