@@ -16,5 +16,7 @@ enum {
 int cmd_exec(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_describe(int argc, char **argv);
+int cmd_state(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include <cact/cact.h>
 
+#include "approve.h"
 #include "cli.h"
 #include "opts.h"
 
@@ -30,6 +31,10 @@ static const char help[] =
 	"  --isolation full|reduced default full; reduced runs without landlock or a\n"
 	"                           cgroup namespace when the kernel lacks them\n"
 	"  --python-path DIR        extra folder to import from, read-only (repeatable)\n"
+	"  --config FILE            JSON configuration: tools, files, network, limits, approval\n"
+	"                           (options given here override it)\n"
+	"  --approve ask|all|none   how to answer tool calls that need approval: ask on the\n"
+	"                           terminal (default; denied without one), approve all, deny all\n"
 	"\n"
 	"Exit status: 0 success, 1 the code failed, 2 usage error, 3 the sandbox could\n"
 	"not be set up, 124 timeout, 125 memory or output limit, 126 sandbox violation\n"
@@ -46,6 +51,8 @@ enum {
 	O_JSON,
 	O_ISOLATION,
 	O_PYPATH,
+	O_CONFIG,
+	O_APPROVE,
 	O_HELP,
 	O__N
 };
@@ -193,19 +200,25 @@ static void print_files(const struct cact_result *r, const char *saved_to)
 		fprintf(stderr, "cact: skipped %s\n", cact_result_skipped(r, i));
 }
 
-static int configure(struct opt *o, struct cact_request *req, struct cact_runtime_options *ro)
+static int configure(struct opt *o, struct cact_codeact *cc, struct cact_runtime_options *ro)
 {
 	struct cact_error err = {0};
 	const char *v;
 	uint64_t n;
 	int i;
 
+	if ((v = o[O_CONFIG].count ? o[O_CONFIG].values[0] : NULL)) {
+		if (cact_codeact_load_config(cc, v, &err)) {
+			cli_error("exec", "%s", err.message);
+			return -1;
+		}
+	}
 	if ((v = o[O_TIMEOUT].count ? o[O_TIMEOUT].values[0] : NULL)) {
 		if (parse_decimal_ms(v, &n) || n == 0) {
 			cli_error("exec", "--timeout: '%s' is not a positive number of seconds", v);
 			return -1;
 		}
-		if (cact_request_set_limit(req, CACT_LIMIT_TIMEOUT_MS, n, &err)) {
+		if (cact_codeact_set_limit(cc, CACT_LIMIT_TIMEOUT_MS, n, &err)) {
 			cli_error("exec", "--timeout: %s", err.message);
 			return -1;
 		}
@@ -215,13 +228,13 @@ static int configure(struct opt *o, struct cact_request *req, struct cact_runtim
 			cli_error("exec", "--memory: '%s' is not a whole number of MiB", v);
 			return -1;
 		}
-		if (cact_request_set_limit(req, CACT_LIMIT_MEMORY_BYTES, n << 20, &err)) {
+		if (cact_codeact_set_limit(cc, CACT_LIMIT_MEMORY_BYTES, n << 20, &err)) {
 			cli_error("exec", "--memory: %s", err.message);
 			return -1;
 		}
 	}
 	if ((v = o[O_WORKSPACE].count ? o[O_WORKSPACE].values[0] : NULL)) {
-		if (cact_request_set_workspace(req, v, &err)) {
+		if (cact_codeact_set_workspace(cc, v, &err)) {
 			cli_error("exec", "--workspace: %s", err.message);
 			return -1;
 		}
@@ -241,7 +254,7 @@ static int configure(struct opt *o, struct cact_request *req, struct cact_runtim
 			free(host);
 			return -1;
 		}
-		rc = cact_request_add_mount(req, host, eq ? eq + 1 : NULL, &err);
+		rc = cact_codeact_add_file_mount(cc, host, eq ? eq + 1 : NULL, &err);
 		free(host);
 		if (rc) {
 			cli_error("exec", "--mount %s: %s", spec, err.message);
@@ -278,13 +291,16 @@ int cmd_exec(int argc, char **argv)
 		[O_JSON] = {"json", 0, OPT_FLAG},
 		[O_ISOLATION] = {"isolation", 0, OPT_VALUE},
 		[O_PYPATH] = {"python-path", 0, OPT_VALUE | OPT_REPEAT},
+		[O_CONFIG] = {"config", 0, OPT_VALUE},
+		[O_APPROVE] = {"approve", 0, OPT_VALUE},
 		[O_HELP] = {"help", 'h', OPT_FLAG},
 	};
 	struct cact_runtime_options ro;
 	struct cact_error err = {0};
 	struct cact_runtime *rt = NULL;
-	struct cact_request *req = NULL;
+	struct cact_codeact *cc = NULL;
 	struct cact_result *res = NULL;
+	struct approver ap = {0};
 	const char *pos[1];
 	size_t n_pos = 0, code_len = 0;
 	char *code = NULL;
@@ -299,12 +315,17 @@ int cmd_exec(int argc, char **argv)
 		status = EXIT_OK;
 		goto out;
 	}
-	if (cact_request_new(&req)) {
-		cli_error("exec", "out of memory");
+	/* The configuration is checked before the sandbox starts: no runtime yet. */
+	if (approver_init(&ap, o[O_APPROVE].count ? o[O_APPROVE].values[0] : NULL, "exec"))
+		goto out;
+	if (cact_codeact_new(NULL, &cc, &err)) {
+		cli_error("exec", "%s", err.message);
 		goto out;
 	}
-	if (configure(o, req, &ro))
+	if (configure(o, cc, &ro))
 		goto out;
+	/* The operator who runs cact exec approves the code; tools that need approval are asked about call by call. */
+	cact_codeact_set_per_call_approval(cc, 1, approver_decide, &ap);
 	if (o[O_CODE].count && n_pos) {
 		cli_error("exec", "give the code once: -c CODE or FILE, not both");
 		goto out;
@@ -320,12 +341,11 @@ int cmd_exec(int argc, char **argv)
 			cli_error("exec", "out of memory");
 			goto out;
 		}
-	} else if (read_code(pos[0], cact_request_limit(req, CACT_LIMIT_CODE_BYTES), &code,
-			     &code_len)) {
+	} else if (read_code(pos[0], cact_limit_default(CACT_LIMIT_CODE_BYTES), &code, &code_len)) {
 		goto out;
 	}
-	if (cact_request_set_code(req, code, code_len, &err)) {
-		cli_error("exec", "%s", err.message);
+	if (memchr(code, '\0', code_len)) {
+		cli_error("exec", "code contains a NUL byte");
 		goto out;
 	}
 	outdir = o[O_OUTDIR].count ? o[O_OUTDIR].values[0] : NULL;
@@ -345,9 +365,10 @@ int cmd_exec(int argc, char **argv)
 			status = EXIT_SETUP;
 		goto out;
 	}
-	if (cact_runtime_run(rt, req, &res, &err)) {
+	cact_codeact_set_runtime(cc, rt);
+	if (cact_codeact_execute(cc, code, code_len, &res, &err)) {
 		cli_error("exec", "%s", err.message);
-		status = EXIT_SETUP;
+		status = err.code == CACT_EINVAL || err.code == CACT_ETOOBIG ? EXIT_USAGE : EXIT_SETUP;
 		goto out;
 	}
 	status = exit_status(cact_result_status(res));
@@ -392,8 +413,9 @@ int cmd_exec(int argc, char **argv)
 		print_files(res, outdir);
 out:
 	cact_result_free(res);
-	cact_request_free(req);
+	cact_codeact_free(cc);
 	cact_runtime_free(rt);
+	approver_close(&ap);
 	free(code);
 	opts_free(o, O__N);
 	return status;

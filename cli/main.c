@@ -11,6 +11,8 @@ static const char usage[] =
 	"usage: cact COMMAND [OPTIONS]\n"
 	"\n"
 	"  exec      run Python in the sandbox (cact exec --help)\n"
+	"  describe  print the execute_code description a model reads for a config\n"
+	"  state     print the serializable state of a config\n"
 	"  doctor    show what this machine supports\n"
 	"  bench     measure execution latency against a plain and a bwrap'd python3\n"
 	"  version   print the version\n";
@@ -23,6 +25,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "exec") == 0)
 		return cmd_exec(argc - 2, argv + 2);
+	if (strcmp(argv[1], "describe") == 0)
+		return cmd_describe(argc - 2, argv + 2);
+	if (strcmp(argv[1], "state") == 0)
+		return cmd_state(argc - 2, argv + 2);
 	if (strcmp(argv[1], "doctor") == 0)
 		return cmd_doctor(argc - 2, argv + 2);
 	if (strcmp(argv[1], "bench") == 0)

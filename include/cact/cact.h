@@ -7,10 +7,12 @@
 #ifndef CACT_H
 #define CACT_H
 
+#include <cact/codeact.h>
 #include <cact/error.h>
 #include <cact/request.h>
 #include <cact/result.h>
 #include <cact/runtime.h>
+#include <cact/tools.h>
 
 #define CACT_VERSION "0.1.0"
 

@@ -464,7 +464,9 @@ START_TEST(set_limit_rules)
 		ck_assert_ptr_nonnull(name);
 		ck_assert_uint_le(lo, cact_limit_default(l));
 		ck_assert_uint_ge(hi, cact_limit_default(l));
-		ck_assert_uint_gt(lo, 0); /* 0 would mean "no limit" somewhere */
+		/* 0 would mean "no limit" somewhere; for tool calls it means "none allowed". */
+		if (l != CACT_LIMIT_TOOL_CALLS)
+			ck_assert_uint_gt(lo, 0);
 		if (lo > 0) {
 			memset(&err, 0, sizeof(err));
 			ck_assert_int_eq(cact_request_set_limit(req, l, lo - 1, &err), CACT_EINVAL);
@@ -516,6 +518,9 @@ START_TEST(limit_defaults)
 		{CACT_LIMIT_OPEN_FILES, "open_files", 256},
 		{CACT_LIMIT_THREADS, "threads", 64},
 		{CACT_LIMIT_CODE_BYTES, "code_bytes", 10 * MIB},
+		{CACT_LIMIT_TOOL_CALLS, "tool_calls", 1000},
+		{CACT_LIMIT_TOOL_ARGS_BYTES, "tool_args_bytes", 1 * MIB},
+		{CACT_LIMIT_TOOL_RESULT_BYTES, "tool_result_bytes", 1 * MIB},
 	};
 	size_t i;
 

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CACT_CODEACT_H
+#define CACT_CODEACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cact/error.h>
+#include <cact/request.h>
+#include <cact/result.h>
+#include <cact/runtime.h>
+#include <cact/tools.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The execute_code tool: a configuration (sandbox tools, files, network
+ * targets, limits, approval) and everything a model or an agent host needs
+ * around it: the input schema, the description the model reads, the
+ * instructions for the system prompt, the effective approval mode, a
+ * serializable state, and execution. Every function is thread-safe; an
+ * execution works on a snapshot of the configuration taken when it starts,
+ * so changes made meanwhile apply to later executions only.
+ */
+struct cact_codeact;
+
+/*
+ * A new, empty configuration running on rt (borrowed: it must outlive the
+ * CodeAct object, or be replaced first). rt may be NULL for a configuration
+ * that is only described or checked; executing then fails with CACT_EINVAL
+ * until cact_codeact_set_runtime. *out is owned (cact_codeact_free).
+ */
+CACT_API int cact_codeact_new(struct cact_runtime *rt, struct cact_codeact **out,
+			      struct cact_error *err);
+CACT_API void cact_codeact_set_runtime(struct cact_codeact *cc, struct cact_runtime *rt);
+CACT_API void cact_codeact_free(struct cact_codeact *cc);
+
+/* The input schema of execute_code: {"type":"object","properties":{"code":...},"required":["code"]}. Static. */
+CACT_API const char *cact_codeact_input_schema(void);
+
+/* ---- configuration ---- */
+
+/* The default approval mode (never_require unless set). */
+CACT_API void cact_codeact_set_default_approval(struct cact_codeact *cc, enum cact_approval a);
+CACT_API enum cact_approval cact_codeact_default_approval(const struct cact_codeact *cc);
+/*
+ * The effective approval mode of execute_code: always_require when the
+ * default is, or when any registered tool is (unless per-call approval is
+ * on, in which case those tools are asked about call by call and the code
+ * itself runs without up-front approval).
+ */
+CACT_API enum cact_approval cact_codeact_approval(const struct cact_codeact *cc);
+
+/*
+ * Per-call approval (off by default): the code runs without up-front
+ * approval, and each call_tool of an always_require tool waits for fn's
+ * answer (NULL: deny).
+ */
+CACT_API void cact_codeact_set_per_call_approval(struct cact_codeact *cc, int on,
+						 cact_approval_fn fn, void *user);
+CACT_API int cact_codeact_per_call_approval(const struct cact_codeact *cc);
+
+/* Adds a sandbox tool (a reference is taken); same name replaces and moves it to the end. "execute_code" is refused. */
+CACT_API int cact_codeact_add_tool(struct cact_codeact *cc, struct cact_tool *tool,
+				   struct cact_error *err);
+/* CACT_ENOENT naming the tool. */
+CACT_API int cact_codeact_remove_tool(struct cact_codeact *cc, const char *name,
+				      struct cact_error *err);
+CACT_API void cact_codeact_clear_tools(struct cact_codeact *cc);
+/* The tools in order: *out is an owned array of new references; free with cact_tools_free. */
+CACT_API int cact_codeact_tools(const struct cact_codeact *cc, struct cact_tool ***out, size_t *n);
+CACT_API void cact_tools_free(struct cact_tool **tools, size_t n);
+
+/* As cact_request_set_workspace / add_mount / remove_mount / set_limit. */
+CACT_API int cact_codeact_set_workspace(struct cact_codeact *cc, const char *dir,
+					struct cact_error *err);
+CACT_API int cact_codeact_add_file_mount(struct cact_codeact *cc, const char *host,
+					 const char *mount, struct cact_error *err);
+CACT_API int cact_codeact_remove_file_mount(struct cact_codeact *cc, const char *mount,
+					    struct cact_error *err);
+CACT_API int cact_codeact_add_allowed_domain(struct cact_codeact *cc, const char *target,
+					     const char *const *methods, size_t n,
+					     struct cact_error *err);
+CACT_API int cact_codeact_remove_allowed_domain(struct cact_codeact *cc, const char *target,
+						struct cact_error *err);
+CACT_API int cact_codeact_set_limit(struct cact_codeact *cc, enum cact_limit which, uint64_t value,
+				    struct cact_error *err);
+
+/*
+ * Reads a JSON configuration file and applies it on top of the current
+ * configuration. Keys (all optional): approval_mode, per_call_approval,
+ * workspace_root, file_mounts (strings or [host, mount] pairs),
+ * allowed_domains (strings or [target, method or methods] pairs), tools
+ * (each: name, description, parameters, approval_mode, command (string or
+ * list), timeout_s), limits (each limit by cact_limit_name; timeout_ms may
+ * also be given as timeout_s, memory_bytes as memory_mib). Relative paths
+ * are resolved against the file's folder, and command tools run there.
+ * Unknown keys and values of the wrong type are errors naming the key.
+ */
+CACT_API int cact_codeact_load_config(struct cact_codeact *cc, const char *path,
+				      struct cact_error *err);
+
+/* ---- for the model ---- */
+
+/* The tool description, built from the current configuration. Owned (cact_free). */
+CACT_API char *cact_codeact_description(const struct cact_codeact *cc);
+/*
+ * Short instructions for the system prompt. tools_visible: whether the
+ * sandbox's tools are also offered to the model directly. Owned.
+ */
+CACT_API char *cact_codeact_instructions(const struct cact_codeact *cc, int tools_visible);
+
+/* ---- state ---- */
+
+/*
+ * The serializable state: backend, approval_mode (effective),
+ * default_approval_mode, per_call_approval, tool_names, filesystem_enabled,
+ * workspace_root, file_mounts (host_path, mount_path), network_enabled,
+ * allowed_domains (target, methods or null; sorted by target), limits.
+ * Owned JSON text.
+ */
+CACT_API char *cact_codeact_state(const struct cact_codeact *cc);
+/*
+ * Rebuilds a configuration from a state and the tools it names (tools holds
+ * at least every named tool; extra ones are ignored). CACT_EINVAL for a
+ * malformed state, CACT_ENOENT for a named tool that is not given.
+ */
+CACT_API int cact_codeact_new_from_state(struct cact_runtime *rt, const char *state_json,
+					 struct cact_tool *const *tools, size_t n_tools,
+					 struct cact_codeact **out, struct cact_error *err);
+
+/*
+ * A copy of the current configuration, unaffected by later changes to cc:
+ * what an agent run hands the model as its run-scoped execute_code.
+ */
+CACT_API int cact_codeact_snapshot(const struct cact_codeact *cc, struct cact_codeact **out,
+				   struct cact_error *err);
+
+/* ---- execution ---- */
+
+/*
+ * Runs code under a snapshot of the current configuration. Up-front
+ * approval is the caller's business (see cact_codeact_approval); per-call
+ * approval happens inside. *out as cact_runtime_run; its contents
+ * (cact_result_contents_json) are what execute_code returns.
+ */
+CACT_API int cact_codeact_execute(struct cact_codeact *cc, const char *code, size_t len,
+				  struct cact_result **out, struct cact_error *err);
+
+/*
+ * Parses an execute_code call's arguments ({"code": "..."}) and runs it.
+ * CACT_EINVAL when the arguments are not that object.
+ */
+CACT_API int cact_codeact_call(struct cact_codeact *cc, const char *args_json,
+			       struct cact_result **out, struct cact_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The execute_code tool's configuration and execution. Every public call
+ * takes the object's lock; an execution copies the configuration under the
+ * lock and runs the copy, so a change made while code runs applies to the
+ * next execution only, and many executions may run at once.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tools/tools.h"
+#include "../util/util.h"
+#include "codeact.h"
+
+static const char input_schema[] =
+	"{\"type\":\"object\",\"properties\":{\"code\":{\"type\":\"string\",\"description\":"
+	"\"Python 3 code to run in the sandbox. Print what you need to see; call tools with "
+	"call_tool(name, **kwargs); write files to /output to return them.\"}},"
+	"\"required\":[\"code\"],\"additionalProperties\":false}";
+
+CACT_API const char *cact_codeact_input_schema(void)
+{
+	return input_schema;
+}
+
+CACT_API int cact_codeact_new(struct cact_runtime *rt, struct cact_codeact **out,
+			      struct cact_error *err)
+{
+	struct cact_codeact *cc;
+
+	*out = NULL;
+	cc = calloc(1, sizeof(*cc));
+	if (!cc || cact_request_new(&cc->cfg)) {
+		free(cc);
+		return ut_err(err, CACT_ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&cc->lock, NULL);
+	cc->rt = rt;
+	*out = cc;
+	return 0;
+}
+
+CACT_API void cact_codeact_set_runtime(struct cact_codeact *cc, struct cact_runtime *rt)
+{
+	pthread_mutex_lock(&cc->lock);
+	cc->rt = rt;
+	pthread_mutex_unlock(&cc->lock);
+}
+
+CACT_API void cact_codeact_free(struct cact_codeact *cc)
+{
+	if (!cc)
+		return;
+	cact_request_free(cc->cfg);
+	pthread_mutex_destroy(&cc->lock);
+	free(cc);
+}
+
+#define LOCKED(cc, expr)                                                                          \
+	({                                                                                        \
+		pthread_mutex_lock(&((struct cact_codeact *)(cc))->lock);                        \
+		__typeof__(expr) locked_result_ = (expr);                                         \
+		pthread_mutex_unlock(&((struct cact_codeact *)(cc))->lock);                      \
+		locked_result_;                                                                   \
+	})
+
+enum cact_approval cc_effective_approval(const struct cact_codeact *cc)
+{
+	size_t i;
+
+	if (cc->default_approval == CACT_APPROVAL_ALWAYS_REQUIRE)
+		return CACT_APPROVAL_ALWAYS_REQUIRE;
+	if (cc->per_call)
+		return CACT_APPROVAL_NEVER_REQUIRE;
+	for (i = 0; i < cc->cfg->n_tools; i++)
+		if (cact_tool_approval(cc->cfg->tools[i]) == CACT_APPROVAL_ALWAYS_REQUIRE)
+			return CACT_APPROVAL_ALWAYS_REQUIRE;
+	return CACT_APPROVAL_NEVER_REQUIRE;
+}
+
+CACT_API void cact_codeact_set_default_approval(struct cact_codeact *cc, enum cact_approval a)
+{
+	pthread_mutex_lock(&cc->lock);
+	cc->default_approval = a == CACT_APPROVAL_ALWAYS_REQUIRE ? a : CACT_APPROVAL_NEVER_REQUIRE;
+	pthread_mutex_unlock(&cc->lock);
+}
+
+CACT_API enum cact_approval cact_codeact_default_approval(const struct cact_codeact *cc)
+{
+	return LOCKED(cc, cc->default_approval);
+}
+
+CACT_API enum cact_approval cact_codeact_approval(const struct cact_codeact *cc)
+{
+	return LOCKED(cc, cc_effective_approval(cc));
+}
+
+CACT_API void cact_codeact_set_per_call_approval(struct cact_codeact *cc, int on,
+						 cact_approval_fn fn, void *user)
+{
+	pthread_mutex_lock(&cc->lock);
+	cc->per_call = !!on;
+	cc->approve_fn = fn;
+	cc->approve_user = user;
+	pthread_mutex_unlock(&cc->lock);
+}
+
+CACT_API int cact_codeact_per_call_approval(const struct cact_codeact *cc)
+{
+	return LOCKED(cc, cc->per_call);
+}
+
+CACT_API int cact_codeact_add_tool(struct cact_codeact *cc, struct cact_tool *tool,
+				   struct cact_error *err)
+{
+	if (!tool)
+		return ut_err(err, CACT_EINVAL, "tool is NULL");
+	/* The model calls execute_code itself: a sandbox tool of that name would shadow nothing but confuse it. */
+	if (strcmp(cact_tool_name(tool), "execute_code") == 0)
+		return ut_err(err, CACT_EINVAL, "a sandbox tool may not be named execute_code");
+	return LOCKED(cc, cact_request_add_tool(cc->cfg, tool, err));
+}
+
+CACT_API int cact_codeact_remove_tool(struct cact_codeact *cc, const char *name,
+				      struct cact_error *err)
+{
+	return LOCKED(cc, cact_request_remove_tool(cc->cfg, name, err));
+}
+
+CACT_API void cact_codeact_clear_tools(struct cact_codeact *cc)
+{
+	pthread_mutex_lock(&cc->lock);
+	cact_request_clear_tools(cc->cfg);
+	pthread_mutex_unlock(&cc->lock);
+}
+
+CACT_API int cact_codeact_tools(const struct cact_codeact *cc, struct cact_tool ***out, size_t *n)
+{
+	struct cact_codeact *m = (struct cact_codeact *)cc;
+	struct cact_tool **list;
+	size_t i;
+
+	pthread_mutex_lock(&m->lock);
+	list = calloc(m->cfg->n_tools + 1, sizeof(*list));
+	if (!list) {
+		pthread_mutex_unlock(&m->lock);
+		return CACT_ENOMEM;
+	}
+	for (i = 0; i < m->cfg->n_tools; i++)
+		list[i] = cact_tool_ref(m->cfg->tools[i]);
+	*n = m->cfg->n_tools;
+	pthread_mutex_unlock(&m->lock);
+	*out = list;
+	return 0;
+}
+
+CACT_API void cact_tools_free(struct cact_tool **tools, size_t n)
+{
+	size_t i;
+
+	for (i = 0; tools && i < n; i++)
+		cact_tool_unref(tools[i]);
+	free(tools);
+}
+
+CACT_API int cact_codeact_set_workspace(struct cact_codeact *cc, const char *dir,
+					struct cact_error *err)
+{
+	return LOCKED(cc, cact_request_set_workspace(cc->cfg, dir, err));
+}
+
+CACT_API int cact_codeact_add_file_mount(struct cact_codeact *cc, const char *host,
+					 const char *mount, struct cact_error *err)
+{
+	return LOCKED(cc, cact_request_add_mount(cc->cfg, host, mount, err));
+}
+
+CACT_API int cact_codeact_remove_file_mount(struct cact_codeact *cc, const char *mount,
+					    struct cact_error *err)
+{
+	return LOCKED(cc, cact_request_remove_mount(cc->cfg, mount, err));
+}
+
+CACT_API int cact_codeact_add_allowed_domain(struct cact_codeact *cc, const char *target,
+					     const char *const *methods, size_t n,
+					     struct cact_error *err)
+{
+	return LOCKED(cc, cact_request_add_allowed_domain(cc->cfg, target, methods, n, err));
+}
+
+CACT_API int cact_codeact_remove_allowed_domain(struct cact_codeact *cc, const char *target,
+						struct cact_error *err)
+{
+	return LOCKED(cc, cact_request_remove_allowed_domain(cc->cfg, target, err));
+}
+
+CACT_API int cact_codeact_set_limit(struct cact_codeact *cc, enum cact_limit which, uint64_t value,
+				    struct cact_error *err)
+{
+	return LOCKED(cc, cact_request_set_limit(cc->cfg, which, value, err));
+}
+
+CACT_API char *cact_codeact_description(const struct cact_codeact *cc)
+{
+	return LOCKED(cc, cc_describe(cc));
+}
+
+CACT_API char *cact_codeact_state(const struct cact_codeact *cc)
+{
+	return LOCKED(cc, cc_state(cc));
+}
+
+/* A private copy of the configuration (lock held). */
+static int copy_of(const struct cact_codeact *cc, struct cact_codeact **out)
+{
+	struct cact_codeact *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return CACT_ENOMEM;
+	*c = *cc;
+	pthread_mutex_init(&c->lock, NULL);
+	if (cact_request_dup(cc->cfg, &c->cfg)) {
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		return CACT_ENOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
+CACT_API int cact_codeact_snapshot(const struct cact_codeact *cc, struct cact_codeact **out,
+				   struct cact_error *err)
+{
+	int rc = LOCKED(cc, copy_of(cc, out));
+
+	return rc ? ut_err(err, rc, "out of memory") : 0;
+}
+
+CACT_API int cact_codeact_load_config(struct cact_codeact *cc, const char *path,
+				      struct cact_error *err)
+{
+	struct cact_codeact *scratch = NULL;
+	json_error_t jerr;
+	json_t *root = NULL;
+	char *folder = NULL, *slash, real[4096];
+	int rc;
+
+	if (!path || !realpath(path, real))
+		return ut_err_sys(err, CACT_ENOENT, errno, "cannot read config %s",
+				  path ? path : "(null)");
+	root = json_load_file(real, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return ut_err(err, CACT_EINVAL, "config %s: line %d: %s", path, jerr.line, jerr.text);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return ut_err(err, CACT_EINVAL, "config %s: not a JSON object", path);
+	}
+	folder = strdup(real);
+	if (!folder) {
+		json_decref(root);
+		return ut_err(err, CACT_ENOMEM, "out of memory");
+	}
+	slash = strrchr(folder, '/');
+	if (slash)
+		*(slash == folder ? slash + 1 : slash) = '\0';
+	/* Applied to a copy, swapped in only when the whole file is good. */
+	pthread_mutex_lock(&cc->lock);
+	rc = copy_of(cc, &scratch);
+	pthread_mutex_unlock(&cc->lock);
+	if (rc) {
+		rc = ut_err(err, CACT_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = cc_apply_config(scratch, root, folder, path, err)))
+		goto out;
+	pthread_mutex_lock(&cc->lock);
+	{
+		struct cact_request *old = cc->cfg;
+
+		cc->cfg = scratch->cfg;
+		cc->default_approval = scratch->default_approval;
+		cc->per_call = scratch->per_call;
+		scratch->cfg = old;
+	}
+	pthread_mutex_unlock(&cc->lock);
+out:
+	cact_codeact_free(scratch);
+	json_decref(root);
+	free(folder);
+	return rc;
+}
+
+CACT_API int cact_codeact_execute(struct cact_codeact *cc, const char *code, size_t len,
+				  struct cact_result **out, struct cact_error *err)
+{
+	struct cact_request *req = NULL;
+	struct cact_runtime *rt;
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&cc->lock);
+	rt = cc->rt;
+	rc = cact_request_dup(cc->cfg, &req);
+	if (rc == 0)
+		cact_request_set_approval(req, cc->per_call, cc->approve_fn, cc->approve_user);
+	pthread_mutex_unlock(&cc->lock);
+	if (rc)
+		return ut_err(err, CACT_ENOMEM, "out of memory");
+	if (!rt)
+		rc = ut_err(err, CACT_EINVAL, "no runtime to execute on");
+	else if ((rc = cact_request_set_code(req, code, len, err)) == 0)
+		rc = cact_runtime_run(rt, req, out, err);
+	cact_request_free(req);
+	return rc;
+}
+
+CACT_API int cact_codeact_call(struct cact_codeact *cc, const char *args_json,
+			       struct cact_result **out, struct cact_error *err)
+{
+	json_error_t jerr;
+	json_t *args = json_loads(args_json ? args_json : "", JSON_REJECT_DUPLICATES, &jerr);
+	json_t *code = json_object_get(args, "code");
+	int rc;
+
+	*out = NULL;
+	if (!args)
+		return ut_err(err, CACT_EINVAL, "execute_code arguments are not JSON: %s", jerr.text);
+	if (!json_is_object(args) || !json_is_string(code) || json_object_size(args) != 1) {
+		json_decref(args);
+		return ut_err(err, CACT_EINVAL,
+			      "execute_code takes one argument, {\"code\": \"...\"}");
+	}
+	rc = cact_codeact_execute(cc, json_string_value(code), json_string_length(code), out, err);
+	json_decref(args);
+	return rc;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* The codeact layer's internals (include/cact/codeact.h is the API). */
+#ifndef CACT_CODEACT_INTERNAL_H
+#define CACT_CODEACT_INTERNAL_H
+
+#include <pthread.h>
+
+#include <cact/codeact.h>
+
+#include "../runtime/rt.h"
+
+struct cact_codeact {
+	pthread_mutex_t lock;    /* guards everything below */
+	struct cact_runtime *rt; /* borrowed */
+	struct cact_request *cfg; /* the configuration: files, domains, tools, limits */
+	enum cact_approval default_approval;
+	int per_call;
+	cact_approval_fn approve_fn;
+	void *approve_user;
+};
+
+/* Effective approval of a configuration (lock held or a private copy). */
+enum cact_approval cc_effective_approval(const struct cact_codeact *cc);
+
+/* Texts and state from a configuration (lock held or a private copy). Owned. */
+char *cc_describe(const struct cact_codeact *cc);
+char *cc_state(const struct cact_codeact *cc);
+
+/* Applies a parsed configuration file to cfg (a private copy). */
+int cc_apply_config(struct cact_codeact *scratch, json_t *root, const char *folder,
+		    const char *path, struct cact_error *err);
+
+#endif

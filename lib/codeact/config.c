@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The JSON configuration file (cact exec --config, cact describe, cact
+ * state, and later cact agent and cact mcp). Every key is checked: an
+ * unknown key or a value of the wrong type is an error naming the key, and
+ * nothing of a bad file is applied (the caller swaps in a scratch copy).
+ */
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "../tools/tools.h"
+#include "../util/util.h"
+#include "codeact.h"
+
+struct cfgctx {
+	const char *path;   /* as given, for messages */
+	const char *folder; /* the file's folder: relative paths start here */
+	struct cact_error *err;
+};
+
+static int fail(struct cfgctx *c, const char *key, const char *what)
+{
+	return ut_err(c->err, CACT_EINVAL, "config %s: \"%s\" %s", c->path, key, what);
+}
+
+/* A path from the file, made absolute against the file's folder. */
+static int path_of(struct cfgctx *c, const char *p, char *out, size_t size)
+{
+	if (p[0] == '/')
+		return ut_snprintf(out, size, "%s", p) < 0 ? -1 : 0;
+	return ut_snprintf(out, size, "%s/%s", c->folder, p) < 0 ? -1 : 0;
+}
+
+/* Re-labels an error from the request layer with the key it came from. */
+static int relabel(struct cfgctx *c, const char *key, int rc)
+{
+	char why[CACT_ERROR_MAX];
+
+	ut_snprintf(why, sizeof(why), "%s", c->err ? c->err->message : cact_strerror(rc));
+	return ut_err(c->err, rc, "config %s: %s: %s", c->path, key, why);
+}
+
+static int file_mounts(struct cfgctx *c, struct cact_request *r, json_t *v)
+{
+	char key[64], host[PATH_MAX];
+	json_t *item;
+	size_t i;
+	int rc;
+
+	if (!json_is_array(v))
+		return fail(c, "file_mounts", "must be a list");
+	json_array_foreach(v, i, item) {
+		const char *h, *m;
+
+		ut_snprintf(key, sizeof(key), "file_mounts[%zu]", i);
+		if (json_is_string(item)) {
+			h = m = json_string_value(item);
+		} else if (json_is_array(item) && json_array_size(item) == 2 &&
+			   json_is_string(json_array_get(item, 0)) &&
+			   json_is_string(json_array_get(item, 1))) {
+			h = json_string_value(json_array_get(item, 0));
+			m = json_string_value(json_array_get(item, 1));
+		} else {
+			return fail(c, key, "must be a path or a [host path, mount path] pair");
+		}
+		if (path_of(c, h, host, sizeof(host)))
+			return fail(c, key, "path is too long");
+		if ((rc = cact_request_add_mount(r, host, m, c->err)))
+			return relabel(c, key, rc);
+	}
+	return 0;
+}
+
+static int allowed_domains(struct cfgctx *c, struct cact_request *r, json_t *v)
+{
+	char key[64];
+	json_t *item;
+	size_t i;
+	int rc;
+
+	if (!json_is_array(v))
+		return fail(c, "allowed_domains", "must be a list");
+	json_array_foreach(v, i, item) {
+		const char *methods[16];
+		size_t n = 0;
+
+		ut_snprintf(key, sizeof(key), "allowed_domains[%zu]", i);
+		if (json_is_string(item)) {
+			rc = cact_request_add_allowed_domain(r, json_string_value(item), NULL, 0, c->err);
+		} else if (json_is_array(item) && json_array_size(item) == 2 &&
+			   json_is_string(json_array_get(item, 0))) {
+			json_t *ms = json_array_get(item, 1), *m;
+			size_t j;
+
+			if (json_is_string(ms)) {
+				methods[n++] = json_string_value(ms);
+			} else if (json_is_array(ms)) {
+				json_array_foreach(ms, j, m) {
+					if (!json_is_string(m))
+						return fail(c, key, "methods must be strings");
+					if (n == 16)
+						return fail(c, key, "has more than 16 methods");
+					methods[n++] = json_string_value(m);
+				}
+			} else {
+				return fail(c, key, "methods must be a string or a list of strings");
+			}
+			rc = cact_request_add_allowed_domain(r, json_string_value(json_array_get(item, 0)),
+							     methods, n, c->err);
+		} else {
+			return fail(c, key, "must be a target or a [target, method or methods] pair");
+		}
+		if (rc)
+			return relabel(c, key, rc);
+	}
+	return 0;
+}
+
+static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, size_t i)
+{
+	static const char *const keys[] = {"name",    "description", "parameters", "approval_mode",
+					   "command", "timeout_s"};
+	char key[96], cmdpath[PATH_MAX];
+	const char *name, *argv[65];
+	enum cact_approval approval = CACT_APPROVAL_NEVER_REQUIRE;
+	struct cact_tool *tool = NULL;
+	json_t *v, *cmd;
+	const char *k;
+	char *params = NULL;
+	uint64_t timeout_ms = 0;
+	size_t j, argc = 0;
+	int rc;
+
+	ut_snprintf(key, sizeof(key), "tools[%zu]", i);
+	if (!json_is_object(t))
+		return fail(c, key, "must be an object");
+	json_object_foreach(t, k, v) {
+		for (j = 0; j < UT_ARRAY_SIZE(keys); j++)
+			if (strcmp(k, keys[j]) == 0)
+				break;
+		if (j == UT_ARRAY_SIZE(keys)) {
+			ut_snprintf(key, sizeof(key), "tools[%zu].%s", i, k);
+			return fail(c, key, "is not a known key");
+		}
+	}
+	name = json_string_value(json_object_get(t, "name"));
+	if (!name)
+		return fail(c, key, "needs a \"name\" string");
+	ut_snprintf(key, sizeof(key), "tools[%zu] (%s)", i, name);
+	if ((v = json_object_get(t, "description")) && !json_is_string(v))
+		return fail(c, key, "description must be a string");
+	if ((v = json_object_get(t, "parameters")) && !json_is_object(v))
+		return fail(c, key, "parameters must be a JSON Schema object");
+	if ((v = json_object_get(t, "approval_mode")) &&
+	    (!json_is_string(v) || cact_approval_parse(json_string_value(v), &approval)))
+		return fail(c, key, "approval_mode must be never_require or always_require");
+	if ((v = json_object_get(t, "timeout_s"))) {
+		if (!json_is_number(v) || json_number_value(v) <= 0 || json_number_value(v) > 86400 ||
+		    !isfinite(json_number_value(v)))
+			return fail(c, key, "timeout_s must be a number of seconds above 0");
+		timeout_ms = (uint64_t)(json_number_value(v) * 1000.0 + 0.5);
+		if (timeout_ms == 0)
+			timeout_ms = 1;
+	}
+	cmd = json_object_get(t, "command");
+	if (json_is_string(cmd)) {
+		argv[argc++] = json_string_value(cmd);
+	} else if (json_is_array(cmd) && json_array_size(cmd) > 0 && json_array_size(cmd) <= 64) {
+		json_array_foreach(cmd, j, v) {
+			if (!json_is_string(v))
+				return fail(c, key, "command must be a list of strings");
+			argv[argc++] = json_string_value(v);
+		}
+	} else {
+		return fail(c, key, "needs a \"command\": a program or a list of program and arguments");
+	}
+	argv[argc] = NULL;
+	/* "./tool.py" and "bin/tool" are the file's; bare names come from PATH. */
+	if (argv[0][0] != '/' && strchr(argv[0], '/')) {
+		if (path_of(c, argv[0], cmdpath, sizeof(cmdpath)))
+			return fail(c, key, "command path is too long");
+		argv[0] = cmdpath;
+	}
+	if ((v = json_object_get(t, "parameters")))
+		params = json_dumps(v, JSON_COMPACT);
+	rc = cact_tool_new_command(name, json_string_value(json_object_get(t, "description")), params,
+				   approval, argv, c->folder, timeout_ms, &tool, c->err);
+	free(params);
+	if (rc)
+		return relabel(c, key, rc);
+	if (strcmp(name, "execute_code") == 0)
+		rc = fail(c, key, "may not be named execute_code");
+	else if ((rc = cact_request_add_tool(cc->cfg, tool, c->err)))
+		rc = relabel(c, key, rc);
+	cact_tool_unref(tool);
+	return rc;
+}
+
+static int limits(struct cfgctx *c, struct cact_request *r, json_t *v)
+{
+	const char *k;
+	json_t *item;
+	char key[96];
+	size_t i;
+	int rc;
+
+	if (!json_is_object(v))
+		return fail(c, "limits", "must be an object");
+	json_object_foreach(v, k, item) {
+		uint64_t value;
+		enum cact_limit which = CACT_LIMIT__COUNT;
+
+		ut_snprintf(key, sizeof(key), "limits.%s", k);
+		if (strcmp(k, "timeout_s") == 0 || strcmp(k, "memory_mib") == 0) {
+			double d = json_number_value(item);
+
+			if (!json_is_number(item) || d <= 0 || !isfinite(d) || d > 1e12)
+				return fail(c, key, "must be a positive number");
+			if (strcmp(k, "timeout_s") == 0) {
+				which = CACT_LIMIT_TIMEOUT_MS;
+				value = (uint64_t)(d * 1000.0 + 0.5);
+			} else {
+				if (!json_is_integer(item))
+					return fail(c, key, "must be a whole number of MiB");
+				which = CACT_LIMIT_MEMORY_BYTES;
+				value = (uint64_t)json_integer_value(item) << 20;
+			}
+		} else {
+			for (i = 0; i < CACT_LIMIT__COUNT; i++)
+				if (strcmp(k, cact_limit_name((enum cact_limit)i)) == 0)
+					which = (enum cact_limit)i;
+			if (which == CACT_LIMIT__COUNT)
+				return fail(c, key, "is not a known limit");
+			if (!json_is_integer(item) || json_integer_value(item) < 0)
+				return fail(c, key, "must be a non-negative integer");
+			value = (uint64_t)json_integer_value(item);
+		}
+		if ((rc = cact_request_set_limit(r, which, value, c->err)))
+			return relabel(c, key, rc);
+	}
+	return 0;
+}
+
+int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, const char *path,
+		    struct cact_error *err)
+{
+	static const char *const known[] = {"approval_mode", "per_call_approval", "workspace_root",
+					    "file_mounts",   "allowed_domains",   "tools",
+					    "limits"};
+	struct cfgctx c = {.path = path, .folder = folder, .err = err};
+	char ws[PATH_MAX];
+	const char *k;
+	json_t *v;
+	size_t i;
+	int rc;
+
+	json_object_foreach(root, k, v) {
+		for (i = 0; i < UT_ARRAY_SIZE(known); i++)
+			if (strcmp(k, known[i]) == 0)
+				break;
+		if (i == UT_ARRAY_SIZE(known))
+			return fail(&c, k, "is not a known key");
+	}
+	if ((v = json_object_get(root, "approval_mode")) &&
+	    (!json_is_string(v) || cact_approval_parse(json_string_value(v), &cc->default_approval)))
+		return fail(&c, "approval_mode", "must be never_require or always_require");
+	if ((v = json_object_get(root, "per_call_approval"))) {
+		if (!json_is_boolean(v))
+			return fail(&c, "per_call_approval", "must be true or false");
+		cc->per_call = json_is_true(v);
+	}
+	if ((v = json_object_get(root, "workspace_root")) && !json_is_null(v)) {
+		if (!json_is_string(v))
+			return fail(&c, "workspace_root", "must be a path or null");
+		if (path_of(&c, json_string_value(v), ws, sizeof(ws)))
+			return fail(&c, "workspace_root", "is too long");
+		if ((rc = cact_request_set_workspace(cc->cfg, ws, err)))
+			return relabel(&c, "workspace_root", rc);
+	} else if (v) {
+		cact_request_set_workspace(cc->cfg, NULL, NULL);
+	}
+	if ((v = json_object_get(root, "file_mounts")) && (rc = file_mounts(&c, cc->cfg, v)))
+		return rc;
+	if ((v = json_object_get(root, "allowed_domains")) && (rc = allowed_domains(&c, cc->cfg, v)))
+		return rc;
+	if ((v = json_object_get(root, "tools"))) {
+		json_t *t;
+
+		if (!json_is_array(v))
+			return fail(&c, "tools", "must be a list");
+		json_array_foreach(v, i, t)
+			if ((rc = one_tool(&c, cc, t, i)))
+				return rc;
+	}
+	if ((v = json_object_get(root, "limits")) && (rc = limits(&c, cc->cfg, v)))
+		return rc;
+	return 0;
+}
