@@ -8,7 +8,8 @@
  *   (c) the same under `bwrap --unshare-all` (Debian's bubblewrap).
  * Prints p50/p90 of each and the ratios; the last line is
  * "p50 speedup vs bwrap+python: <ratio>x". Also reports the zygote's
- * start-up time and the private memory of one warm execution child.
+ * start-up time, the private memory of one warm execution child, and the
+ * round trip of a trivial call_tool from sandboxed code to the host.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -131,6 +132,65 @@ static long private_kib(pid_t outer)
 	return total;
 }
 
+static int echo_tool(void *user, const char *name, const char *args, char **result,
+		     struct cact_error *err)
+{
+	(void)user;
+	(void)name;
+	(void)err;
+	*result = strdup(args);
+	return *result ? 0 : CACT_ENOMEM;
+}
+
+/*
+ * Round trip of call_tool from sandboxed code to a C callback and back, timed
+ * inside the sandbox (perf_counter_ns around each call). Prints p50/p90.
+ */
+static int bench_tool_calls(struct cact_runtime *rt, size_t n)
+{
+	static const char code_fmt[] =
+		"import time, json\n"
+		"d = []\n"
+		"call_tool('echo', i=0)\n"
+		"for i in range(%zu):\n"
+		"    t = time.perf_counter_ns()\n"
+		"    call_tool('echo', i=i)\n"
+		"    d.append(time.perf_counter_ns() - t)\n"
+		"d.sort()\n"
+		"print(d[len(d) // 2], d[len(d) * 9 // 10])\n";
+	struct cact_error err = {0};
+	struct cact_request *req = NULL;
+	struct cact_result *res = NULL;
+	struct cact_tool *tool = NULL;
+	char code[512];
+	unsigned long long p50 = 0, p90 = 0;
+	int rc = -1;
+
+	snprintf(code, sizeof(code), code_fmt, n);
+	if (cact_tool_new_callback("echo", "Returns its arguments.", NULL,
+				   CACT_APPROVAL_NEVER_REQUIRE, echo_tool, NULL, &tool, &err) ||
+	    cact_request_new(&req) || cact_request_add_tool(req, tool, &err) ||
+	    cact_request_set_code(req, code, strlen(code), &err) ||
+	    cact_request_set_limit(req, CACT_LIMIT_TOOL_CALLS, n + 1, &err) ||
+	    cact_runtime_run(rt, req, &res, &err)) {
+		fprintf(stderr, "cact bench: tool calls: %s\n", err.message);
+		goto out;
+	}
+	if (cact_result_status(res) != CACT_STATUS_OK ||
+	    sscanf(cact_result_stdout(res, NULL, NULL), "%llu %llu", &p50, &p90) != 2) {
+		fprintf(stderr, "cact bench: tool calls failed: %s\n", cact_result_stderr(res, NULL, NULL));
+		goto out;
+	}
+	printf("%-28s p50 %9.3f ms   p90 %9.3f ms   (n=%zu, inside one execution)\n",
+	       "call_tool round trip", (double)p50 / 1e6, (double)p90 / 1e6, n);
+	rc = 0;
+out:
+	cact_result_free(res);
+	cact_request_free(req);
+	cact_tool_unref(tool);
+	return rc;
+}
+
 static void report(const char *name, uint64_t *v, size_t n)
 {
 	qsort(v, n, sizeof(*v), cmp_u64);
@@ -231,6 +291,8 @@ int cmd_bench(int argc, char **argv)
 		report("bwrap --unshare-all python3", c, nc);
 	if (priv >= 0)
 		printf("private memory of one warm execution child: %ld KiB\n", priv);
+	if (bench_tool_calls(rt, n * 5))
+		goto out;
 	printf("p50 speedup vs python3: %.1fx\n", pct(b, n, 0.5) / pct(a, n, 0.5));
 	if (nc == 0) {
 		printf("p50 speedup vs bwrap+python: unavailable (bwrap missing or failing here)\n");
