@@ -31,6 +31,13 @@ static const char help[] =
 	"  --isolation full|reduced default full; reduced runs without landlock or a\n"
 	"                           cgroup namespace when the kernel lacks them\n"
 	"  --python-path DIR        extra folder to import from, read-only (repeatable)\n"
+	"  --allow-domain TARGET[=METHOD,...]\n"
+	"                           let the code reach TARGET (host or host:port; *.example.com\n"
+	"                           for subdomains) over HTTP(S), with these methods or all\n"
+	"                           (repeatable)\n"
+	"  --ca-file FILE           trust these certificate authorities (PEM) for HTTPS\n"
+	"  --resolve HOST=ADDR      resolve HOST to ADDR instead of DNS (repeatable)\n"
+	"  --proxy URL              send every request through this HTTP proxy\n"
 	"  --config FILE            JSON configuration: tools, files, network, limits, approval\n"
 	"                           (options given here override it)\n"
 	"  --approve ask|all|none   how to answer tool calls that need approval: ask on the\n"
@@ -53,6 +60,10 @@ enum {
 	O_PYPATH,
 	O_CONFIG,
 	O_APPROVE,
+	O_DOMAIN,
+	O_CAFILE,
+	O_RESOLVE,
+	O_PROXY,
 	O_HELP,
 	O__N
 };
@@ -200,6 +211,87 @@ static void print_files(const struct cact_result *r, const char *saved_to)
 		fprintf(stderr, "cact: skipped %s\n", cact_result_skipped(r, i));
 }
 
+/* "TARGET" or "TARGET=GET,POST" (an IPv6 target is written in brackets). */
+static int allow_domain(struct cact_codeact *cc, const char *spec)
+{
+	struct cact_error err = {0};
+	const char *eq = strrchr(spec, '='), *methods[16];
+	char *target, *list = NULL, *save = NULL, *m;
+	size_t n = 0;
+	int rc = 0;
+
+	target = eq ? strndup(spec, (size_t)(eq - spec)) : strdup(spec);
+	if (eq) {
+		list = strdup(eq + 1);
+		for (m = list ? strtok_r(list, ",", &save) : NULL; m; m = strtok_r(NULL, ",", &save)) {
+			if (n == 16) {
+				cli_error("exec", "--allow-domain %s: more than 16 methods", spec);
+				rc = -1;
+				goto out;
+			}
+			methods[n++] = m;
+		}
+		if (n == 0) {
+			cli_error("exec", "--allow-domain %s: no method after '='", spec);
+			rc = -1;
+			goto out;
+		}
+	}
+	if (!target || (eq && !list)) {
+		cli_error("exec", "out of memory");
+		rc = -1;
+	} else if (cact_codeact_add_allowed_domain(cc, target, n ? methods : NULL, n, &err)) {
+		cli_error("exec", "--allow-domain %s: %s", spec, err.message);
+		rc = -1;
+	}
+out:
+	free(target);
+	free(list);
+	return rc;
+}
+
+static int network(struct opt *o, struct cact_codeact *cc)
+{
+	struct cact_error err = {0};
+	const char *v;
+	int i;
+
+	for (i = 0; i < o[O_DOMAIN].count; i++)
+		if (allow_domain(cc, o[O_DOMAIN].values[i]))
+			return -1;
+	if ((v = o[O_CAFILE].count ? o[O_CAFILE].values[0] : NULL) &&
+	    cact_codeact_set_ca_file(cc, v, &err)) {
+		cli_error("exec", "--ca-file: %s", err.message);
+		return -1;
+	}
+	if ((v = o[O_PROXY].count ? o[O_PROXY].values[0] : NULL) &&
+	    cact_codeact_set_proxy(cc, v, &err)) {
+		cli_error("exec", "--proxy: %s", err.message);
+		return -1;
+	}
+	for (i = 0; i < o[O_RESOLVE].count; i++) {
+		const char *spec = o[O_RESOLVE].values[i], *eq = strchr(spec, '=');
+		char *host = eq ? strndup(spec, (size_t)(eq - spec)) : NULL;
+		int rc;
+
+		if (!eq) {
+			cli_error("exec", "--resolve %s: expected HOST=ADDRESS", spec);
+			return -1;
+		}
+		if (!host) {
+			cli_error("exec", "out of memory");
+			return -1;
+		}
+		rc = cact_codeact_add_resolve(cc, host, eq + 1, &err);
+		free(host);
+		if (rc) {
+			cli_error("exec", "--resolve %s: %s", spec, err.message);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int configure(struct opt *o, struct cact_codeact *cc, struct cact_runtime_options *ro)
 {
 	struct cact_error err = {0};
@@ -261,6 +353,8 @@ static int configure(struct opt *o, struct cact_codeact *cc, struct cact_runtime
 			return -1;
 		}
 	}
+	if (network(o, cc))
+		return -1;
 	if ((v = o[O_ISOLATION].count ? o[O_ISOLATION].values[0] : NULL)) {
 		if (strcmp(v, "full") == 0)
 			ro->isolation = CACT_ISOLATION_FULL;
@@ -293,6 +387,10 @@ int cmd_exec(int argc, char **argv)
 		[O_PYPATH] = {"python-path", 0, OPT_VALUE | OPT_REPEAT},
 		[O_CONFIG] = {"config", 0, OPT_VALUE},
 		[O_APPROVE] = {"approve", 0, OPT_VALUE},
+		[O_DOMAIN] = {"allow-domain", 0, OPT_VALUE | OPT_REPEAT},
+		[O_CAFILE] = {"ca-file", 0, OPT_VALUE},
+		[O_RESOLVE] = {"resolve", 0, OPT_VALUE | OPT_REPEAT},
+		[O_PROXY] = {"proxy", 0, OPT_VALUE},
 		[O_HELP] = {"help", 'h', OPT_FLAG},
 	};
 	struct cact_runtime_options ro;

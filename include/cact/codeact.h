@@ -85,6 +85,13 @@ CACT_API int cact_codeact_add_allowed_domain(struct cact_codeact *cc, const char
 					     struct cact_error *err);
 CACT_API int cact_codeact_remove_allowed_domain(struct cact_codeact *cc, const char *target,
 						struct cact_error *err);
+/* Network settings, as cact_request_set_ca_file, _set_proxy and _add_resolve. */
+CACT_API int cact_codeact_set_ca_file(struct cact_codeact *cc, const char *path,
+				      struct cact_error *err);
+CACT_API int cact_codeact_set_proxy(struct cact_codeact *cc, const char *proxy,
+				    struct cact_error *err);
+CACT_API int cact_codeact_add_resolve(struct cact_codeact *cc, const char *host, const char *addr,
+				      struct cact_error *err);
 CACT_API int cact_codeact_set_limit(struct cact_codeact *cc, enum cact_limit which, uint64_t value,
 				    struct cact_error *err);
 

@@ -35,6 +35,10 @@ enum cact_limit {
 	CACT_LIMIT_TOOL_CALLS,    /* call_tool calls per execution, default 1000 */
 	CACT_LIMIT_TOOL_ARGS_BYTES,   /* one call's arguments as JSON, default 1 MiB */
 	CACT_LIMIT_TOOL_RESULT_BYTES, /* one call's result as JSON, default 1 MiB */
+	CACT_LIMIT_HTTP_TIMEOUT_MS,   /* one HTTP request: connect, first byte, idle; 30000 */
+	CACT_LIMIT_HTTP_BODY_BYTES,   /* one HTTP response body, default 16 MiB */
+	CACT_LIMIT_HTTP_BYTES,        /* HTTP bytes sent and received per execution, 64 MiB */
+	CACT_LIMIT_HTTP_REQUESTS,     /* HTTP requests (each redirect hop counts), 1000 */
 	CACT_LIMIT__COUNT
 };
 
@@ -121,8 +125,8 @@ CACT_API void cact_request_set_approval(struct cact_request *req, int per_call,
 					cact_approval_fn fn, void *user);
 
 /*
- * Network targets the code may reach (enforced from a later version; for
- * now configuration, validation and reporting). target keeps only the
+ * Network targets the code may reach over HTTP(S), through the host (see
+ * docs/network.md); none by default. target keeps only the
  * authority of a URL ("https://API.example.com/v1" -> "api.example.com";
  * ports kept), lower-cased; user info is refused. methods (n of them, NULL
  * or n = 0 for all) are upper-cased, de-duplicated, sorted and must be HTTP
@@ -146,6 +150,35 @@ CACT_API int cact_request_allowed_domain(const struct cact_request *req, size_t 
 /* Normalizes a target as cact_request_add_allowed_domain does into out. */
 CACT_API int cact_domain_normalize(const char *target, char *out, size_t out_size,
 				   struct cact_error *err);
+
+/*
+ * Certificate authorities (a PEM file) that HTTPS servers are verified
+ * against instead of the system's; NULL restores the system's. The path is
+ * resolved now and must be a readable file. Verification is never off.
+ */
+CACT_API int cact_request_set_ca_file(struct cact_request *req, const char *path,
+				      struct cact_error *err);
+CACT_API const char *cact_request_ca_file(const struct cact_request *req);
+
+/*
+ * A proxy (http://host:port) every request goes through; NULL for none.
+ * Proxies from the environment (http_proxy, ...) are never used.
+ */
+CACT_API int cact_request_set_proxy(struct cact_request *req, const char *proxy,
+				    struct cact_error *err);
+CACT_API const char *cact_request_proxy(const struct cact_request *req);
+
+/*
+ * Makes host name resolve to addr (an IPv4 or IPv6 address) instead of
+ * asking DNS, like a hosts file line for this request only; adding several
+ * addresses for one name keeps them all. The address rules still apply:
+ * a name that resolves to a loopback or private address is refused unless
+ * that address itself is allowed. For tests and split-horizon set-ups; at
+ * most 256 names.
+ */
+CACT_API int cact_request_add_resolve(struct cact_request *req, const char *host,
+				      const char *addr, struct cact_error *err);
+CACT_API void cact_request_clear_resolve(struct cact_request *req);
 
 /* A deep copy (the tools are shared by reference). *out is owned. */
 CACT_API int cact_request_dup(const struct cact_request *req, struct cact_request **out);

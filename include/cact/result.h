@@ -41,6 +41,18 @@ struct cact_stats {
 	uint64_t peak_rss_kib; /* largest resident set of the sandbox */
 	uint64_t tool_calls;   /* call_tool calls, refused ones included */
 	uint64_t tool_us;      /* time handlers ran (summed; calls may overlap) */
+	uint64_t http_requests; /* HTTP requests the code made, refused ones included */
+	uint64_t http_bytes;    /* HTTP bytes sent and received (bodies and headers) */
+};
+
+/* One HTTP request hop of the code (a redirect is a hop of its own). */
+struct cact_http_entry {
+	const char *method;
+	const char *url;   /* canonical; as written (repaired to UTF-8) when unparsable */
+	int status;        /* 0 when there was no response */
+	uint64_t bytes_in, bytes_out;
+	int allowed;       /* 0 when the policy refused it */
+	const char *error; /* NULL when none */
 };
 
 CACT_API enum cact_status cact_result_status(const struct cact_result *r);
@@ -78,13 +90,18 @@ CACT_API const char *cact_result_skipped(const struct cact_result *r, size_t i);
 
 CACT_API void cact_result_stats(const struct cact_result *r, struct cact_stats *out);
 
+/* The HTTP log, every hop in order, borrowed. CACT_EINVAL when i is out of range. */
+CACT_API size_t cact_result_http_count(const struct cact_result *r);
+CACT_API int cact_result_http(const struct cact_result *r, size_t i, struct cact_http_entry *out);
+
 /* Borrowed JSON object of the isolation in force (as cact_runtime_isolation_json). */
 CACT_API const char *cact_result_isolation_json(const struct cact_result *r);
 
 /*
  * The whole result as one JSON object: status, success, exit_code, stdout,
  * stderr, stdout_truncated, stderr_truncated, error, files (path, media_type,
- * size, data in base64), skipped, stats, isolation, contents (as
+ * size, data in base64), skipped, stats, network (the HTTP log: method, url,
+ * status, bytes_in, bytes_out, allowed, error), isolation, contents (as
  * cact_result_contents_json). Streams that are not
  * valid UTF-8 have the bad bytes replaced by U+FFFD. Owned (cact_free);
  * NULL when out of memory.

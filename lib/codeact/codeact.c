@@ -196,6 +196,24 @@ CACT_API int cact_codeact_remove_allowed_domain(struct cact_codeact *cc, const c
 	return LOCKED(cc, cact_request_remove_allowed_domain(cc->cfg, target, err));
 }
 
+CACT_API int cact_codeact_set_ca_file(struct cact_codeact *cc, const char *path,
+				      struct cact_error *err)
+{
+	return LOCKED(cc, cact_request_set_ca_file(cc->cfg, path, err));
+}
+
+CACT_API int cact_codeact_set_proxy(struct cact_codeact *cc, const char *proxy,
+				    struct cact_error *err)
+{
+	return LOCKED(cc, cact_request_set_proxy(cc->cfg, proxy, err));
+}
+
+CACT_API int cact_codeact_add_resolve(struct cact_codeact *cc, const char *host, const char *addr,
+				      struct cact_error *err)
+{
+	return LOCKED(cc, cact_request_add_resolve(cc->cfg, host, addr, err));
+}
+
 CACT_API int cact_codeact_set_limit(struct cact_codeact *cc, enum cact_limit which, uint64_t value,
 				    struct cact_error *err)
 {

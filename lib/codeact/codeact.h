@@ -26,6 +26,17 @@ enum cact_approval cc_effective_approval(const struct cact_codeact *cc);
 char *cc_describe(const struct cact_codeact *cc);
 char *cc_state(const struct cact_codeact *cc);
 
+/*
+ * The "network" object of a configuration file or a state: ca_file, proxy,
+ * resolve ({name: [address, ...]}). cc_network_json builds it (new
+ * reference, NULL when out of memory); cc_network_apply checks and applies
+ * one, relative paths from folder (NULL: as given), errors labelled with
+ * where ("config FILE", "state").
+ */
+json_t *cc_network_json(const struct cact_request *cfg);
+int cc_network_apply(struct cact_request *cfg, json_t *v, const char *folder, const char *where,
+		     struct cact_error *err);
+
 /* Applies a parsed configuration file to cfg (a private copy). */
 int cc_apply_config(struct cact_codeact *scratch, json_t *root, const char *folder,
 		    const char *path, struct cact_error *err);

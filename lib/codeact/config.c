@@ -118,6 +118,96 @@ static int allowed_domains(struct cfgctx *c, struct cact_request *r, json_t *v)
 	return 0;
 }
 
+json_t *cc_network_json(const struct cact_request *cfg)
+{
+	json_t *resolve = json_object();
+	size_t i;
+
+	for (i = 0; resolve && i < cfg->n_resolves; i++) {
+		json_t *addrs = json_array();
+		char list[1024], *save = NULL, *a;
+
+		ut_snprintf(list, sizeof(list), "%s", cfg->resolves[i].addrs);
+		for (a = strtok_r(list, ",", &save); addrs && a; a = strtok_r(NULL, ",", &save))
+			json_array_append_new(addrs, json_string(a));
+		if (json_object_set_new(resolve, cfg->resolves[i].host, addrs)) {
+			json_decref(resolve);
+			return NULL;
+		}
+	}
+	return resolve ? json_pack("{s:s?, s:s?, s:o}", "ca_file", cfg->ca_file, "proxy", cfg->proxy,
+				   "resolve", resolve)
+		       : NULL;
+}
+
+static int net_fail(struct cact_error *err, const char *where, const char *key, const char *what)
+{
+	return ut_err(err, CACT_EINVAL, "%s: \"network.%s\" %s", where, key, what);
+}
+
+int cc_network_apply(struct cact_request *cfg, json_t *v, const char *folder, const char *where,
+		     struct cact_error *err)
+{
+	static const char *const keys[] = {"ca_file", "proxy", "resolve"};
+	char path[PATH_MAX], why[CACT_ERROR_MAX];
+	json_t *item, *addrs, *a;
+	const char *k, *host;
+	size_t i;
+	int rc;
+
+	if (!json_is_object(v))
+		return ut_err(err, CACT_EINVAL, "%s: \"network\" must be an object", where);
+	json_object_foreach(v, k, item) {
+		for (i = 0; i < UT_ARRAY_SIZE(keys); i++)
+			if (strcmp(k, keys[i]) == 0)
+				break;
+		if (i == UT_ARRAY_SIZE(keys))
+			return net_fail(err, where, k, "is not a known key");
+	}
+	if ((item = json_object_get(v, "ca_file")) && !json_is_null(item)) {
+		const char *p = json_string_value(item);
+
+		if (!p)
+			return net_fail(err, where, "ca_file", "must be a path or null");
+		if (ut_snprintf(path, sizeof(path), "%s%s%s", folder && p[0] != '/' ? folder : "",
+				folder && p[0] != '/' ? "/" : "", p) < 0)
+			return net_fail(err, where, "ca_file", "is too long");
+		if ((rc = cact_request_set_ca_file(cfg, path, err)))
+			goto relabel;
+	}
+	if ((item = json_object_get(v, "proxy")) && !json_is_null(item)) {
+		if (!json_is_string(item))
+			return net_fail(err, where, "proxy", "must be a URL or null");
+		if ((rc = cact_request_set_proxy(cfg, json_string_value(item), err)))
+			goto relabel;
+	}
+	if ((item = json_object_get(v, "resolve"))) {
+		if (!json_is_object(item))
+			return net_fail(err, where, "resolve", "must map host names to address lists");
+		cact_request_clear_resolve(cfg);
+		json_object_foreach(item, host, addrs) {
+			if (json_is_string(addrs)) {
+				if ((rc = cact_request_add_resolve(cfg, host, json_string_value(addrs), err)))
+					goto relabel;
+				continue;
+			}
+			if (!json_is_array(addrs) || json_array_size(addrs) == 0)
+				return net_fail(err, where, "resolve",
+						"values must be an address or a list of addresses");
+			json_array_foreach(addrs, i, a) {
+				if (!json_is_string(a))
+					return net_fail(err, where, "resolve", "addresses must be strings");
+				if ((rc = cact_request_add_resolve(cfg, host, json_string_value(a), err)))
+					goto relabel;
+			}
+		}
+	}
+	return 0;
+relabel:
+	ut_snprintf(why, sizeof(why), "%s", err ? err->message : cact_strerror(rc));
+	return ut_err(err, rc, "%s: network: %s", where, why);
+}
+
 static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, size_t i)
 {
 	static const char *const keys[] = {"name",    "description", "parameters", "approval_mode",
@@ -248,7 +338,7 @@ int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, c
 {
 	static const char *const known[] = {"approval_mode", "per_call_approval", "workspace_root",
 					    "file_mounts",   "allowed_domains",   "tools",
-					    "limits"};
+					    "limits",        "network"};
 	struct cfgctx c = {.path = path, .folder = folder, .err = err};
 	char ws[PATH_MAX];
 	const char *k;
@@ -296,5 +386,12 @@ int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, c
 	}
 	if ((v = json_object_get(root, "limits")) && (rc = limits(&c, cc->cfg, v)))
 		return rc;
+	if ((v = json_object_get(root, "network"))) {
+		char where[PATH_MAX + 16];
+
+		ut_snprintf(where, sizeof(where), "config %s", path);
+		if ((rc = cc_network_apply(cc->cfg, v, folder, where, err)))
+			return rc;
+	}
 	return 0;
 }

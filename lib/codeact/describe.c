@@ -166,14 +166,17 @@ static void describe_network(struct ut_buf *b, const struct cact_request *cfg)
 		       "PermissionError):");
 	for (i = 0; i < cfg->n_domains; i++)
 		ut_buf_addf(b, "%s %s (%s)", i ? ";" : "", cfg->domains[i].target,
-			    cfg->domains[i].methods ? cfg->domains[i].methods : "any method");
-	ut_buf_addf(b, ".\nUse the built-ins http_get(url, headers=None), "
+			    cfg->domains[i].methods ? cfg->domains[i].methods
+						    : "any method but CONNECT and TRACE");
+	ut_buf_addf(b, ". A target without a port means the scheme's default port; *.name means "
+		       "its subdomains.\nUse the built-ins http_get(url, headers=None), "
 		       "http_post(url, body=\"\", content_type=\"application/json\", headers=None) and "
 		       "http_request(method, url, body=None, headers=None); each returns "
-		       "{\"status\": int, \"headers\": dict, \"body\": str} (pass binary=True for "
-		       "{\"body_bytes\": bytes}), for example: r = http_get(\"https://%s/\"); "
-		       "data = json.loads(r[\"body\"]). urllib.request.urlopen works too. A failed "
-		       "connection raises OSError.\n",
+		       "{\"status\": int, \"headers\": dict, \"body\": str, \"url\": str} (pass "
+		       "binary=True for body as bytes), follows redirects to allowed targets, for "
+		       "example: r = http_get(\"https://%s/\"); data = json.loads(r[\"body\"]). "
+		       "urllib.request.urlopen and http.client work too. A failed request raises "
+		       "OSError (urllib: URLError).\n",
 		    cfg->domains[0].target[0] == '*' ? cfg->domains[0].target + 2
 						     : cfg->domains[0].target);
 }
@@ -194,13 +197,28 @@ static void describe_limits(struct ut_buf *b, const struct cact_request *cfg)
 	const uint64_t *l = cfg->limits;
 	char mem[32], out[32], files[32];
 
+	uint64_t ms = l[CACT_LIMIT_TIMEOUT_MS];
+	char secs[32];
+
+	/* "30 s", "2.5 s", "3600 s": never an exponent. */
+	if (ms % 1000 == 0)
+		ut_snprintf(secs, sizeof(secs), "%llu", (unsigned long long)(ms / 1000));
+	else if (ms % 100 == 0)
+		ut_snprintf(secs, sizeof(secs), "%llu.%llu", (unsigned long long)(ms / 1000),
+			    (unsigned long long)(ms % 1000 / 100));
+	else if (ms % 10 == 0)
+		ut_snprintf(secs, sizeof(secs), "%llu.%02llu", (unsigned long long)(ms / 1000),
+			    (unsigned long long)(ms % 1000 / 10));
+	else
+		ut_snprintf(secs, sizeof(secs), "%llu.%03llu", (unsigned long long)(ms / 1000),
+			    (unsigned long long)(ms % 1000));
 	size_text(l[CACT_LIMIT_MEMORY_BYTES], mem, sizeof(mem));
 	size_text(l[CACT_LIMIT_STDOUT_BYTES], out, sizeof(out));
 	size_text(l[CACT_LIMIT_OUTPUT_BYTES], files, sizeof(files));
 	ut_buf_addf(b,
-		    "Limits per run: %.3g s of wall-clock time (time spent in tools counts), %s of "
+		    "Limits per run: %s s of wall-clock time (time spent in tools counts), %s of "
 		    "memory, %s of stdout (the rest is cut), %llu files and %s in /output",
-		    (double)l[CACT_LIMIT_TIMEOUT_MS] / 1000.0, mem, out,
+		    secs, mem, out,
 		    (unsigned long long)l[CACT_LIMIT_OUTPUT_FILES], files);
 	if (cfg->n_tools > 0)
 		ut_buf_addf(b, ", %llu tool calls", (unsigned long long)l[CACT_LIMIT_TOOL_CALLS]);

@@ -45,14 +45,15 @@ char *cc_state(const struct cact_codeact *cc)
 	for (i = 0; i < CACT_LIMIT__COUNT; i++)
 		json_object_set_new(limits, cact_limit_name((enum cact_limit)i),
 				    json_integer((json_int_t)cfg->limits[i]));
-	root = json_pack("{s:s, s:s, s:s, s:b, s:O, s:b, s:s?, s:O, s:b, s:O, s:O}", "backend", BACKEND,
+	root = json_pack("{s:s, s:s, s:s, s:b, s:O, s:b, s:s?, s:O, s:b, s:O, s:O, s:o}", "backend",
+			 BACKEND,
 			 "approval_mode", cact_approval_name(cc_effective_approval(cc)),
 			 "default_approval_mode", cact_approval_name(cc->default_approval),
 			 "per_call_approval", cc->per_call, "tool_names", names,
 			 "filesystem_enabled", cfg->has_workspace || cfg->n_mounts > 0,
 			 "workspace_root", cfg->has_workspace ? cfg->workspace.host : NULL,
 			 "file_mounts", mounts, "network_enabled", cfg->n_domains > 0,
-			 "allowed_domains", domains, "limits", limits);
+			 "allowed_domains", domains, "limits", limits, "network", cc_network_json(cfg));
 	if (root)
 		out = json_dumps(root, JSON_COMPACT);
 out:
@@ -108,6 +109,12 @@ static int restore(struct cact_codeact *cc, json_t *st, struct cact_tool *const 
 		if ((rc = cact_request_set_workspace(cc->cfg, json_string_value(v), err)))
 			return rc;
 	}
+	if ((v = json_object_get(st, "file_mounts")) && !json_is_array(v))
+		return bad(err, "file_mounts", "must be a list");
+	if ((v = json_object_get(st, "allowed_domains")) && !json_is_array(v))
+		return bad(err, "allowed_domains", "must be a list");
+	if ((v = json_object_get(st, "limits")) && !json_is_object(v))
+		return bad(err, "limits", "must be an object");
 	json_array_foreach(json_object_get(st, "file_mounts"), i, item) {
 		const char *h = json_string_value(json_object_get(item, "host_path"));
 		const char *m = json_string_value(json_object_get(item, "mount_path"));
@@ -135,6 +142,9 @@ static int restore(struct cact_codeact *cc, json_t *st, struct cact_tool *const 
 		if ((rc = cact_request_add_allowed_domain(cc->cfg, t, nm ? list : NULL, nm, err)))
 			return rc;
 	}
+	v = json_object_get(st, "network");
+	if (v && (rc = cc_network_apply(cc->cfg, v, NULL, "state", err)))
+		return rc;
 	json_object_foreach(json_object_get(st, "limits"), key, item) {
 		for (k = 0; k < CACT_LIMIT__COUNT; k++)
 			if (strcmp(cact_limit_name((enum cact_limit)k), key) == 0)

@@ -272,6 +272,18 @@ void child_main(struct zygote *z, int wire, int out, int err)
 		setup_failed(&e);
 	}
 	limits(z, json_object_get(req, "limits"));
+	{
+		json_t *lim = json_object_get(req, "limits");
+
+		if (pyg_configure(json_is_true(json_object_get(req, "network")),
+				  u64_of(lim, "tool_args_bytes", 1u << 20),
+				  u64_of(lim, "http_body_bytes", 16u << 20))) {
+			struct cact_error e = {0};
+
+			ut_err(&e, CACT_ESANDBOX, "cannot set up the execution's helpers");
+			setup_failed(&e);
+		}
+	}
 	copy = malloc(code_len + 1);
 	if (!copy) {
 		struct cact_error e = {0};

@@ -35,7 +35,8 @@ static pthread_cond_t recv_cond = PTHREAD_COND_INITIALIZER;
 static struct reply *replies;
 static int reading, host_gone;
 
-#define REPLY_MAX (8u << 20)
+/* The largest answer frame read: set per execution (pyg_configure). */
+static size_t reply_max = 8u << 20;
 
 static struct reply *take(long long id)
 {
@@ -59,9 +60,9 @@ static int read_one(void)
 	char *data = NULL;
 	size_t len;
 
-	if (wire_read(GUEST_FD_WIRE, REPLY_MAX, &data, &len))
+	if (wire_read(GUEST_FD_WIRE, reply_max, &data, &len))
 		return -1;
-	msg = json_loadb(data, len, 0, NULL);
+	msg = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
 	r = calloc(1, sizeof(*r));
 	if (!msg || !r || !json_is_integer(json_object_get(msg, "id"))) {
 		json_decref(msg);
@@ -266,6 +267,25 @@ void pyg_warm(void)
 	if (!res)
 		PyErr_Clear();
 	Py_XDECREF(res);
+}
+
+int pyg_configure(int network, uint64_t tool_args_max, uint64_t http_body_max)
+{
+	PyObject *args, *res;
+
+	/* An HTTP response carries its body in base64, then headers (256 KiB, escaped). */
+	if (network && http_body_max / 3 * 4 + (8u << 20) > reply_max)
+		reply_max = (size_t)(http_body_max / 3 * 4 + (8u << 20));
+	args = Py_BuildValue("(iKK)", network, (unsigned long long)tool_args_max,
+			     (unsigned long long)http_body_max);
+	res = args ? call("configure", args) : NULL;
+	Py_XDECREF(args);
+	if (!res) {
+		PyErr_Clear();
+		return -1;
+	}
+	Py_DECREF(res);
+	return 0;
 }
 
 int pyg_run(const char *code, size_t len, char **report)

@@ -8,6 +8,7 @@
 #define CACT_PYG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cact/error.h>
 
@@ -17,6 +18,13 @@ int pyg_init(const char *stdlib, const char *const *extra, size_t n_extra, struc
 void pyg_preload(void);
 /* Warm-up run in a fresh child, output discarded. */
 void pyg_warm(void);
+/*
+ * Sets up the execution's helpers: the request caps the guest checks
+ * before sending, and, when network is non-zero, http_get and friends and
+ * the urllib / http.client routing. 0 or -1.
+ */
+int pyg_configure(int network, uint64_t tool_args_max, uint64_t http_body_max);
+
 /*
  * Runs code as __main__. *report receives the runner's JSON report (owned,
  * free()); may be NULL if even that failed. Returns the exit code.

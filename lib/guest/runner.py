@@ -21,7 +21,8 @@ import types
 
 FILENAME = "<code>"
 RUNNER_FILE = "<cact-runner>"
-TOOL_ARGS_MAX = 1024 * 1024  # the host's default cap; the host enforces its own
+TOOL_ARGS_MAX = 1024 * 1024  # set per execution by configure(); the host enforces its own
+HTTP_BODY_MAX = 16 * 1024 * 1024
 _PLAIN = '{"type":"result","exit_code":%d,"error":null,"memory_error":%s}'
 TRACEBACK_MAX = 64 * 1024
 TRACEBACK_FRAMES = 100
@@ -38,11 +39,33 @@ PRELOAD = (
     "pathlib pickle pprint queue random re secrets shlex shutil signal "
     "socket statistics string struct tempfile textwrap threading time "
     "timeit traceback typing unicodedata urllib.parse uuid warnings "
-    "zipfile zlib zoneinfo"
+    "zipfile zlib zoneinfo http.client urllib.request urllib.error"
 ).split()
 
 
 _call_ids = __import__("itertools").count(1)
+
+
+# Calls (and HTTP requests) one execution may have in flight; more wait here.
+IN_FLIGHT = 16
+_tool_slots = _http_slots = None
+JSON_DEPTH_MAX = 60  # the host refuses frames nested deeper than 64
+
+
+def _check_json(value, what, depth=0):
+    """Refuses what the host's JSON reader would refuse as a protocol violation."""
+    if depth > JSON_DEPTH_MAX:
+        raise ValueError("%s: nested deeper than %d levels" % (what, JSON_DEPTH_MAX))
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_json(item, what, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_json(item, what, depth + 1)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not -(1 << 63) <= value < (1 << 63):
+            raise ValueError("%s: integer %d does not fit in 64 bits (pass it as a string)"
+                             % (what, value))
 
 
 def call_tool(name, /, *args, **kwargs):
@@ -56,19 +79,25 @@ def call_tool(name, /, *args, **kwargs):
             % (name, len(args)))
     if not isinstance(name, str):
         raise TypeError("call_tool(): the tool name must be a str, not %s" % type(name).__name__)
+    _check_json(kwargs, "call_tool(%r) arguments" % name)
     call_id = next(_call_ids)
     try:
         payload = json.dumps({"type": "tool_call", "id": call_id, "name": name, "args": kwargs},
-                             ensure_ascii=False, allow_nan=False).encode("utf-8")
+                             ensure_ascii=False, allow_nan=False,
+                             separators=(",", ":")).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise TypeError("call_tool(%r): arguments must be JSON values (dict, list, str, int, "
                         "float, bool, None): %s" % (name, exc)) from None
-    if len(payload) > TOOL_ARGS_MAX + 256:
-        raise ValueError("call_tool(%r): the arguments are larger than %d bytes"
-                         % (name, TOOL_ARGS_MAX))
+    except RecursionError:
+        raise ValueError("call_tool(%r): arguments nest too deeply" % name) from None
+    # Far over the cap: refused here as the host would refuse it.
+    if len(payload) > 2 * TOOL_ARGS_MAX + 4096:
+        raise RuntimeError("tool %r failed: the arguments are larger than %d bytes"
+                           % (name, TOOL_ARGS_MAX))
     import _cact
 
-    reply = json.loads(_cact.request(call_id, payload))
+    with _tool_slots:
+        reply = json.loads(_cact.request(call_id, payload))
     if reply.get("ok"):
         return reply.get("value")
     if reply.get("denied"):
@@ -82,6 +111,316 @@ def _install():
     module = types.ModuleType("cact", "Helpers cact gives sandboxed code.")
     module.call_tool = call_tool
     sys.modules["cact"] = module
+
+
+# ---- network: every request is made by the host, which decides ----
+
+def _host_http(method, url, body=None, headers=None):
+    """Sends one HTTP request through the host. Returns (status, headers,
+    body bytes, final url). Raises PermissionError when the policy refuses
+    it, TimeoutError or OSError when it fails."""
+    if not isinstance(method, str) or not method:
+        raise TypeError("method must be a non-empty str, like 'GET'")
+    if not isinstance(url, str):
+        raise TypeError("url must be a str, not %s" % type(url).__name__)
+    fields = {}
+    if headers is not None:
+        items = headers.items() if hasattr(headers, "items") else headers
+        for name, value in items:
+            if not isinstance(name, str):
+                raise TypeError("header names must be str, not %s" % type(name).__name__)
+            if isinstance(value, bytes):
+                value = value.decode("latin-1")
+            elif not isinstance(value, str):
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    value = str(value)
+                else:
+                    raise TypeError("header %r: value must be a str, not %s"
+                                    % (name, type(value).__name__))
+            fields[name] = value
+    if body is None:
+        encoded = None
+    else:
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            body = bytes(body)
+        else:
+            raise TypeError("body must be str or bytes, not %s" % type(body).__name__)
+        if len(body) > HTTP_BODY_MAX:
+            raise ValueError("the request body is larger than %d bytes" % HTTP_BODY_MAX)
+        import binascii
+
+        encoded = binascii.b2a_base64(body, newline=False).decode("ascii")
+    call_id = next(_call_ids)
+    payload = json.dumps({"type": "http_request", "id": call_id, "method": method, "url": url,
+                          "headers": fields, "body": encoded},
+                         ensure_ascii=False).encode("utf-8", "surrogatepass")
+    import _cact
+
+    with _http_slots:
+        reply = json.loads(_cact.request(call_id, payload))
+    if not reply.get("ok"):
+        error = reply.get("error") or "the request failed"
+        if reply.get("denied"):
+            raise PermissionError(error)
+        if "timed out" in error or "Timeout" in error:
+            raise TimeoutError(error)
+        raise OSError(error)
+    import binascii
+
+    value = reply["value"]
+    return (value["status"], value["headers"], binascii.a2b_base64(value["body"]),
+            value.get("url") or url)
+
+
+def _response(status, headers, data, url, binary):
+    return {"status": status, "headers": headers,
+            "body": data if binary else data.decode("utf-8", "replace"), "url": url}
+
+
+def http_request(method, url, body=None, headers=None, binary=False):
+    """Makes an HTTP(S) request through the host to an allowed target.
+    Returns {"status": int, "headers": {lower-case name: str}, "body": str
+    (bytes when binary=True), "url": the final URL after redirects}.
+    Raises PermissionError when the target or method is not allowed, and
+    OSError (TimeoutError for timeouts) when the request fails."""
+    status, fields, data, final = _host_http(method.upper() if isinstance(method, str) else method,
+                                             url, body, headers)
+    return _response(status, fields, data, final, binary)
+
+
+def http_get(url, headers=None, binary=False):
+    """GET url through the host; see http_request."""
+    return http_request("GET", url, None, headers, binary)
+
+
+def http_post(url, body="", content_type="application/json", headers=None, binary=False):
+    """POST body (str, bytes, or any JSON value, which is encoded as JSON)
+    to url through the host with the given Content-Type; see http_request."""
+    if not isinstance(body, (str, bytes, bytearray, memoryview)):
+        body = json.dumps(body)
+    fields = dict(headers.items() if hasattr(headers, "items") else headers or ())
+    if content_type and not any(k.lower() == "content-type" for k in fields if isinstance(k, str)):
+        fields["Content-Type"] = content_type
+    return http_request("POST", url, body, fields, binary)
+
+
+def _title(name):
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+def _enable_network():
+    """Installs the helpers and routes http.client (and so urllib) through
+    the host for this execution."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    class HostResponse(io.BufferedIOBase):
+        """http.client.HTTPResponse's interface over a response the host fetched."""
+
+        def __init__(self, status, fields, data, final, method):
+            super().__init__()
+            self.status = self.code = status
+            self.reason = http.client.responses.get(status, "")
+            self.version = 11
+            self.will_close = True
+            self.chunked = False
+            self._final = final
+            message = http.client.HTTPMessage()
+            for name, value in fields.items():
+                for part in value.split("\n") if name == "set-cookie" else (value,):
+                    message[_title(name)] = part
+            self.headers = self.msg = message
+            self._body = io.BytesIO(b"" if method == "HEAD" else data)
+            self.length = len(self._body.getbuffer())
+
+        # urllib assigns the URL it asked for; the one reached after redirects is kept.
+        url = property(lambda self: self._final, lambda self, value: None)
+
+        def readable(self):
+            return True
+
+        def read(self, amt=None):
+            return self._body.read(-1 if amt is None else amt)
+
+        def read1(self, n=-1):
+            return self._body.read1(n)
+
+        def readinto(self, b):
+            return self._body.readinto(b)
+
+        def readline(self, limit=-1):
+            return self._body.readline(limit)
+
+        def peek(self, n=0):
+            at = self._body.tell()
+            return self._body.getvalue()[at:at + max(n, 1)]
+
+        def getheader(self, name, default=None):
+            values = self.headers.get_all(name)
+            return ", ".join(values) if values else default
+
+        def getheaders(self):
+            return list(self.headers.items())
+
+        def info(self):
+            return self.headers
+
+        def geturl(self):
+            return self._final
+
+        def getcode(self):
+            return self.status
+
+        def isclosed(self):
+            return self._body.closed
+
+        def fileno(self):
+            raise io.UnsupportedOperation("cact: the response was fetched by the host; it has "
+                                          "no socket")
+
+        def close(self):
+            self._body.close()
+            super().close()
+
+    class HostConnection:
+        """http.client.HTTPConnection's interface; the host makes the request."""
+
+        default_port = http.client.HTTP_PORT
+        scheme = "http"
+        response_class = HostResponse
+        _get_hostport = http.client.HTTPConnection._get_hostport
+
+        def __init__(self, host, port=None, timeout=None, source_address=None,
+                     blocksize=8192, **_ignored):
+            self.host, self.port = self._get_hostport(host, port)
+            self.timeout = timeout
+            self.sock = None
+            self.debuglevel = 0
+            self._tunnel_host = None
+            self._pending = None
+            self._response = None
+
+        def set_debuglevel(self, level):
+            self.debuglevel = level
+
+        def set_tunnel(self, host, port=None, headers=None):
+            raise OSError("cact: tunnels and proxies are not available from sandboxed code")
+
+        def connect(self):
+            pass
+
+        def close(self):
+            self._pending = None
+
+        def putrequest(self, method, url, skip_host=False, skip_accept_encoding=False):
+            self._pending = [method, url, [], []]
+
+        def putheader(self, header, *values):
+            if self._pending is None:
+                raise http.client.CannotSendHeader()
+            text = [v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in values]
+            name = header.decode("latin-1") if isinstance(header, bytes) else header
+            self._pending[2].append((name, ", ".join(text)))
+
+        def endheaders(self, message_body=None, *, encode_chunked=False):
+            if self._pending is None:
+                raise http.client.CannotSendHeader()
+            if message_body is not None:
+                self.send(message_body)
+
+        def send(self, data):
+            if self._pending is None:
+                raise http.client.CannotSendRequest()
+            if hasattr(data, "read"):
+                data = data.read()
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                self._pending[3].append(bytes(data))
+            else:
+                for chunk in data:
+                    self._pending[3].append(chunk.encode("utf-8") if isinstance(chunk, str)
+                                            else bytes(chunk))
+
+        def request(self, method, url, body=None, headers={}, *, encode_chunked=False):
+            self.putrequest(method, url)
+            for name, value in headers.items():
+                self.putheader(name, value)
+            self.endheaders(body)
+            # The exchange happens now, so that its failure is request()'s, where
+            # urllib turns an OSError into URLError.
+            self._response = self._exchange()
+
+        def getresponse(self):
+            response, self._response = self._response, None
+            if response is not None:
+                return response
+            if self._pending is None:
+                raise http.client.ResponseNotReady()
+            return self._exchange()
+
+        def _exchange(self):
+            method, target, fields, chunks = self._pending
+            self._pending = None
+            if not (target[:7].lower() == "http://" or target[:8].lower() == "https://"):
+                authority = ("[%s]" % self.host) if ":" in self.host else self.host
+                if self.port != self.default_port:
+                    authority += ":%d" % self.port
+                target = "%s://%s%s" % (self.scheme, authority, target)
+            body = b"".join(chunks) if chunks or method in ("POST", "PUT", "PATCH") else None
+            status, got, data, final = _host_http(method, target, body, fields)
+            return self.response_class(status, got, data, final, method)
+
+    class HostSConnection(HostConnection):
+        default_port = http.client.HTTPS_PORT
+        scheme = "https"
+
+    class Denied(urllib.error.URLError, PermissionError):
+        """A URL the host's allow-list refused: both URLError and PermissionError."""
+
+    def denied(open_fn):
+        def opener(self, req):
+            try:
+                return open_fn(self, req)
+            except urllib.error.URLError as exc:
+                if isinstance(exc.reason, PermissionError) and not isinstance(exc, Denied):
+                    raise Denied(exc.reason) from None
+                raise
+        return opener
+
+    http.client.HTTPConnection = HostConnection
+    http.client.HTTPSConnection = HostSConnection
+    urllib.request.HTTPHandler.http_open = denied(urllib.request.HTTPHandler.http_open)
+    if hasattr(urllib.request, "HTTPSHandler"):
+        urllib.request.HTTPSHandler.https_open = denied(urllib.request.HTTPSHandler.https_open)
+    else:
+        class HTTPSHandler(urllib.request.AbstractHTTPHandler):
+            def https_open(self, req):
+                return self.do_open(HostSConnection, req)
+            https_request = urllib.request.AbstractHTTPHandler.do_request_
+        HTTPSHandler.https_open = denied(HTTPSHandler.https_open)
+        urllib.request.HTTPSHandler = HTTPSHandler
+    # Proxies from the environment mean nothing here: the host makes the connection.
+    urllib.request.getproxies = lambda: {}
+    for name in ("http_request", "http_get", "http_post"):
+        setattr(builtins, name, globals()[name])
+        setattr(sys.modules["cact"], name, globals()[name])
+
+
+def configure(network, tool_args_max, http_body_max):
+    """Sets up one execution (in its child, before the code runs)."""
+    global TOOL_ARGS_MAX, HTTP_BODY_MAX, _tool_slots, _http_slots
+    import threading
+
+    TOOL_ARGS_MAX = tool_args_max
+    HTTP_BODY_MAX = http_body_max
+    _tool_slots = threading.BoundedSemaphore(IN_FLIGHT)
+    _http_slots = threading.BoundedSemaphore(IN_FLIGHT)
+    if network:
+        _enable_network()
 
 
 # Exit handlers registered by the preloaded modules themselves (logging's, for one).

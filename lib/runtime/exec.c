@@ -111,6 +111,7 @@ static void on_frame(struct run *x, char *payload, size_t len)
 		x->ready = 1;
 		/* The limit is the code's: set-up time (under load, for a fresh child) does not count. */
 		x->deadline = ut_now_us() + x->timeout_us;
+		x->calls.deadline_us = x->deadline;
 		x->applied_pid_max = json_is_true(json_object_get(msg, "pid_max"));
 		x->applied_userns = json_is_true(json_object_get(msg, "userns"));
 		break;
@@ -134,6 +135,21 @@ static void on_frame(struct run *x, char *payload, size_t len)
 				violation(x, "%s", why);
 			else if (rc)
 				violation(x, "%s", "tool answers the sandbox does not read");
+		}
+		break;
+	case WIRE_HTTP_REQUEST:
+		if (!x->running || x->have_result) {
+			violation(x, "unexpected %s frame from the sandbox", "http_request");
+			break;
+		}
+		{
+			char why[256];
+			int rc = rt_calls_on_http(&x->calls, msg, len, &x->outq, why, sizeof(why));
+
+			if (rc == -1)
+				violation(x, "%s", why);
+			else if (rc)
+				violation(x, "%s", "HTTP answers the sandbox does not read");
 		}
 		break;
 	case WIRE_RESULT:
@@ -522,8 +538,15 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 					 &buf, &len)
 			   : CACT_ENOMEM;
 		json_decref(frame);
-		/* The queue holds the exec frame, then answers up to OUTQ_SLACK. */
-		ut_buf_init(&x.outq, len + OUTQ_SLACK);
+		/*
+		 * The queue holds the exec frame, then answers up to OUTQ_SLACK
+		 * and, with the network on, every HTTP response the byte budget
+		 * allows (in base64) should the code never read them.
+		 */
+		ut_buf_init(&x.outq, len + OUTQ_SLACK +
+					     (req->n_domains ? req->limits[CACT_LIMIT_HTTP_BYTES] / 3 * 4 +
+								       req->limits[CACT_LIMIT_HTTP_BODY_BYTES] / 3 * 4
+							     : 0));
 		if (rc || ut_buf_add(&x.outq, buf, len)) {
 			free(buf);
 			free(profile);
@@ -547,7 +570,9 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 	x.start = ut_now_us();
 	if ((rc = rt_slot_acquire(rt, profile, &x.slot, x.start + 60ull * 1000000, err)))
 		goto fail;
-	wire_decoder_init(&x.dec, GUEST_FRAME_MAX);
+	/* An HTTP request frame carries its body in base64. */
+	wire_decoder_init(&x.dec, req->n_domains ? GUEST_FRAME_MAX + req->limits[CACT_LIMIT_HTTP_BODY_BYTES] / 3 * 4 + 4
+						 : GUEST_FRAME_MAX);
 	x.out.fd = x.slot->out;
 	x.out.cap = req->limits[CACT_LIMIT_STDOUT_BYTES];
 	ut_buf_init(&x.out.buf, x.out.cap);
@@ -566,6 +591,13 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 	rt_calls_finish(&x.calls);
 	x.res->stats.tool_calls = x.calls.total;
 	x.res->stats.tool_us = x.calls.busy_us;
+	x.res->stats.http_requests = x.calls.http_total;
+	x.res->stats.http_bytes =
+		req->limits[CACT_LIMIT_HTTP_BYTES] - atomic_load(&x.calls.http_budget);
+	x.res->http = x.calls.log;
+	x.res->n_http = x.calls.n_log;
+	x.calls.log = NULL;
+	x.calls.n_log = x.calls.log_alloc = 0;
 	if (!x.dead) {
 		kill_sandbox(&x);
 		rc = ut_err(err, CACT_ESANDBOX, "the sandbox did not die after SIGKILL");
@@ -608,6 +640,7 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 	x.res = NULL;
 fail:
 	rt_calls_finish(&x.calls);
+	rt_calls_free_log(&x.calls);
 	if (x.slot)
 		rt_slot_release(rt, x.slot);
 	ut_close(&x.outdir);

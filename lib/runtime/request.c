@@ -6,6 +6,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "../net/net.h"
 #include "../util/text.h"
 #include "../util/util.h"
 #include "rt.h"
@@ -14,6 +18,7 @@
 #define MIB (1024ull * 1024)
 #define GIB (1024ull * 1024 * 1024)
 #define MAX_MOUNTS 256
+#define MAX_RESOLVES 256
 
 static const struct {
 	const char *name;
@@ -34,6 +39,10 @@ static const struct {
 	[CACT_LIMIT_TOOL_CALLS] = {"tool_calls", 1000, 0, 1000000},
 	[CACT_LIMIT_TOOL_ARGS_BYTES] = {"tool_args_bytes", 1 * MIB, 64, 3 * MIB},
 	[CACT_LIMIT_TOOL_RESULT_BYTES] = {"tool_result_bytes", 1 * MIB, 64, 3 * MIB},
+	[CACT_LIMIT_HTTP_TIMEOUT_MS] = {"http_timeout_ms", 30000, 100, 600000},
+	[CACT_LIMIT_HTTP_BODY_BYTES] = {"http_body_bytes", 16 * MIB, 1 * KIB, 256 * MIB},
+	[CACT_LIMIT_HTTP_BYTES] = {"http_bytes", 64 * MIB, 1 * KIB, 16 * GIB},
+	[CACT_LIMIT_HTTP_REQUESTS] = {"http_requests", 1000, 0, 1000000},
 };
 
 CACT_API const char *cact_limit_name(enum cact_limit which)
@@ -95,6 +104,10 @@ CACT_API void cact_request_free(struct cact_request *req)
 		free(req->domains[i].methods);
 	}
 	free(req->domains);
+	free(req->ca_file);
+	free(req->proxy);
+	cact_request_clear_resolve(req);
+	free(req->resolves);
 	free(req);
 }
 
@@ -372,8 +385,8 @@ json_t *rt_exec_frame(const struct cact_request *req)
 			return NULL;
 		}
 	}
-	return json_pack("{s:s, s:s%, s:o}", "type", "exec", "code", req->code, req->code_len,
-			 "limits", lim);
+	return json_pack("{s:s, s:s%, s:o, s:b}", "type", "exec", "code", req->code, req->code_len,
+			 "limits", lim, "network", req->n_domains > 0);
 }
 
 CACT_API const char *cact_request_workspace(const struct cact_request *req)
@@ -561,6 +574,18 @@ CACT_API int cact_domain_normalize(const char *target, char *out, size_t out_siz
 		}
 		if (strstr(host, ".."))
 			return ut_err(err, CACT_EINVAL, "allowed domain %s: empty label", target);
+		if (host[0] != '*') {
+			/* The URL parser must read the host as this entry means it (127.1 is refused). */
+			struct cact_error why = {0};
+			struct net_url u;
+			char url[600];
+
+			ut_snprintf(url, sizeof(url), "http://%s/", host);
+			if (net_url_parse(url, &u, &why))
+				return ut_err(err, CACT_EINVAL, "allowed domain %s: %s", target,
+					      why.message);
+			net_url_clear(&u);
+		}
 	}
 	if (port) {
 		uint64_t v;
@@ -730,6 +755,152 @@ CACT_API int cact_request_allowed_domain(const struct cact_request *req, size_t 
 	return 0;
 }
 
+/* ---- network settings ---- */
+
+static int set_string(char **slot, const char *value)
+{
+	char *copy = value ? strdup(value) : NULL;
+
+	if (value && !copy)
+		return CACT_ENOMEM;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+CACT_API int cact_request_set_ca_file(struct cact_request *req, const char *path,
+				      struct cact_error *err)
+{
+	char *real;
+	struct stat st;
+	int rc;
+
+	if (!path)
+		return set_string(&req->ca_file, NULL);
+	real = realpath(path, NULL);
+	if (!real)
+		return ut_err(err, errno == ENOENT ? CACT_ENOENT : CACT_EINVAL, "CA file %s: %s", path,
+			      strerror(errno));
+	if (stat(real, &st) || !S_ISREG(st.st_mode) || access(real, R_OK)) {
+		free(real);
+		return ut_err(err, CACT_EINVAL, "CA file %s is not a readable file", path);
+	}
+	rc = set_string(&req->ca_file, real);
+	free(real);
+	return rc ? ut_err(err, rc, "out of memory") : 0;
+}
+
+CACT_API const char *cact_request_ca_file(const struct cact_request *req)
+{
+	return req->ca_file;
+}
+
+CACT_API int cact_request_set_proxy(struct cact_request *req, const char *proxy,
+				    struct cact_error *err)
+{
+	struct cact_error why = {0};
+	struct net_url u;
+	char *canon;
+	int rc;
+
+	if (!proxy)
+		return set_string(&req->proxy, NULL);
+	if (net_url_parse(proxy, &u, &why))
+		return ut_err(err, CACT_EINVAL, "proxy %s: %s", proxy, why.message);
+	/* Only scheme, host and port mean anything in a proxy address. */
+	free(u.rest);
+	u.rest = strdup("");
+	canon = u.rest ? net_url_format(&u) : NULL;
+	net_url_clear(&u);
+	rc = canon ? set_string(&req->proxy, canon) : CACT_ENOMEM;
+	free(canon);
+	return rc ? ut_err(err, rc, "out of memory") : 0;
+}
+
+CACT_API const char *cact_request_proxy(const struct cact_request *req)
+{
+	return req->proxy;
+}
+
+CACT_API int cact_request_add_resolve(struct cact_request *req, const char *host,
+				      const char *addr, struct cact_error *err)
+{
+	struct cact_error why = {0};
+	unsigned char bin[16];
+	char canon[INET6_ADDRSTRLEN], url[NET_HOST_MAX + 16], *joined;
+	struct net_url u;
+	struct rt_resolve *slot = NULL;
+	size_t i, n;
+	int af;
+
+	if (!host || !addr)
+		return ut_err(err, CACT_EINVAL, "resolve needs a host name and an address");
+	af = inet_pton(AF_INET, addr, bin) == 1 ? AF_INET : inet_pton(AF_INET6, addr, bin) == 1 ? AF_INET6 : 0;
+	if (!af)
+		return ut_err(err, CACT_EINVAL, "resolve %s: '%s' is not an IP address", host, addr);
+	inet_ntop(af, bin, canon, sizeof(canon));
+	if (ut_snprintf(url, sizeof(url), "http://%s/", host) < 0 || net_url_parse(url, &u, &why))
+		return ut_err(err, CACT_EINVAL, "resolve %s: %s", host,
+			      why.message[0] ? why.message : "bad host name");
+	if (u.kind != NET_NAME) {
+		net_url_clear(&u);
+		return ut_err(err, CACT_EINVAL, "resolve %s: not a host name", host);
+	}
+	for (i = 0; i < req->n_resolves; i++)
+		if (strcmp(req->resolves[i].host, u.host) == 0)
+			slot = &req->resolves[i];
+	if (!slot) {
+		if (req->n_resolves == MAX_RESOLVES) {
+			net_url_clear(&u);
+			return ut_err(err, CACT_EINVAL, "more than %d resolve entries", MAX_RESOLVES);
+		}
+		if (!req->resolves && !(req->resolves = calloc(MAX_RESOLVES, sizeof(*req->resolves)))) {
+			net_url_clear(&u);
+			return ut_err(err, CACT_ENOMEM, "out of memory");
+		}
+		slot = &req->resolves[req->n_resolves];
+		slot->host = strdup(u.host);
+		if (!slot->host) {
+			net_url_clear(&u);
+			return ut_err(err, CACT_ENOMEM, "out of memory");
+		}
+		req->n_resolves++;
+	}
+	net_url_clear(&u);
+	if (slot->addrs && strlen(slot->addrs) > 15 * INET6_ADDRSTRLEN)
+		return ut_err(err, CACT_EINVAL, "resolve %s: too many addresses", host);
+	n = (slot->addrs ? strlen(slot->addrs) + 1 : 0) + strlen(canon) + 1;
+	joined = malloc(n);
+	if (!joined)
+		return ut_err(err, CACT_ENOMEM, "out of memory");
+	ut_snprintf(joined, n, "%s%s%s", slot->addrs ? slot->addrs : "", slot->addrs ? "," : "",
+		    canon);
+	free(slot->addrs);
+	slot->addrs = joined;
+	return 0;
+}
+
+CACT_API void cact_request_clear_resolve(struct cact_request *req)
+{
+	size_t i;
+
+	for (i = 0; i < req->n_resolves; i++) {
+		free(req->resolves[i].host);
+		free(req->resolves[i].addrs);
+	}
+	req->n_resolves = 0;
+}
+
+const char *rt_request_resolve_override(const struct cact_request *req, const char *host)
+{
+	size_t i;
+
+	for (i = 0; i < req->n_resolves; i++)
+		if (strcmp(req->resolves[i].host, host) == 0)
+			return req->resolves[i].addrs;
+	return NULL;
+}
+
 /* ---- copy ---- */
 
 static int mount_copy(struct rt_mount *dst, const struct rt_mount *src)
@@ -786,6 +957,21 @@ CACT_API int cact_request_dup(const struct cact_request *req, struct cact_reques
 				req->domains[i].methods ? strdup(req->domains[i].methods) : NULL;
 			r->n_domains++;
 			if (!r->domains[i].target || (req->domains[i].methods && !r->domains[i].methods))
+				goto fail;
+		}
+	}
+	if ((req->ca_file && !(r->ca_file = strdup(req->ca_file))) ||
+	    (req->proxy && !(r->proxy = strdup(req->proxy))))
+		goto fail;
+	if (req->n_resolves) {
+		r->resolves = calloc(MAX_RESOLVES, sizeof(*r->resolves));
+		if (!r->resolves)
+			goto fail;
+		for (i = 0; i < req->n_resolves; i++) {
+			r->resolves[i].host = strdup(req->resolves[i].host);
+			r->resolves[i].addrs = strdup(req->resolves[i].addrs);
+			r->n_resolves++;
+			if (!r->resolves[i].host || !r->resolves[i].addrs)
 				goto fail;
 		}
 	}

@@ -132,6 +132,31 @@ CACT_API void cact_result_stats(const struct cact_result *r, struct cact_stats *
 	*out = r->stats;
 }
 
+void rt_http_clear(struct rt_http *h)
+{
+	free(h->url);
+	free(h->error);
+	memset(h, 0, sizeof(*h));
+}
+
+CACT_API size_t cact_result_http_count(const struct cact_result *r)
+{
+	return r->n_http;
+}
+
+CACT_API int cact_result_http(const struct cact_result *r, size_t i, struct cact_http_entry *out)
+{
+	const struct rt_http *h;
+
+	if (i >= r->n_http)
+		return CACT_EINVAL;
+	h = &r->http[i];
+	*out = (struct cact_http_entry){h->method, h->url, h->status, h->bytes_in, h->bytes_out,
+					h->allowed, h->error};
+	return 0;
+}
+
+
 CACT_API const char *cact_result_isolation_json(const struct cact_result *r)
 {
 	return r->isolation ? r->isolation : "null";
@@ -270,6 +295,28 @@ CACT_API char *cact_result_contents_json(const struct cact_result *r)
 	return out;
 }
 
+static json_t *http_log(const struct cact_result *r)
+{
+	json_t *log = json_array();
+	size_t i;
+
+	for (i = 0; log && i < r->n_http; i++) {
+		const struct rt_http *h = &r->http[i];
+		json_t *e = json_pack("{s:o, s:o, s:i, s:I, s:I, s:b, s:o}", "method",
+				      text(h->method, strlen(h->method)), "url",
+				      text(h->url, strlen(h->url)), "status", h->status, "bytes_in",
+				      (json_int_t)h->bytes_in, "bytes_out", (json_int_t)h->bytes_out,
+				      "allowed", h->allowed, "error",
+				      h->error ? text(h->error, strlen(h->error)) : json_null());
+
+		if (json_array_append_new(log, e)) {
+			json_decref(log);
+			return NULL;
+		}
+	}
+	return log;
+}
+
 CACT_API char *cact_result_to_json(const struct cact_result *r)
 {
 	json_t *root = NULL, *files = NULL, *skipped = NULL, *iso = NULL;
@@ -301,7 +348,7 @@ CACT_API char *cact_result_to_json(const struct cact_result *r)
 	if (!iso)
 		iso = json_null();
 	root = json_pack("{s:s, s:b, s:i, s:o, s:o, s:b, s:b, s:o, s:o, s:o, "
-			 "s:{s:f, s:f, s:I, s:I, s:f}, s:o, s:o}",
+			 "s:{s:f, s:f, s:I, s:I, s:f, s:I, s:I}, s:o, s:o, s:o}",
 			 "status", cact_status_name(r->status), "success",
 			 r->status == CACT_STATUS_OK, "exit_code", r->exit_code, "stdout",
 			 text(r->out, r->out_len), "stderr", text(r->err, r->err_len),
@@ -311,7 +358,9 @@ CACT_API char *cact_result_to_json(const struct cact_result *r)
 			 (double)r->stats.cpu_us / 1000.0, "peak_rss_kib",
 			 (json_int_t)r->stats.peak_rss_kib, "tool_calls",
 			 (json_int_t)r->stats.tool_calls, "tool_ms", (double)r->stats.tool_us / 1000.0,
-			 "isolation", iso, "contents", contents(r));
+			 "http_requests", (json_int_t)r->stats.http_requests, "http_bytes",
+			 (json_int_t)r->stats.http_bytes, "network", http_log(r), "isolation", iso,
+			 "contents", contents(r));
 	files = skipped = iso = NULL;
 	if (root)
 		out = json_dumps(root, JSON_COMPACT);
@@ -343,5 +392,8 @@ CACT_API void cact_result_free(struct cact_result *r)
 		free(r->skipped[i]);
 	free(r->skipped);
 	free(r->isolation);
+	for (i = 0; i < r->n_http; i++)
+		rt_http_clear(&r->http[i]);
+	free(r->http);
 	free(r);
 }

@@ -23,6 +23,11 @@ struct rt_domain {
 	char *methods; /* "GET,POST" or NULL for all */
 };
 
+struct rt_resolve {
+	char *host;  /* lower-case, no trailing dot */
+	char *addrs; /* "a,b": canonical addresses */
+};
+
 struct cact_request {
 	char *code;
 	size_t code_len;
@@ -39,7 +44,14 @@ struct cact_request {
 	void *approve_user;
 	struct rt_domain *domains; /* sorted by target */
 	size_t n_domains;
+	char *ca_file;
+	char *proxy;
+	struct rt_resolve *resolves;
+	size_t n_resolves;
 };
+
+/* The addresses a resolve override gives host ("a,b"), or NULL. Borrowed. */
+const char *rt_request_resolve_override(const struct cact_request *req, const char *host);
 
 /*
  * The two frames of an execution (new references, NULL when out of memory):
@@ -56,6 +68,18 @@ struct rt_file {
 	unsigned char *data;
 	size_t size;
 };
+
+/* One HTTP request hop of sandboxed code, as logged in the result. */
+struct rt_http {
+	char method[16];
+	char *url;   /* owned; as the code wrote it when it could not be parsed */
+	int status;  /* 0 when there was no response */
+	uint64_t bytes_in, bytes_out;
+	int allowed; /* 0: refused by the policy */
+	char *error; /* owned, NULL when none */
+};
+
+void rt_http_clear(struct rt_http *h);
 
 struct cact_result {
 	enum cact_status status;
@@ -75,6 +99,8 @@ struct cact_result {
 	size_t n_skipped;
 	struct cact_stats stats;
 	char *isolation;
+	struct rt_http *http; /* in the order the hops were made */
+	size_t n_http;
 };
 
 /* An empty result (owned), or NULL when out of memory. */

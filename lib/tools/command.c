@@ -113,15 +113,23 @@ static void reason_from(const struct ut_buf *e, char *out, size_t size)
 	ut_snprintf(out, size, "%.*s", (int)n, e->p);
 }
 
+/* Fails with the reason in err, and whole in *detail when err cannot hold it. */
+static int fail_long(struct cact_error *err, char **detail, int code, const char *text)
+{
+	if (strlen(text) >= sizeof(err->message))
+		*detail = strdup(text);
+	return ut_err(err, code, "%s", text);
+}
+
 int tool_run_command(const struct cact_tool *t, const char *args_json, size_t result_cap,
-		     int cancel_fd, char **result_json, struct cact_error *err)
+		     int cancel_fd, char **result_json, char **detail, struct cact_error *err)
 {
 	struct child c = {.pid = -1, .pidfd = -1, .in = -1, .out = -1, .err = -1};
 	struct ut_buf out, errb;
 	size_t in_len = strlen(args_json), in_off = 0;
 	uint64_t deadline = ut_now_us() + t->timeout_ms * 1000;
 	int exited = 0, timed_out = 0, cancelled = 0, status = 0, rc;
-	char reason[TOOL_STDERR_MAX + 64];
+	char reason[TOOL_STDERR_MAX + 64], text[TOOL_STDERR_MAX + 128];
 
 	ut_buf_init(&out, result_cap + 1);
 	ut_buf_init(&errb, TOOL_STDERR_MAX);
@@ -224,13 +232,15 @@ int tool_run_command(const struct cact_tool *t, const char *args_json, size_t re
 	c.pid = -1;
 	if (WIFSIGNALED(status)) {
 		reason_from(&errb, reason, sizeof(reason));
-		rc = ut_err(err, CACT_ESYS, "killed by SIG%s: %s",
+		ut_snprintf(text, sizeof(text), "killed by SIG%s: %s",
 			    sigabbrev_np(WTERMSIG(status)) ?: "?", reason);
+		rc = fail_long(err, detail, CACT_ESYS, text);
 		goto done;
 	}
 	if (WEXITSTATUS(status) != 0) {
 		reason_from(&errb, reason, sizeof(reason));
-		rc = ut_err(err, CACT_ESYS, "exit status %d: %s", WEXITSTATUS(status), reason);
+		ut_snprintf(text, sizeof(text), "exit status %d: %s", WEXITSTATUS(status), reason);
+		rc = fail_long(err, detail, CACT_ESYS, text);
 		goto done;
 	}
 	{

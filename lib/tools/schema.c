@@ -214,7 +214,7 @@ static int check_array(struct ctx *c, const json_t *s, const json_t *v, int dept
 		return fail(c, "more than %s items%s", n, "");
 	}
 	items = json_object_get(s, "items");
-	if (!json_is_object(items))
+	if (!json_is_object(items) && !json_is_false(items))
 		return 0;
 	json_array_foreach(v, i, item) {
 		old = push_index(c, i);
@@ -261,6 +261,43 @@ static int check_object(struct ctx *c, const json_t *s, const json_t *v, int dep
 	return 0;
 }
 
+/* JSON equality with numbers compared by value (1 equals 1.0), as JSON Schema does. */
+static int same_value(const json_t *a, const json_t *b, int depth)
+{
+	if (depth > MAX_DEPTH)
+		return 0;
+	if (json_is_number(a) && json_is_number(b)) {
+		if (json_is_integer(a) && json_is_integer(b))
+			return json_integer_value(a) == json_integer_value(b);
+		return json_number_value(a) == json_number_value(b);
+	}
+	if (json_is_array(a) && json_is_array(b)) {
+		size_t i;
+
+		if (json_array_size(a) != json_array_size(b))
+			return 0;
+		for (i = 0; i < json_array_size(a); i++)
+			if (!same_value(json_array_get(a, i), json_array_get(b, i), depth + 1))
+				return 0;
+		return 1;
+	}
+	if (json_is_object(a) && json_is_object(b)) {
+		const char *key;
+		json_t *item;
+
+		if (json_object_size(a) != json_object_size(b))
+			return 0;
+		json_object_foreach((json_t *)a, key, item) {
+			const json_t *other = json_object_get(b, key);
+
+			if (!other || !same_value(item, other, depth + 1))
+				return 0;
+		}
+		return 1;
+	}
+	return json_equal((json_t *)a, (json_t *)b);
+}
+
 static int validate(struct ctx *c, const json_t *s, const json_t *v, int depth)
 {
 	const json_t *k;
@@ -268,6 +305,8 @@ static int validate(struct ctx *c, const json_t *s, const json_t *v, int depth)
 
 	if (depth > MAX_DEPTH)
 		return fail(c, "nested deeper than %s levels%s", "64", "");
+	if (json_is_false(s))
+		return fail(c, "no value is allowed here%s%s", "", "");
 	if (json_is_true(s) || !json_is_object(s))
 		return 0;
 	if ((rc = check_type(c, s, v)))
@@ -278,12 +317,12 @@ static int validate(struct ctx *c, const json_t *s, const json_t *v, int depth)
 		int found = 0;
 
 		json_array_foreach(k, i, item)
-			if (json_equal(item, (json_t *)v))
+			if (same_value(item, v, depth))
 				found = 1;
 		if (!found)
 			return fail(c, "not one of the allowed values%s%s", "", "");
 	}
-	if ((k = json_object_get(s, "const")) && !json_equal((json_t *)k, (json_t *)v))
+	if ((k = json_object_get(s, "const")) && !same_value(k, v, depth))
 		return fail(c, "not the required constant value%s%s", "", "");
 	if ((rc = check_number(c, s, v)) || (rc = check_string(c, s, v)) ||
 	    (rc = check_array(c, s, v, depth)) || (rc = check_object(c, s, v, depth)))

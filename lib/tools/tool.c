@@ -243,12 +243,13 @@ static int normalize_result(const char *name, const char *text, size_t len, size
 }
 
 int tool_invoke(struct cact_tool *t, const char *args_json, size_t result_cap, int cancel_fd,
-		char **result_json, struct cact_error *err)
+		char **result_json, char **detail, struct cact_error *err)
 {
 	char *raw = NULL;
 	int rc;
 
 	*result_json = NULL;
+	*detail = NULL;
 	switch (t->kind) {
 	case TOOL_CALLBACK: {
 		struct cact_error cb = {0};
@@ -266,7 +267,7 @@ int tool_invoke(struct cact_tool *t, const char *args_json, size_t result_cap, i
 		return rc;
 	}
 	case TOOL_COMMAND:
-		return tool_run_command(t, args_json, result_cap, cancel_fd, result_json, err);
+		return tool_run_command(t, args_json, result_cap, cancel_fd, result_json, detail, err);
 	case TOOL_CUSTOM:
 		rc = t->ops->invoke(t->ops_data, t->name, args_json, result_cap, cancel_fd, &raw, err);
 		if (rc)

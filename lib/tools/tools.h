@@ -57,14 +57,16 @@ int tool_new(const char *name, const char *description, const char *parameters_j
  * Runs a tool's handler on validated arguments. *result_json: one JSON value,
  * compact, at most result_cap bytes (owned). cancel_fd, when readable, asks a
  * running command to stop (the execution is gone); -1 for none. Returns 0 or
- * a negative code with the reason in err.
+ * a negative code with the reason in err; *detail (owned, may stay NULL)
+ * then holds the whole reason when it is longer than err holds (a failed
+ * command's stderr, up to TOOL_STDERR_MAX).
  */
 int tool_invoke(struct cact_tool *t, const char *args_json, size_t result_cap, int cancel_fd,
-		char **result_json, struct cact_error *err);
+		char **result_json, char **detail, struct cact_error *err);
 
 /* The external-command handler (command.c). */
 int tool_run_command(const struct cact_tool *t, const char *args_json, size_t result_cap,
-		     int cancel_fd, char **result_json, struct cact_error *err);
+		     int cancel_fd, char **result_json, char **detail, struct cact_error *err);
 
 /*
  * JSON Schema subset (schema.c). schema_check accepts a parameters schema

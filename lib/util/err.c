@@ -41,9 +41,15 @@ CACT_API void cact_free(void *p)
 
 static void vset(struct cact_error *err, int code, const char *fmt, va_list ap)
 {
+	char *p;
+
 	err->code = code;
 	if (vsnprintf(err->message, sizeof(err->message), fmt, ap) < 0)
 		err->message[0] = '\0';
+	/* One line, whatever the inputs quoted in it hold. */
+	for (p = err->message; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
 }
 
 int ut_err(struct cact_error *err, int code, const char *fmt, ...)

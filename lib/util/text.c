@@ -42,6 +42,63 @@ char *ut_base64(const unsigned char *data, size_t len, size_t *out_len)
 	return out;
 }
 
+static int b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int ut_base64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len)
+{
+	unsigned char *buf;
+	size_t i, o = 0, pad = 0;
+
+	*out = NULL;
+	*out_len = 0;
+	if (len % 4)
+		return -1;
+	if (len && text[len - 1] == '=')
+		pad = len > 1 && text[len - 2] == '=' ? 2 : 1;
+	buf = malloc(len / 4 * 3 + 1);
+	if (!buf)
+		return -2;
+	for (i = 0; i < len; i += 4) {
+		int v[4], k, last = i + 4 == len;
+		uint32_t w = 0;
+
+		for (k = 0; k < 4; k++) {
+			v[k] = b64_value((unsigned char)text[i + k]);
+			/* '=' only as the padding of the last group. */
+			if (v[k] < 0 && !(last && text[i + k] == '=' && k >= 4 - (int)pad))
+				goto bad;
+			w = w << 6 | (uint32_t)(v[k] < 0 ? 0 : v[k]);
+		}
+		buf[o++] = (unsigned char)(w >> 16);
+		if (!last || pad < 2)
+			buf[o++] = (unsigned char)(w >> 8);
+		if (!last || pad < 1)
+			buf[o++] = (unsigned char)w;
+		/* Bits under the padding must be zero: one spelling per byte string. */
+		if (last && ((pad == 2 && (w & 0xffff)) || (pad == 1 && (w & 0xff))))
+			goto bad;
+	}
+	*out = buf;
+	*out_len = o;
+	return 0;
+bad:
+	free(buf);
+	return -1;
+}
+
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
 static size_t utf8_seq(const unsigned char *s, size_t left)
 {

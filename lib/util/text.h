@@ -10,6 +10,12 @@
 char *ut_base64(const unsigned char *data, size_t len, size_t *out_len);
 
 /*
+ * Decodes strict base64 (padded, no spaces, zero bits under the padding).
+ * 0 with *out owned (free()), -1 for bad input, -2 when out of memory.
+ */
+int ut_base64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len);
+
+/*
  * Copy of s with every byte sequence that is not valid UTF-8 (overlongs,
  * surrogates, > U+10FFFF, truncated) replaced by U+FFFD and NUL bytes kept
  * as U+0000 escapes are left to the JSON encoder. Owned (free()).

@@ -17,6 +17,8 @@ static const char *const type_names[] = {
 	[WIRE_SETUP_ERROR] = "setup_error",
 	[WIRE_TOOL_CALL] = "tool_call",
 	[WIRE_TOOL_RESULT] = "tool_result",
+	[WIRE_HTTP_REQUEST] = "http_request",
+	[WIRE_HTTP_RESPONSE] = "http_response",
 };
 
 const char *wire_type_name(enum wire_type t)

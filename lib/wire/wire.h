@@ -8,9 +8,10 @@
  * valid UTF-8.
  *
  * Types, host -> guest: "prepare" (the sandbox to build), "exec" (the code).
- *                       "tool_result" (an answer to a tool call).
+ *                       "tool_result" (an answer to a tool call),
+ *                       "http_response" (an answer to an HTTP request).
  *        guest -> host: "ready" (sandbox built), "running" (the code starts),
- *                       "tool_call", "result", "setup_error".
+ *                       "tool_call", "http_request", "result", "setup_error".
  * docs/wire.md describes each message's members.
  */
 #ifndef CACT_WIRE_H
@@ -35,6 +36,8 @@ enum wire_type {
 	WIRE_SETUP_ERROR, /* guest -> host: sandbox could not be built */
 	WIRE_TOOL_CALL,   /* guest -> host: call_tool(name, **args) */
 	WIRE_TOOL_RESULT, /* host -> guest: its answer */
+	WIRE_HTTP_REQUEST,  /* guest -> host: an HTTP(S) request of the code */
+	WIRE_HTTP_RESPONSE, /* host -> guest: its answer */
 };
 
 /* Incremental frame decoder for a byte stream. */

@@ -483,7 +483,7 @@ START_TEST(result_json_keys)
 	static const char *const keys[] = {
 		"status",	    "success", "exit_code", "stdout",  "stderr", "stdout_truncated",
 		"stderr_truncated", "error",   "files",	    "skipped", "stats",	 "isolation",
-		"contents",
+		"contents",	    "network",
 	};
 
 	r = harvest_default(dir, &rc);

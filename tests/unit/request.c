@@ -464,8 +464,8 @@ START_TEST(set_limit_rules)
 		ck_assert_ptr_nonnull(name);
 		ck_assert_uint_le(lo, cact_limit_default(l));
 		ck_assert_uint_ge(hi, cact_limit_default(l));
-		/* 0 would mean "no limit" somewhere; for tool calls it means "none allowed". */
-		if (l != CACT_LIMIT_TOOL_CALLS)
+		/* 0 would mean "no limit" somewhere; for calls and requests it means "none allowed". */
+		if (l != CACT_LIMIT_TOOL_CALLS && l != CACT_LIMIT_HTTP_REQUESTS)
 			ck_assert_uint_gt(lo, 0);
 		if (lo > 0) {
 			memset(&err, 0, sizeof(err));
@@ -521,6 +521,10 @@ START_TEST(limit_defaults)
 		{CACT_LIMIT_TOOL_CALLS, "tool_calls", 1000},
 		{CACT_LIMIT_TOOL_ARGS_BYTES, "tool_args_bytes", 1 * MIB},
 		{CACT_LIMIT_TOOL_RESULT_BYTES, "tool_result_bytes", 1 * MIB},
+		{CACT_LIMIT_HTTP_TIMEOUT_MS, "http_timeout_ms", 30000},
+		{CACT_LIMIT_HTTP_BODY_BYTES, "http_body_bytes", 16 * MIB},
+		{CACT_LIMIT_HTTP_BYTES, "http_bytes", 64 * MIB},
+		{CACT_LIMIT_HTTP_REQUESTS, "http_requests", 1000},
 	};
 	size_t i;
 
