@@ -72,6 +72,13 @@ CACT_API void cact_codeact_clear_tools(struct cact_codeact *cc);
 /* The tools in order: *out is an owned array of new references; free with cact_tools_free. */
 CACT_API int cact_codeact_tools(const struct cact_codeact *cc, struct cact_tool ***out, size_t *n);
 CACT_API void cact_tools_free(struct cact_tool **tools, size_t n);
+/*
+ * The configuration file's direct_tools: tools an agent offers the model
+ * itself, outside the sandbox (cact agent adds them to the agent). Not part
+ * of execute_code. As cact_codeact_tools.
+ */
+CACT_API int cact_codeact_direct_tools(const struct cact_codeact *cc, struct cact_tool ***out,
+				       size_t *n);
 
 /* As cact_request_set_workspace / add_mount / remove_mount / set_limit. */
 CACT_API int cact_codeact_set_workspace(struct cact_codeact *cc, const char *dir,
@@ -101,7 +108,8 @@ CACT_API int cact_codeact_set_limit(struct cact_codeact *cc, enum cact_limit whi
  * workspace_root, file_mounts (strings or [host, mount] pairs),
  * allowed_domains (strings or [target, method or methods] pairs), tools
  * (each: name, description, parameters, approval_mode, command (string or
- * list), timeout_s), limits (each limit by cact_limit_name; timeout_ms may
+ * list), timeout_s), direct_tools (the same shape: tools for an agent to
+ * offer the model directly), limits (each limit by cact_limit_name; timeout_ms may
  * also be given as timeout_s, memory_bytes as memory_mib). Relative paths
  * are resolved against the file's folder, and command tools run there.
  * Unknown keys and values of the wrong type are errors naming the key.

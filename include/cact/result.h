@@ -41,7 +41,7 @@ struct cact_stats {
 	uint64_t peak_rss_kib; /* largest resident set of the sandbox */
 	uint64_t tool_calls;   /* call_tool calls, refused ones included */
 	uint64_t tool_us;      /* time handlers ran (summed; calls may overlap) */
-	uint64_t http_requests; /* HTTP requests the code made, refused ones included */
+	uint64_t http_requests; /* HTTP requests (each redirect hop counts), refused ones included */
 	uint64_t http_bytes;    /* HTTP bytes sent and received (bodies and headers) */
 };
 
@@ -119,6 +119,16 @@ CACT_API char *cact_result_to_json(const struct cact_result *r);
  * Owned (cact_free); NULL when out of memory.
  */
 CACT_API char *cact_result_contents_json(const struct cact_result *r);
+
+/*
+ * What the model is told about an execution: the text contents joined
+ * (stdout, and stderr when the run succeeded), one line per /output file
+ * with its path, media type and size (the bytes stay on the host), and, when
+ * the run failed, an "Execution error" part with the outcome and the
+ * traceback or stderr. Owned (cact_free), valid UTF-8.
+ */
+CACT_API char *cact_result_model_text(const struct cact_result *r);
+
 
 enum cact_save_flags {
 	CACT_SAVE_FORCE = 1u << 0, /* overwrite existing regular files */

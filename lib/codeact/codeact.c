@@ -32,7 +32,9 @@ CACT_API int cact_codeact_new(struct cact_runtime *rt, struct cact_codeact **out
 
 	*out = NULL;
 	cc = calloc(1, sizeof(*cc));
-	if (!cc || cact_request_new(&cc->cfg)) {
+	if (!cc || cact_request_new(&cc->cfg) || cact_request_new(&cc->direct)) {
+		if (cc)
+			cact_request_free(cc->cfg);
 		free(cc);
 		return ut_err(err, CACT_ENOMEM, "out of memory");
 	}
@@ -54,6 +56,7 @@ CACT_API void cact_codeact_free(struct cact_codeact *cc)
 	if (!cc)
 		return;
 	cact_request_free(cc->cfg);
+	cact_request_free(cc->direct);
 	pthread_mutex_destroy(&cc->lock);
 	free(cc);
 }
@@ -156,6 +159,25 @@ CACT_API int cact_codeact_tools(const struct cact_codeact *cc, struct cact_tool 
 	return 0;
 }
 
+CACT_API int cact_codeact_direct_tools(const struct cact_codeact *cc, struct cact_tool ***out,
+				       size_t *n)
+{
+	struct cact_codeact *m = (struct cact_codeact *)cc;
+	struct cact_tool **list;
+	size_t i;
+
+	pthread_mutex_lock(&m->lock);
+	list = calloc(m->direct->n_tools + 1, sizeof(*list));
+	if (list) {
+		for (i = 0; i < m->direct->n_tools; i++)
+			list[i] = cact_tool_ref(m->direct->tools[i]);
+		*n = m->direct->n_tools;
+	}
+	pthread_mutex_unlock(&m->lock);
+	*out = list;
+	return list ? 0 : CACT_ENOMEM;
+}
+
 CACT_API void cact_tools_free(struct cact_tool **tools, size_t n)
 {
 	size_t i;
@@ -239,7 +261,9 @@ static int copy_of(const struct cact_codeact *cc, struct cact_codeact **out)
 		return CACT_ENOMEM;
 	*c = *cc;
 	pthread_mutex_init(&c->lock, NULL);
-	if (cact_request_dup(cc->cfg, &c->cfg)) {
+	c->cfg = c->direct = NULL;
+	if (cact_request_dup(cc->cfg, &c->cfg) || cact_request_dup(cc->direct, &c->direct)) {
+		cact_request_free(c->cfg);
 		pthread_mutex_destroy(&c->lock);
 		free(c);
 		return CACT_ENOMEM;
@@ -295,12 +319,14 @@ CACT_API int cact_codeact_load_config(struct cact_codeact *cc, const char *path,
 		goto out;
 	pthread_mutex_lock(&cc->lock);
 	{
-		struct cact_request *old = cc->cfg;
+		struct cact_request *old = cc->cfg, *old_direct = cc->direct;
 
 		cc->cfg = scratch->cfg;
+		cc->direct = scratch->direct;
 		cc->default_approval = scratch->default_approval;
 		cc->per_call = scratch->per_call;
 		scratch->cfg = old;
+		scratch->direct = old_direct;
 	}
 	pthread_mutex_unlock(&cc->lock);
 out:
@@ -310,8 +336,8 @@ out:
 	return rc;
 }
 
-CACT_API int cact_codeact_execute(struct cact_codeact *cc, const char *code, size_t len,
-				  struct cact_result **out, struct cact_error *err)
+int cc_execute(struct cact_codeact *cc, const char *code, size_t len, const struct cc_hooks *hooks,
+	       struct cact_result **out, struct cact_error *err)
 {
 	struct cact_request *req = NULL;
 	struct cact_runtime *rt;
@@ -321,8 +347,19 @@ CACT_API int cact_codeact_execute(struct cact_codeact *cc, const char *code, siz
 	pthread_mutex_lock(&cc->lock);
 	rt = cc->rt;
 	rc = cact_request_dup(cc->cfg, &req);
-	if (rc == 0)
-		cact_request_set_approval(req, cc->per_call, cc->approve_fn, cc->approve_user);
+	if (rc == 0) {
+		/* The configuration's own callback first; the run's when it has none. */
+		if (cc->approve_fn || !hooks)
+			cact_request_set_approval(req, cc->per_call, cc->approve_fn,
+						  cc->approve_user);
+		else
+			cact_request_set_approval(req, cc->per_call, hooks->approve,
+						  hooks->approve_user);
+		if (hooks) {
+			req->observe_fn = hooks->observe;
+			req->observe_user = hooks->observe_user;
+		}
+	}
 	pthread_mutex_unlock(&cc->lock);
 	if (rc)
 		return ut_err(err, CACT_ENOMEM, "out of memory");
@@ -332,6 +369,12 @@ CACT_API int cact_codeact_execute(struct cact_codeact *cc, const char *code, siz
 		rc = cact_runtime_run(rt, req, out, err);
 	cact_request_free(req);
 	return rc;
+}
+
+CACT_API int cact_codeact_execute(struct cact_codeact *cc, const char *code, size_t len,
+				  struct cact_result **out, struct cact_error *err)
+{
+	return cc_execute(cc, code, len, NULL, out, err);
 }
 
 CACT_API int cact_codeact_call(struct cact_codeact *cc, const char *args_json,

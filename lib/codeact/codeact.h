@@ -13,6 +13,7 @@ struct cact_codeact {
 	pthread_mutex_t lock;    /* guards everything below */
 	struct cact_runtime *rt; /* borrowed */
 	struct cact_request *cfg; /* the configuration: files, domains, tools, limits */
+	struct cact_request *direct; /* only its tools: the config file's direct_tools */
 	enum cact_approval default_approval;
 	int per_call;
 	cact_approval_fn approve_fn;
@@ -36,6 +37,22 @@ char *cc_state(const struct cact_codeact *cc);
 json_t *cc_network_json(const struct cact_request *cfg);
 int cc_network_apply(struct cact_request *cfg, json_t *v, const char *folder, const char *where,
 		     struct cact_error *err);
+
+/*
+ * What an agent run lends an execution: the approval callback for per-call
+ * approval (used when the configuration has none of its own) and an
+ * observer of the code's tool calls.
+ */
+struct cc_hooks {
+	cact_approval_fn approve;
+	void *approve_user;
+	rt_observe_fn observe;
+	void *observe_user;
+};
+
+/* cact_codeact_execute with hooks (may be NULL). */
+int cc_execute(struct cact_codeact *cc, const char *code, size_t len, const struct cc_hooks *hooks,
+	       struct cact_result **out, struct cact_error *err);
 
 /* Applies a parsed configuration file to cfg (a private copy). */
 int cc_apply_config(struct cact_codeact *scratch, json_t *root, const char *folder,

@@ -208,7 +208,8 @@ relabel:
 	return ut_err(err, rc, "%s: network: %s", where, why);
 }
 
-static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, size_t i)
+static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, const char *list,
+		    size_t i)
 {
 	static const char *const keys[] = {"name",    "description", "parameters", "approval_mode",
 					   "command", "timeout_s"};
@@ -223,7 +224,7 @@ static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, size_t
 	size_t j, argc = 0;
 	int rc;
 
-	ut_snprintf(key, sizeof(key), "tools[%zu]", i);
+	ut_snprintf(key, sizeof(key), "%s[%zu]", list, i);
 	if (!json_is_object(t))
 		return fail(c, key, "must be an object");
 	json_object_foreach(t, k, v) {
@@ -231,14 +232,14 @@ static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, size_t
 			if (strcmp(k, keys[j]) == 0)
 				break;
 		if (j == UT_ARRAY_SIZE(keys)) {
-			ut_snprintf(key, sizeof(key), "tools[%zu].%s", i, k);
+			ut_snprintf(key, sizeof(key), "%s[%zu].%s", list, i, k);
 			return fail(c, key, "is not a known key");
 		}
 	}
 	name = json_string_value(json_object_get(t, "name"));
 	if (!name)
 		return fail(c, key, "needs a \"name\" string");
-	ut_snprintf(key, sizeof(key), "tools[%zu] (%s)", i, name);
+	ut_snprintf(key, sizeof(key), "%s[%zu] (%s)", list, i, name);
 	if ((v = json_object_get(t, "description")) && !json_is_string(v))
 		return fail(c, key, "description must be a string");
 	if ((v = json_object_get(t, "parameters")) && !json_is_object(v))
@@ -282,7 +283,8 @@ static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, size_t
 		return relabel(c, key, rc);
 	if (strcmp(name, "execute_code") == 0)
 		rc = fail(c, key, "may not be named execute_code");
-	else if ((rc = cact_request_add_tool(cc->cfg, tool, c->err)))
+	else if ((rc = cact_request_add_tool(strcmp(list, "tools") == 0 ? cc->cfg : cc->direct,
+					     tool, c->err)))
 		rc = relabel(c, key, rc);
 	cact_tool_unref(tool);
 	return rc;
@@ -338,7 +340,7 @@ int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, c
 {
 	static const char *const known[] = {"approval_mode", "per_call_approval", "workspace_root",
 					    "file_mounts",   "allowed_domains",   "tools",
-					    "limits",        "network"};
+					    "limits",        "network",		"direct_tools"};
 	struct cfgctx c = {.path = path, .folder = folder, .err = err};
 	char ws[PATH_MAX];
 	const char *k;
@@ -375,13 +377,15 @@ int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, c
 		return rc;
 	if ((v = json_object_get(root, "allowed_domains")) && (rc = allowed_domains(&c, cc->cfg, v)))
 		return rc;
-	if ((v = json_object_get(root, "tools"))) {
+	for (k = "tools"; k; k = strcmp(k, "tools") == 0 ? "direct_tools" : NULL) {
 		json_t *t;
 
+		if (!(v = json_object_get(root, k)))
+			continue;
 		if (!json_is_array(v))
-			return fail(&c, "tools", "must be a list");
+			return fail(&c, k, "must be a list");
 		json_array_foreach(v, i, t)
-			if ((rc = one_tool(&c, cc, t, i)))
+			if ((rc = one_tool(&c, cc, t, k, i)))
 				return rc;
 	}
 	if ((v = json_object_get(root, "limits")) && (rc = limits(&c, cc->cfg, v)))

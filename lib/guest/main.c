@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +179,12 @@ static void zygote_setup(struct zygote *z, unsigned required, const char *level,
 		if (json_is_string(v))
 			extra_paths[n_extra++] = json_string_value(v);
 	}
+	/*
+	 * One malloc arena: glibc reserves 64 MiB of address space for each
+	 * thread's arena, which under the address-space cap would let only a
+	 * handful of threads start. The GIL serializes the allocations anyway.
+	 */
+	mallopt(M_ARENA_MAX, 1);
 	if ((rc = pyg_init(CACT_PY_STDLIB, extra_paths, n_extra, &err)))
 		fatal(z->ctl, &err);
 	pyg_preload();

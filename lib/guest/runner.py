@@ -137,6 +137,12 @@ def _host_http(method, url, body=None, headers=None):
                 else:
                     raise TypeError("header %r: value must be a str, not %s"
                                     % (name, type(value).__name__))
+            # Names are HTTP tokens; NUL, CR and LF never reach the host's frame.
+            if not name or not all(33 <= ord(c) < 127 and c not in '()<>@,;:\\"/[]?={}'
+                                   for c in name):
+                raise PermissionError("bad header name %r" % name)
+            if "\0" in value or "\r" in value or "\n" in value:
+                raise PermissionError("header %r has a line break or NUL" % name)
             fields[name] = value
     if body is None:
         encoded = None
@@ -285,13 +291,14 @@ def _enable_network():
             self._body.close()
             super().close()
 
-    class HostConnection:
-        """http.client.HTTPConnection's interface; the host makes the request."""
+    class HostConnection(http.client.HTTPConnection):
+        """http.client.HTTPConnection's interface; the host makes the request.
+        A subclass of the original, for isinstance checks and its static
+        helpers; every method that would touch a socket is replaced."""
 
         default_port = http.client.HTTP_PORT
         scheme = "http"
         response_class = HostResponse
-        _get_hostport = http.client.HTTPConnection._get_hostport
 
         def __init__(self, host, port=None, timeout=None, source_address=None,
                      blocksize=8192, **_ignored):

@@ -162,11 +162,12 @@ static int resolve(const struct net_request *r, const struct net_url *u, const c
 					: (const void *)&((const struct sockaddr_in6 *)sa)
 						  ->sin6_addr,
 				shown, sizeof(shown));
-			ut_snprintf(
-				why, wsize,
-				"%s resolves to %s, which is not a public address and not allowed "
-				"by address",
-				u->host, shown);
+			ut_snprintf(why, wsize,
+				    target_is_localhost(target)
+					    ? "%s resolves to %s, which is not a loopback address"
+					    : "%s resolves to %s, which is not a public address and not "
+					      "allowed by address",
+				    u->host, shown);
 			return -2;
 		}
 	}
@@ -180,7 +181,9 @@ struct xfer {
 	json_t *headers;
 	unsigned n_headers;
 	int too_many_headers;
+	int drop_content; /* the method became GET: the body's headers go too */
 	size_t header_bytes;
+	uint64_t bytes_out;
 	int over_budget;
 	int bad_address;
 	int cancelled;
@@ -344,8 +347,8 @@ static int dropped_header(const char *name)
 }
 
 /* Builds the curl header list; refuses names and values with CR, LF or NUL. */
-static int header_list(json_t *headers, int cross_origin, struct curl_slist **out, int *has_ua,
-		       char *why, size_t wsize)
+static int header_list(json_t *headers, int cross_origin, int drop_content,
+		       struct curl_slist **out, int *has_ua, char *why, size_t wsize)
 {
 	struct curl_slist *list = NULL, *grown;
 	const char *name;
@@ -373,6 +376,9 @@ static int header_list(json_t *headers, int cross_origin, struct curl_slist **ou
 			goto fail;
 		}
 		if (dropped_header(name))
+			continue;
+		/* A redirect that made the request a GET left its body, and the body's headers, behind. */
+		if (drop_content && strncasecmp(name, "content-", 8) == 0)
 			continue;
 		/* Credentials stay with the origin they were meant for. */
 		if (cross_origin &&
@@ -428,7 +434,7 @@ static int hop(const struct net_request *r, const struct net_url *u, const char 
 		return rc == -2 ? -1 : -2;
 	x->as = &as;
 	rc = -2;
-	if (header_list(req_headers, cross_origin, &hdrs, &has_ua, why, wsize))
+	if (header_list(req_headers, cross_origin, x->drop_content, &hdrs, &has_ua, why, wsize))
 		return -1;
 	url = net_url_format(u);
 	c = curl_easy_init();
@@ -520,6 +526,12 @@ static int hop(const struct net_request *r, const struct net_url *u, const char 
 		goto out;
 	}
 	cc = curl_easy_perform(c);
+	{
+		curl_off_t sent = 0;
+
+		if (curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &sent) == CURLE_OK && sent > 0)
+			x->bytes_out = (uint64_t)sent;
+	}
 	if (cc != CURLE_OK) {
 		if (x->bad_address)
 			ut_snprintf(why, wsize, "connection to an unchecked address refused");
@@ -562,6 +574,20 @@ out:
 	return rc;
 }
 
+/* Takes one request from the execution's allowance: 0, or -1 when none is left. */
+static int take_request(const struct net_request *r)
+{
+	uint64_t left;
+
+	if (!r->requests_left)
+		return 0;
+	left = atomic_load(r->requests_left);
+	while (left > 0)
+		if (atomic_compare_exchange_weak(r->requests_left, &left, left - 1))
+			return 0;
+	return -1;
+}
+
 static int same_origin(const struct net_url *a, const struct net_url *b)
 {
 	return strcmp(a->scheme, b->scheme) == 0 && strcmp(a->host, b->host) == 0 &&
@@ -575,7 +601,7 @@ int net_fetch(const struct net_request *r, struct net_response *resp)
 	char method[16], why[CACT_ERROR_MAX] = "";
 	const unsigned char *body = r->body;
 	size_t body_len = r->body_len;
-	int has_body = r->has_body, cross = 0, rc = -2;
+	int has_body = r->has_body, cross = 0, switched = 0, rc = -2;
 
 	memset(resp, 0, sizeof(*resp));
 	ut_snprintf(method, sizeof(method), "%s", r->method);
@@ -591,7 +617,7 @@ int net_fetch(const struct net_request *r, struct net_response *resp)
 	}
 	for (;;) {
 		struct rt_http *h = &resp->hops[resp->n_hops++];
-		struct xfer x = {.r = r};
+		struct xfer x = {.r = r, .drop_content = switched};
 		char *location = NULL;
 		long status = 0;
 
@@ -602,6 +628,11 @@ int net_fetch(const struct net_request *r, struct net_response *resp)
 		if (!x.headers) {
 			rc = -2;
 			ut_snprintf(why, sizeof(why), "out of memory");
+		} else if (take_request(r)) {
+			rc = -1;
+			ut_snprintf(why, sizeof(why),
+				    "the limit of %llu HTTP requests per execution is reached",
+				    (unsigned long long)r->req->limits[CACT_LIMIT_HTTP_REQUESTS]);
 		} else {
 			rc = hop(r, &u, method, body, body_len, has_body, r->headers, cross, &x,
 				 &status, &location, why, sizeof(why));
@@ -609,7 +640,7 @@ int net_fetch(const struct net_request *r, struct net_response *resp)
 		h->allowed = rc != -1;
 		h->status = (int)status;
 		h->bytes_in = x.bytes_in;
-		h->bytes_out = rc == -1 ? 0 : body_len;
+		h->bytes_out = x.bytes_out;
 		if (rc) {
 			h->error = strdup(why);
 			json_decref(x.headers);
@@ -639,6 +670,7 @@ int net_fetch(const struct net_request *r, struct net_response *resp)
 				body = NULL;
 				body_len = 0;
 				has_body = 0;
+				switched = 1;
 			}
 			cross |= !same_origin(&u, &next);
 			net_url_clear(&u);

@@ -91,6 +91,7 @@ struct net_request {
 	int has_body;		  /* a body was given (maybe empty) */
 	int cancel_fd;		  /* readable: stop (the execution ended) */
 	_Atomic uint64_t *budget; /* bytes left for the execution, shared */
+	_Atomic uint64_t *requests_left; /* hops left for the execution, shared */
 	uint64_t deadline_us;	  /* the execution's own deadline */
 };
 

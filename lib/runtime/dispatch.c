@@ -40,6 +40,8 @@ struct call {
 	int ask;                /* per-call approval needed */
 	cact_approval_fn approve;
 	void *approve_user;
+	rt_observe_fn observe;
+	void *observe_user;
 	size_t result_cap;
 	int cancel_fd;
 	int wake_fd;
@@ -70,10 +72,30 @@ static char *http_value(const struct net_response *resp)
 	return out;
 }
 
+static void run_tool(struct call *c)
+{
+	struct cact_error err = {0};
+
+	if (c->observe)
+		c->observe(c->observe_user, c->tool->name, 0, 0, c->args, 0);
+	if (c->ask && !(c->approve && c->approve(c->approve_user, c->tool->name, c->args))) {
+		c->denied = 1;
+		ut_snprintf(c->error, sizeof(c->error), "the call was not approved");
+	} else if (tool_invoke(c->tool, c->args, c->result_cap, c->cancel_fd, &c->value, &c->detail,
+			       &err) == 0) {
+		c->ok = 1;
+	} else {
+		ut_snprintf(c->error, sizeof(c->error), "%s", err.message);
+	}
+	if (c->observe)
+		c->observe(c->observe_user, c->tool->name, 1, c->ok,
+			   c->ok ? c->value : c->detail ? c->detail : c->error,
+			   ut_now_us() - c->started_us);
+}
+
 static void *worker(void *arg)
 {
 	struct call *c = arg;
-	struct cact_error err = {0};
 	char one = 1;
 
 	if (c->kind == CALL_HTTP) {
@@ -86,14 +108,8 @@ static void *worker(void *arg)
 			c->denied = c->resp.denied;
 			ut_snprintf(c->error, sizeof(c->error), "%s", c->resp.error);
 		}
-	} else if (c->ask && !(c->approve && c->approve(c->approve_user, c->tool->name, c->args))) {
-		c->denied = 1;
-		ut_snprintf(c->error, sizeof(c->error), "the call was not approved");
-	} else if (tool_invoke(c->tool, c->args, c->result_cap, c->cancel_fd, &c->value, &c->detail,
-			       &err) == 0) {
-		c->ok = 1;
 	} else {
-		ut_snprintf(c->error, sizeof(c->error), "%s", err.message);
+		run_tool(c);
 	}
 	c->ended_us = ut_now_us();
 	atomic_store(&c->done, 1);
@@ -110,6 +126,7 @@ int rt_calls_init(struct rt_calls *cs, const struct cact_request *req, struct ca
 	cs->req = req;
 	cs->wake_r = cs->wake_w = cs->cancel = -1;
 	atomic_store(&cs->http_budget, req->limits[CACT_LIMIT_HTTP_BYTES]);
+	atomic_store(&cs->http_left, req->limits[CACT_LIMIT_HTTP_REQUESTS]);
 	cs->deadline_us = UINT64_MAX;
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
 		return ut_err_sys(err, CACT_ESYS, errno, "pipe2");
@@ -322,6 +339,8 @@ int rt_calls_on_frame(struct rt_calls *cs, json_t *msg, size_t frame_len, struct
 	c->ask = req->per_call && tool->approval == CACT_APPROVAL_ALWAYS_REQUIRE;
 	c->approve = req->approve_fn;
 	c->approve_user = req->approve_user;
+	c->observe = req->observe_fn;
+	c->observe_user = req->observe_user;
 	c->result_cap = req->limits[CACT_LIMIT_TOOL_RESULT_BYTES];
 	if (!c->args || start(cs, c)) {
 		call_free(c);
@@ -405,9 +424,6 @@ int rt_calls_on_http(struct rt_calls *cs, json_t *msg, size_t frame_len, struct 
 		ut_snprintf(why, sizeof(why), "network access is not enabled for this execution");
 	} else if (method[i] || i == 0) {
 		ut_snprintf(why, sizeof(why), "bad HTTP method");
-	} else if (cs->http_total > req->limits[CACT_LIMIT_HTTP_REQUESTS]) {
-		ut_snprintf(why, sizeof(why), "the limit of %llu HTTP requests per execution is reached",
-			    (unsigned long long)req->limits[CACT_LIMIT_HTTP_REQUESTS]);
 	} else if (frame_len > req->limits[CACT_LIMIT_HTTP_BODY_BYTES] / 3 * 4 + (1u << 20)) {
 		ut_snprintf(why, sizeof(why), "the request body is larger than %llu bytes",
 			    (unsigned long long)req->limits[CACT_LIMIT_HTTP_BODY_BYTES]);
@@ -424,7 +440,12 @@ int rt_calls_on_http(struct rt_calls *cs, json_t *msg, size_t frame_len, struct 
 			ut_snprintf(why, sizeof(why), "the request body is not valid base64");
 	}
 	if (why[0]) {
-		if (log_refusal(cs, i ? m : method, url, why))
+		/* A refused request counts against the allowance too. */
+		uint64_t left = atomic_load(&cs->http_left);
+
+		while (left > 0 && !atomic_compare_exchange_weak(&cs->http_left, &left, left - 1))
+			;
+		if (log_refusal(cs, method, url, why))
 			return -2;
 		return answer(cs, outq, "http_response", id, 0, 1, NULL, why) ? -2 : 0;
 	}
@@ -444,6 +465,7 @@ int rt_calls_on_http(struct rt_calls *cs, json_t *msg, size_t frame_len, struct 
 	c->http.has_body = json_is_string(jbody);
 	c->http.cancel_fd = cs->cancel;
 	c->http.budget = &cs->http_budget;
+	c->http.requests_left = &cs->http_left;
 	c->http.deadline_us = cs->deadline_us;
 	if (!c->http.method || !c->http.url || start(cs, c)) {
 		call_free(c);

@@ -28,6 +28,7 @@ struct rt_calls {
 	int cancel;        /* eventfd: the execution is over */
 	uint64_t http_total;          /* HTTP requests made, refused ones included */
 	_Atomic uint64_t http_budget; /* HTTP bytes left */
+	_Atomic uint64_t http_left;   /* HTTP requests (hops) left */
 	uint64_t deadline_us;         /* the code's deadline, for HTTP requests */
 	struct rt_http *log;          /* every HTTP hop, in order */
 	size_t n_log, log_alloc;

@@ -591,7 +591,7 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 	rt_calls_finish(&x.calls);
 	x.res->stats.tool_calls = x.calls.total;
 	x.res->stats.tool_us = x.calls.busy_us;
-	x.res->stats.http_requests = x.calls.http_total;
+	x.res->stats.http_requests = x.calls.n_log;
 	x.res->stats.http_bytes =
 		req->limits[CACT_LIMIT_HTTP_BYTES] - atomic_load(&x.calls.http_budget);
 	x.res->http = x.calls.log;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/buf.h"
 #include "../util/text.h"
 #include "../util/util.h"
 #include "rt.h"
@@ -293,6 +294,49 @@ CACT_API char *cact_result_contents_json(const struct cact_result *r)
 
 	json_decref(items);
 	return out;
+}
+
+CACT_API char *cact_result_model_text(const struct cact_result *r)
+{
+	json_t *details = NULL;
+	struct ut_buf b;
+	size_t i;
+	char *text_out, *fixed;
+
+	ut_buf_init(&b, (size_t)-1 / 2);
+	if (r->out_len) {
+		ut_buf_add(&b, r->out, r->out_len);
+		if (r->out[r->out_len - 1] != '\n')
+			ut_buf_add(&b, "\n", 1);
+	}
+	if (r->status == CACT_STATUS_OK && r->err_len) {
+		ut_buf_addf(&b, "[stderr]\n");
+		ut_buf_add(&b, r->err, r->err_len);
+		if (r->err[r->err_len - 1] != '\n')
+			ut_buf_add(&b, "\n", 1);
+	}
+	if (r->n_files)
+		ut_buf_addf(&b, "Files written to /output (kept by the host, not shown here):\n");
+	for (i = 0; i < r->n_files; i++)
+		ut_buf_addf(&b, "- %s (%s, %zu bytes)\n", r->files[i].path, r->files[i].media_type,
+			    r->files[i].size);
+	if (r->status != CACT_STATUS_OK) {
+		details = error_details(r);
+		ut_buf_addf(&b, "[Execution error]\n%s\n", json_string_value(details));
+		json_decref(details);
+	}
+	if (b.len == 0)
+		ut_buf_addf(&b, "Code executed successfully without output.\n");
+	text_out = ut_buf_steal(&b, &i);
+	if (!text_out)
+		return NULL;
+	/* stdout may hold any bytes: the model gets valid UTF-8, without NULs. */
+	fixed = ut_utf8_repair(text_out, i, &i);
+	free(text_out);
+	while (fixed && i-- > 0)
+		if (fixed[i] == '\0')
+			fixed[i] = ' ';
+	return fixed;
 }
 
 static json_t *http_log(const struct cact_result *r)

@@ -28,6 +28,15 @@ struct rt_resolve {
 	char *addrs; /* "a,b": canonical addresses */
 };
 
+/*
+ * Watches the tool calls of an execution (the agent's progress events):
+ * called from the call's thread when it starts (done 0: text is the
+ * arguments) and when it ends (done 1: ok, text is the result or the
+ * reason, elapsed_us).
+ */
+typedef void (*rt_observe_fn)(void *user, const char *tool, int done, int ok, const char *text,
+			      uint64_t elapsed_us);
+
 struct cact_request {
 	char *code;
 	size_t code_len;
@@ -48,6 +57,8 @@ struct cact_request {
 	char *proxy;
 	struct rt_resolve *resolves;
 	size_t n_resolves;
+	rt_observe_fn observe_fn; /* not copied by cact_request_dup */
+	void *observe_user;
 };
 
 /* The addresses a resolve override gives host ("a,b"), or NULL. Borrowed. */
