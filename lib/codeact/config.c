@@ -164,7 +164,9 @@ int cc_network_apply(struct cact_request *cfg, json_t *v, const char *folder, co
 		if (i == UT_ARRAY_SIZE(keys))
 			return net_fail(err, where, k, "is not a known key");
 	}
-	if ((item = json_object_get(v, "ca_file")) && !json_is_null(item)) {
+	if ((item = json_object_get(v, "ca_file")) && json_is_null(item))
+		cact_request_set_ca_file(cfg, NULL, NULL);
+	else if (item) {
 		const char *p = json_string_value(item);
 
 		if (!p)
@@ -175,7 +177,9 @@ int cc_network_apply(struct cact_request *cfg, json_t *v, const char *folder, co
 		if ((rc = cact_request_set_ca_file(cfg, path, err)))
 			goto relabel;
 	}
-	if ((item = json_object_get(v, "proxy")) && !json_is_null(item)) {
+	if ((item = json_object_get(v, "proxy")) && json_is_null(item))
+		cact_request_set_proxy(cfg, NULL, NULL);
+	else if (item) {
 		if (!json_is_string(item))
 			return net_fail(err, where, "proxy", "must be a URL or null");
 		if ((rc = cact_request_set_proxy(cfg, json_string_value(item), err)))

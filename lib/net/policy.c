@@ -45,12 +45,15 @@ static int split_target(const char *target, char *host, size_t size, unsigned *p
 	return 0;
 }
 
-static int host_matches(const char *pattern, const char *host)
+static int host_matches(const char *pattern, const struct net_url *u)
 {
+	const char *host = u->host;
 	size_t pl, hl;
 
 	if (strncmp(pattern, "*.", 2) != 0)
 		return strcmp(pattern, host) == 0;
+	if (u->kind != NET_NAME)
+		return 0;
 	/* "*.example.com": a.example.com, a.b.example.com; not example.com itself. */
 	pl = strlen(pattern + 1);
 	hl = strlen(host);
@@ -91,7 +94,7 @@ const struct rt_domain *net_match(const struct rt_domain *domains, size_t n,
 
 		if (split_target(domains[i].target, host, sizeof(host), &port))
 			continue;
-		if (!host_matches(host, u->host))
+		if (!host_matches(host, u))
 			continue;
 		/* A target without a port allows the scheme's default port only. */
 		if (port ? port != u->port : u->port != dflt)
@@ -206,6 +209,10 @@ static int v6_public(const unsigned char *a)
 		return v4_public(v4_at(a + 12)) && v4_at(a + 12) > 1;
 	if (prefix(a, sixto4, 16)) /* 6to4 embeds an IPv4 address */
 		return v4_public(v4_at(a + 2));
+	if ((a[0] & 0xe0) != 0x20) /* outside 2000::/3, the global unicast space */
+		return 0;
+	if (a[0] == 0x3f && (a[1] & 0xf0) == 0xf0) /* 3fff::/20: documentation */
+		return 0;
 	if ((a[0] & 0xfe) == 0xfc) /* fc00::/7: unique-local (fd00:ec2::254 metadata too) */
 		return 0;
 	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) /* fe80::/10: link-local */

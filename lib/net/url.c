@@ -115,11 +115,11 @@ static int parse_host(const char *h, size_t n, struct net_url *u, struct cact_er
 		else if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '.' && c != '_')
 			return ut_err(err, CACT_EINVAL, "URL host has '%c'", c);
 	}
+	if (host[0] == '.' || strstr(host, ".."))
+		return ut_err(err, CACT_EINVAL, "URL host has an empty label");
 	/* "example.com." is "example.com". */
 	if (n > 1 && host[n - 1] == '.')
 		host[--n] = '\0';
-	if (host[0] == '.' || strstr(host, ".."))
-		return ut_err(err, CACT_EINVAL, "URL host has an empty label");
 	/* A numeric last label makes the host an IPv4 address, which must be written plainly. */
 	last = strrchr(host, '.');
 	last = last ? last + 1 : host;
@@ -131,6 +131,33 @@ static int parse_host(const char *h, size_t n, struct net_url *u, struct cact_er
 		u->kind = NET_IPV4;
 	}
 	ut_snprintf(u->host, sizeof(u->host), "%s", host);
+	return 0;
+}
+
+static void remove_dots(char *path);
+
+/* Removes dot segments from the path part of u->rest (RFC 3986 5.2.4), as libcurl would. */
+static int rest_remove_dots(struct net_url *u)
+{
+	size_t plen = strcspn(u->rest, "?");
+	char *path = malloc(plen + 2), *joined;
+	size_t n;
+
+	if (!path)
+		return -1;
+	memcpy(path, u->rest, plen);
+	path[plen] = '\0';
+	remove_dots(path);
+	n = strlen(path) + strlen(u->rest + plen) + 1;
+	joined = malloc(n);
+	if (!joined) {
+		free(path);
+		return -1;
+	}
+	ut_snprintf(joined, n, "%s%s", path, u->rest + plen);
+	free(path);
+	free(u->rest);
+	u->rest = joined;
 	return 0;
 }
 
@@ -247,7 +274,11 @@ int net_url_parse(const char *text, struct net_url *u, struct cact_error *err)
 		}
 	}
 	u->rest = ut_buf_steal(&rest, NULL);
-	return u->rest ? 0 : ut_err(err, CACT_ENOMEM, "out of memory");
+	if (!u->rest || rest_remove_dots(u)) {
+		net_url_clear(u);
+		return ut_err(err, CACT_ENOMEM, "out of memory");
+	}
+	return 0;
 }
 
 void net_url_authority(const struct net_url *u, int with_port, char *out, size_t size)
@@ -368,12 +399,16 @@ int net_url_resolve(const struct net_url *base, const char *ref, struct net_url 
 		q[1] = '\0';
 		ut_snprintf(path + strlen(path), n - strlen(path), "%s", ref);
 		if ((q = strpbrk(path, "?#"))) {
-			char tail[4096];
+			char *tail = strdup(q);
 
-			ut_snprintf(tail, sizeof(tail), "%s", q);
+			if (!tail) {
+				rc = ut_err(err, CACT_ENOMEM, "out of memory");
+				goto out;
+			}
 			*q = '\0';
 			remove_dots(path);
 			ut_snprintf(abs, n, "%s://%s%s%s", base->scheme, auth, path, tail);
+			free(tail);
 		} else {
 			remove_dots(path);
 			ut_snprintf(abs, n, "%s://%s%s", base->scheme, auth, path);

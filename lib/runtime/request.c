@@ -550,6 +550,19 @@ CACT_API int cact_domain_normalize(const char *target, char *out, size_t out_siz
 			      *p == '.'))
 				return ut_err(err, CACT_EINVAL, "allowed domain %s: bad IPv6 literal",
 					      target);
+		{
+			char v6[64];
+			unsigned char bin[16];
+
+			if ((size_t)(close - host - 1) >= sizeof(v6))
+				return ut_err(err, CACT_EINVAL, "allowed domain %s: bad IPv6 literal",
+					      target);
+			memcpy(v6, host + 1, (size_t)(close - host - 1));
+			v6[close - host - 1] = '\0';
+			if (inet_pton(AF_INET6, v6, bin) != 1)
+				return ut_err(err, CACT_EINVAL, "allowed domain %s: bad IPv6 literal",
+					      target);
+		}
 		if (close[1] == ':')
 			port = close + 2;
 		else if (close[1])
@@ -560,6 +573,8 @@ CACT_API int cact_domain_normalize(const char *target, char *out, size_t out_siz
 		if (port)
 			*port++ = '\0';
 		n = strlen(host);
+		if (strstr(host, ".."))
+			return ut_err(err, CACT_EINVAL, "allowed domain %s: empty label", target);
 		if (n > 1 && host[n - 1] == '.')
 			host[--n] = '\0'; /* "example.com." names "example.com" */
 		if (n == 0)
@@ -574,13 +589,14 @@ CACT_API int cact_domain_normalize(const char *target, char *out, size_t out_siz
 		}
 		if (strstr(host, ".."))
 			return ut_err(err, CACT_EINVAL, "allowed domain %s: empty label", target);
-		if (host[0] != '*') {
+		{
 			/* The URL parser must read the host as this entry means it (127.1 is refused). */
 			struct cact_error why = {0};
 			struct net_url u;
 			char url[600];
 
-			ut_snprintf(url, sizeof(url), "http://%s/", host);
+			ut_snprintf(url, sizeof(url), "http://%s%s/", host[0] == '*' ? "x" : "",
+				    host[0] == '*' ? host + 1 : host);
 			if (net_url_parse(url, &u, &why))
 				return ut_err(err, CACT_EINVAL, "allowed domain %s: %s", target,
 					      why.message);
@@ -806,11 +822,18 @@ CACT_API int cact_request_set_proxy(struct cact_request *req, const char *proxy,
 	if (!proxy)
 		return set_string(&req->proxy, NULL);
 	if (net_url_parse(proxy, &u, &why))
-		return ut_err(err, CACT_EINVAL, "proxy %s: %s", proxy, why.message);
-	/* Only scheme, host and port mean anything in a proxy address. */
-	free(u.rest);
-	u.rest = strdup("");
-	canon = u.rest ? net_url_format(&u) : NULL;
+		return ut_err(err, CACT_EINVAL, "proxy: %s", why.message);
+	/* Only scheme, host and port mean anything; libcurl reads a missing port as 1080. */
+	{
+		char auth[NET_HOST_MAX + 16];
+		size_t n;
+
+		net_url_authority(&u, 1, auth, sizeof(auth));
+		n = strlen(u.scheme) + 3 + strlen(auth) + 1;
+		canon = malloc(n);
+		if (canon)
+			ut_snprintf(canon, n, "%s://%s", u.scheme, auth);
+	}
 	net_url_clear(&u);
 	rc = canon ? set_string(&req->proxy, canon) : CACT_ENOMEM;
 	free(canon);
@@ -839,6 +862,8 @@ CACT_API int cact_request_add_resolve(struct cact_request *req, const char *host
 	if (!af)
 		return ut_err(err, CACT_EINVAL, "resolve %s: '%s' is not an IP address", host, addr);
 	inet_ntop(af, bin, canon, sizeof(canon));
+	if (strpbrk(host, ":/?#"))
+		return ut_err(err, CACT_EINVAL, "resolve %s: not a host name", host);
 	if (ut_snprintf(url, sizeof(url), "http://%s/", host) < 0 || net_url_parse(url, &u, &why))
 		return ut_err(err, CACT_EINVAL, "resolve %s: %s", host,
 			      why.message[0] ? why.message : "bad host name");
@@ -887,6 +912,8 @@ CACT_API void cact_request_clear_resolve(struct cact_request *req)
 	for (i = 0; i < req->n_resolves; i++) {
 		free(req->resolves[i].host);
 		free(req->resolves[i].addrs);
+		req->resolves[i].host = NULL;
+		req->resolves[i].addrs = NULL;
 	}
 	req->n_resolves = 0;
 }
