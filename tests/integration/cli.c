@@ -1178,6 +1178,54 @@ START_TEST(bad_unknown_option)
 }
 END_TEST
 
+START_TEST(bad_network_options)
+{
+	static const char *const bad[][2] = {
+		{"--allow-domain", "user@example.com"},
+		{"--allow-domain", "127.1"},
+		{"--allow-domain", "example.com=CONNECT"},
+		{"--allow-domain", "example.com=FETCH"},
+		{"--allow-domain", "example.com="},
+		{"--allow-domain", "example.com:99999"},
+		{"--resolve", "example.com"},
+		{"--resolve", "example.com=not-an-address"},
+		{"--resolve", "127.0.0.1=127.0.0.1"},
+		{"--ca-file", "/nonexistent/ca.pem"},
+		{"--proxy", "socks5://127.0.0.1:1080"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *out, *err;
+		int rc = CLI(NULL, &out, &err, "exec", bad[i][0], bad[i][1], "-c", "print(1)");
+
+		ck_assert_msg(rc == 2, "%s %s: status %d", bad[i][0], bad[i][1], rc);
+		assert_usage_error(rc, out, err);
+		ck_assert_msg(strstr(err, bad[i][0]) != NULL, "%s %s: %s", bad[i][0], bad[i][1], err);
+		free(out);
+		free(err);
+	}
+}
+END_TEST
+
+START_TEST(network_off_by_default)
+{
+	char *out, *err;
+	int rc = CLI(NULL, &out, &err, "exec", "-c",
+		     "print('http_get' in dir(__builtins__))\n"
+		     "import urllib.request\n"
+		     "try:\n"
+		     "    urllib.request.urlopen('http://127.0.0.1:9/', timeout=2)\n"
+		     "except OSError as e:\n"
+		     "    print('refused')\n");
+
+	ck_assert_msg(rc == 0, "status %d: %s", rc, err);
+	ck_assert_str_eq(out, "False\nrefused\n");
+	free(out);
+	free(err);
+}
+END_TEST
+
 START_TEST(bad_duplicate_option)
 {
 	char *out, *err;
@@ -1688,6 +1736,8 @@ int main(int argc, char **argv)
 		T_CASE(timeout_json, 60),
 		T_CASE(syntax_error, 60),
 		T_CASE(bad_unknown_option, 60),
+		T_CASE(bad_network_options, 60),
+		T_CASE(network_off_by_default, 60),
 		T_CASE(bad_duplicate_option, 60),
 		T_CASE(bad_code_and_file, 60),
 		T_CASE(bad_no_code, 60),
