@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,7 +42,17 @@ int approver_decide(void *user, const char *name, const char *args_json)
 		fprintf(stderr, "cact %s: no terminal to ask; denied a call of %s (see --approve)\n",
 			a->cmd, name);
 	} else {
-		fprintf(a->tty, "cact: the code calls %s with %.2000s\nallow? [y/N] ", name, args_json);
+		json_t *args = json_loads(args_json, 0, NULL);
+		const char *code = json_string_value(json_object_get(args, "code"));
+
+		/* execute_code is shown as the code it would run. */
+		if (strcmp(name, "execute_code") == 0 && code)
+			fprintf(a->tty, "cact: run this code in the sandbox?\n%s%s", code,
+				code[0] && code[strlen(code) - 1] == '\n' ? "" : "\n");
+		else
+			fprintf(a->tty, "cact: a call of %s with %.2000s\n", name, args_json);
+		fprintf(a->tty, "allow? [y/N] ");
+		json_decref(args);
 		fflush(a->tty);
 		if (fgets(line, sizeof(line), a->tty))
 			yes = strcmp(line, "y\n") == 0 || strcmp(line, "yes\n") == 0 ||

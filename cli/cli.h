@@ -18,5 +18,6 @@ int cmd_doctor(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
 int cmd_state(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 #endif

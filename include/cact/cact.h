@@ -7,6 +7,7 @@
 #ifndef CACT_H
 #define CACT_H
 
+#include <cact/agent.h>
 #include <cact/codeact.h>
 #include <cact/error.h>
 #include <cact/request.h>

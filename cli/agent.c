@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cact agent: a CodeAct agent against an OpenAI-compatible model server.
+ * The model sees execute_code (and the config's direct tools); progress
+ * goes to stderr, the answer to stdout.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include <cact/cact.h>
+
+#include "approve.h"
+#include "cli.h"
+#include "opts.h"
+
+static const char help[] =
+	"usage: cact agent --config FILE --base-url URL --model NAME [OPTIONS] [PROMPT]\n"
+	"\n"
+	"Answers PROMPT (or each line of standard input) with a model that writes\n"
+	"Python for the sandbox through execute_code.\n"
+	"\n"
+	"  --config FILE          the cact exec configuration (tools, files, network,\n"
+	"                         limits), plus direct_tools the model calls itself\n"
+	"  --base-url URL         the server's API root, e.g. https://api.openai.com/v1\n"
+	"  --model NAME           model name\n"
+	"  --api-key-env VAR      environment variable holding the API key (never printed)\n"
+	"  --header 'NAME: VALUE' extra request header (repeatable)\n"
+	"  --session FILE         continue the conversation in FILE and save it there\n"
+	"  --max-steps N          model calls per prompt (default 20)\n"
+	"  --approve ask|all|none how to answer calls that need approval: ask on the\n"
+	"                         terminal (default; denied without one), all, none\n"
+	"  --stream               stream the answer as it arrives\n"
+	"  --output-dir DIR       save the files each execution leaves in /output here\n"
+	"  --json                 print each run's transcript as one JSON line\n"
+	"  --instructions TEXT    extra instructions for the model\n"
+	"  --tools-visible        offer the sandbox's tools to the model directly too\n"
+	"  --isolation full|reduced as for cact exec\n"
+	"\n"
+	"Exit status: 0 answered, 1 a step limit or a model server error, 2 usage\n"
+	"error, 3 the sandbox could not be set up.\n";
+
+enum {
+	O_CONFIG,
+	O_BASE,
+	O_MODEL,
+	O_KEYENV,
+	O_HEADER,
+	O_SESSION,
+	O_STEPS,
+	O_APPROVE,
+	O_STREAM,
+	O_OUTDIR,
+	O_JSON,
+	O_INSTR,
+	O_VISIBLE,
+	O_ISOLATION,
+	O_HELP,
+	O__N
+};
+
+struct ui {
+	int color;
+	int stream;
+	int json;
+	int text_open; /* streamed text printed without a final newline */
+	const char *outdir;
+	uint64_t t0;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static const char *paint(const struct ui *u, const char *code)
+{
+	return u->color ? code : "";
+}
+
+#define DIM "\033[2m"
+#define BOLD "\033[1m"
+#define RED "\033[31m"
+#define GREEN "\033[32m"
+#define CYAN "\033[36m"
+#define OFF "\033[0m"
+
+/* Prints text indented, at most max_lines lines, then a count of the rest. */
+static void block(const struct ui *u, const char *text, size_t len, int max_lines)
+{
+	size_t i = 0;
+	int lines = 0;
+
+	while (i < len) {
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - (text + i)) : len - i;
+
+		if (lines == max_lines) {
+			size_t rest = 0;
+
+			for (; i < len; i++)
+				rest += text[i] == '\n';
+			fprintf(stderr, "    %s[... %zu more lines]%s\n", paint(u, DIM), rest + 1,
+				paint(u, OFF));
+			return;
+		}
+		fprintf(stderr, "    %s|%s %.*s\n", paint(u, DIM), paint(u, OFF), (int)(n > 400 ? 400 : n),
+			text + i);
+		lines++;
+		i += n + 1;
+	}
+}
+
+static void close_text(struct ui *u)
+{
+	if (u->text_open) {
+		fputc('\n', stdout);
+		fflush(stdout);
+		u->text_open = 0;
+	}
+}
+
+static void save_files(const struct ui *u, const struct cact_result *r)
+{
+	struct cact_error err = {0};
+
+	if (!u->outdir || cact_result_file_count(r) == 0)
+		return;
+	if (cact_result_save_files(r, u->outdir, 1, &err))
+		fprintf(stderr, "cact agent: saving files: %s\n", err.message);
+	else
+		fprintf(stderr, "    %s%zu file(s) saved to %s%s\n", paint(u, DIM),
+			cact_result_file_count(r), u->outdir, paint(u, OFF));
+}
+
+static void on_event(void *user, const struct cact_event *ev)
+{
+	struct ui *u = user;
+
+	switch (ev->kind) {
+	case CACT_EVENT_STEP:
+		fprintf(stderr, "%s[step %u]%s asking the model\n", paint(u, DIM), ev->step,
+			paint(u, OFF));
+		break;
+	case CACT_EVENT_TEXT:
+		if (u->stream && !u->json) {
+			fwrite(ev->text, 1, ev->len, stdout);
+			fflush(stdout);
+			u->text_open = ev->len > 0 && ev->text[ev->len - 1] != '\n';
+		}
+		break;
+	case CACT_EVENT_MODEL:
+		close_text(u);
+		fprintf(stderr, "%s[step %u] model answered in %.2f s, %llu tokens in, %llu out%s\n",
+			paint(u, DIM), ev->step, (double)ev->elapsed_us / 1e6,
+			(unsigned long long)ev->prompt_tokens, (unsigned long long)ev->completion_tokens,
+			paint(u, OFF));
+		break;
+	case CACT_EVENT_TOOL_CALL:
+		fprintf(stderr, "%s[step %u]%s %s%s%s\n", paint(u, DIM), ev->step, paint(u, OFF),
+			paint(u, BOLD CYAN), ev->name, paint(u, OFF));
+		{
+			/* execute_code is shown as its code. */
+			json_t *args = json_loads(ev->text, 0, NULL);
+			json_t *code = json_object_get(args, "code");
+
+			if (strcmp(ev->name, "execute_code") == 0 && json_is_string(code))
+				block(u, json_string_value(code), json_string_length(code), 60);
+			else
+				block(u, ev->text, ev->len, 60);
+			json_decref(args);
+		}
+		break;
+	case CACT_EVENT_TOOL_RESULT:
+		fprintf(stderr, "    %s%s %s%s (%.2f s)\n", paint(u, ev->ok ? GREEN : RED), ev->name,
+			ev->ok ? "ok" : "failed", paint(u, OFF), (double)ev->elapsed_us / 1e6);
+		block(u, ev->text, ev->len, 20);
+		if (ev->result)
+			save_files(u, ev->result);
+		break;
+	case CACT_EVENT_SANDBOX_CALL:
+		fprintf(stderr, "    %s-> call_tool %s%s %.300s\n", paint(u, CYAN), ev->name,
+			paint(u, OFF), ev->text);
+		break;
+	case CACT_EVENT_SANDBOX_DONE:
+		fprintf(stderr, "    %s<- %s %s%s (%.1f ms) %.300s\n", paint(u, ev->ok ? GREEN : RED),
+			ev->name, ev->ok ? "ok" : "failed", paint(u, OFF),
+			(double)ev->elapsed_us / 1e3, ev->text);
+		break;
+	}
+}
+
+static int read_file(const char *path, char **out)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0, cap = 0;
+	char *buf = NULL;
+
+	*out = NULL;
+	if (!f)
+		return errno == ENOENT ? 1 : -1;
+	for (;;) {
+		size_t got;
+
+		if (n + 4096 + 1 > cap) {
+			char *grown;
+
+			cap = cap ? cap * 2 : 65536;
+			if (cap > (256u << 20) || !(grown = realloc(buf, cap))) {
+				free(buf);
+				fclose(f);
+				return -1;
+			}
+			buf = grown;
+		}
+		got = fread(buf + n, 1, 4096, f);
+		n += got;
+		if (got < 4096)
+			break;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/* Writes the session next to path, then renames it over path. */
+static int save_session(const char *path, const struct cact_session *s)
+{
+	char tmp[4096];
+	char *text = cact_session_to_json(s);
+	FILE *f;
+	int ok;
+
+	if (!text || snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		cact_free(text);
+		return -1;
+	}
+	f = fopen(tmp, "w");
+	ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+	if (f && fclose(f))
+		ok = 0;
+	cact_free(text);
+	if (!ok || rename(tmp, path)) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* One prompt. 0 answered, 1 stopped or failed. */
+static int answer(struct cact_agent *agent, struct cact_session *s, const char *prompt,
+		  const struct cact_run_options *ro, struct ui *u, const char *session_path)
+{
+	struct cact_error err = {0};
+	struct cact_run *run = NULL;
+	uint64_t in = 0, out = 0;
+	int status = 0;
+
+	u->t0 = now_us();
+	if (cact_agent_run(agent, s, prompt, ro, &run, &err)) {
+		close_text(u);
+		fprintf(stderr, "cact agent: %s\n", err.message);
+		status = 1;
+	} else {
+		close_text(u);
+		cact_run_usage(run, &in, &out);
+		fprintf(stderr, "%s[%s] %u step(s), %.2f s, %llu tokens in, %llu out%s\n",
+			paint(u, cact_run_stop(run) == CACT_STOP_FINAL ? DIM : RED),
+			cact_run_stop(run) == CACT_STOP_FINAL ? "answered" : "step limit reached",
+			cact_run_steps(run), (double)(now_us() - u->t0) / 1e6,
+			(unsigned long long)in, (unsigned long long)out, paint(u, OFF));
+		if (u->json) {
+			char *j = cact_run_to_json(run);
+
+			if (j)
+				printf("%s\n", j);
+			cact_free(j);
+		} else if (!u->stream) {
+			const char *t = cact_run_text(run);
+
+			printf("%s%s", t, t[0] && t[strlen(t) - 1] != '\n' ? "\n" : "");
+		}
+		fflush(stdout);
+		status = cact_run_stop(run) == CACT_STOP_FINAL ? 0 : 1;
+	}
+	cact_run_free(run);
+	if (session_path && save_session(session_path, s)) {
+		fprintf(stderr, "cact agent: cannot save the session to %s: %s\n", session_path,
+			strerror(errno));
+		status = 1;
+	}
+	return status;
+}
+
+static int setup_session(const char *path, struct cact_session **s)
+{
+	struct cact_error err = {0};
+	char *text = NULL;
+	int rc;
+
+	if (!path)
+		return cact_session_new(s) ? -1 : 0;
+	rc = read_file(path, &text);
+	if (rc == 1)
+		return cact_session_new(s) ? -1 : 0;
+	if (rc < 0) {
+		cli_error("agent", "--session %s: cannot read it: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = cact_session_load(text, s, &err);
+	free(text);
+	if (rc)
+		cli_error("agent", "--session %s: %s", path, err.message);
+	return rc ? -1 : 0;
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	struct opt o[O__N] = {
+		[O_CONFIG] = {"config", 0, OPT_VALUE},
+		[O_BASE] = {"base-url", 0, OPT_VALUE},
+		[O_MODEL] = {"model", 0, OPT_VALUE},
+		[O_KEYENV] = {"api-key-env", 0, OPT_VALUE},
+		[O_HEADER] = {"header", 0, OPT_VALUE | OPT_REPEAT},
+		[O_SESSION] = {"session", 0, OPT_VALUE},
+		[O_STEPS] = {"max-steps", 0, OPT_VALUE},
+		[O_APPROVE] = {"approve", 0, OPT_VALUE},
+		[O_STREAM] = {"stream", 0, OPT_FLAG},
+		[O_OUTDIR] = {"output-dir", 0, OPT_VALUE},
+		[O_JSON] = {"json", 0, OPT_FLAG},
+		[O_INSTR] = {"instructions", 0, OPT_VALUE},
+		[O_VISIBLE] = {"tools-visible", 0, OPT_FLAG},
+		[O_ISOLATION] = {"isolation", 0, OPT_VALUE},
+		[O_HELP] = {"help", 'h', OPT_FLAG},
+	};
+	struct cact_chat_options co;
+	struct cact_runtime_options rto;
+	struct cact_run_options ro = {0};
+	struct cact_context_provider prov;
+	struct cact_error err = {0};
+	struct cact_runtime *rt = NULL;
+	struct cact_codeact *cc = NULL;
+	struct cact_chat *chat = NULL;
+	struct cact_agent *agent = NULL;
+	struct cact_session *session = NULL;
+	struct cact_tool **direct = NULL;
+	struct approver ap = {0};
+	struct ui u = {0};
+	const char *pos[1], *v, *session_path;
+	size_t n_pos = 0, n_direct = 0, i;
+	int status = EXIT_USAGE, ap_ready = 0;
+
+	cact_chat_options_init(&co);
+	cact_runtime_options_init(&rto);
+	if (opts_parse("agent", argc, argv, o, O__N, pos, 1, &n_pos))
+		goto out;
+	if (o[O_HELP].count) {
+		fputs(help, stdout);
+		status = EXIT_OK;
+		goto out;
+	}
+	if (!o[O_CONFIG].count || !o[O_BASE].count || !o[O_MODEL].count) {
+		cli_error("agent", "--config, --base-url and --model are required (see --help)");
+		goto out;
+	}
+	if (approver_init(&ap, o[O_APPROVE].count ? o[O_APPROVE].values[0] : NULL, "agent"))
+		goto out;
+	ap_ready = 1;
+	if ((v = o[O_STEPS].count ? o[O_STEPS].values[0] : NULL)) {
+		char *end;
+		unsigned long n = strtoul(v, &end, 10);
+
+		if (!*v || *end || n == 0 || n > 1000 || v[0] == '-') {
+			cli_error("agent", "--max-steps: '%s' is not a whole number from 1 to 1000", v);
+			goto out;
+		}
+		ro.max_steps = (unsigned)n;
+	}
+	if ((v = o[O_ISOLATION].count ? o[O_ISOLATION].values[0] : NULL)) {
+		if (strcmp(v, "full") == 0)
+			rto.isolation = CACT_ISOLATION_FULL;
+		else if (strcmp(v, "reduced") == 0)
+			rto.isolation = CACT_ISOLATION_REDUCED;
+		else {
+			cli_error("agent", "--isolation: '%s' is neither full nor reduced", v);
+			goto out;
+		}
+	}
+	u.outdir = o[O_OUTDIR].count ? o[O_OUTDIR].values[0] : NULL;
+	if (u.outdir && !*u.outdir) {
+		cli_error("agent", "--output-dir is empty");
+		goto out;
+	}
+	u.stream = o[O_STREAM].count > 0;
+	u.json = o[O_JSON].count > 0;
+	u.color = isatty(2) && !getenv("NO_COLOR");
+	session_path = o[O_SESSION].count ? o[O_SESSION].values[0] : NULL;
+
+	if (cact_codeact_new(NULL, &cc, &err) ||
+	    cact_codeact_load_config(cc, o[O_CONFIG].values[0], &err)) {
+		cli_error("agent", "%s", err.message);
+		goto out;
+	}
+	co.base_url = o[O_BASE].values[0];
+	co.model = o[O_MODEL].values[0];
+	co.api_key_env = o[O_KEYENV].count ? o[O_KEYENV].values[0] : NULL;
+	co.headers = o[O_HEADER].values;
+	co.n_headers = (size_t)o[O_HEADER].count;
+	co.stream = u.stream;
+	if (cact_chat_new(&co, &chat, &err)) {
+		cli_error("agent", "%s", err.message);
+		goto out;
+	}
+	if (setup_session(session_path, &session))
+		goto out;
+	if (cact_agent_new(chat, o[O_INSTR].count ? o[O_INSTR].values[0] : NULL, &agent, &err) ||
+	    cact_codeact_direct_tools(cc, &direct, &n_direct)) {
+		cli_error("agent", "%s", err.message[0] ? err.message : "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n_direct; i++) {
+		if (cact_agent_add_tool(agent, direct[i], &err)) {
+			cli_error("agent", "%s", err.message);
+			goto out;
+		}
+	}
+	if (cact_codeact_provider(cc, o[O_VISIBLE].count > 0, &prov, &err) ||
+	    cact_agent_add_provider(agent, &prov, &err)) {
+		cli_error("agent", "%s", err.message);
+		goto out;
+	}
+	if (cact_runtime_new(&rto, &rt, &err)) {
+		cli_error("agent", "cannot set up the sandbox: %s", err.message);
+		status = EXIT_SETUP;
+		goto out;
+	}
+	cact_codeact_set_runtime(cc, rt);
+	ro.approve = approver_decide;
+	ro.approve_user = &ap;
+	ro.on_event = on_event;
+	ro.event_user = &u;
+	if (n_pos) {
+		status = answer(agent, session, pos[0], &ro, &u, session_path);
+	} else {
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t n;
+		int interactive = isatty(0);
+
+		status = EXIT_OK;
+		for (;;) {
+			if (interactive)
+				fprintf(stderr, "%s> %s", paint(&u, BOLD), paint(&u, OFF));
+			n = getline(&line, &cap, stdin);
+			if (n < 0)
+				break;
+			while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+				line[--n] = '\0';
+			if (n == 0)
+				continue;
+			if (answer(agent, session, line, &ro, &u, session_path))
+				status = 1;
+		}
+		free(line);
+	}
+out:
+	cact_agent_free(agent);
+	cact_tools_free(direct, n_direct);
+	cact_session_free(session);
+	cact_chat_free(chat);
+	cact_codeact_free(cc);
+	cact_runtime_free(rt);
+	if (ap_ready)
+		approver_close(&ap);
+	opts_free(o, O__N);
+	return status;
+}
