@@ -6,7 +6,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 MESON_FLAGS ?=
 
-.PHONY: all deps build demo test test-asan fuzz bench clean format
+.PHONY: all deps build demo test samples test-asan fuzz bench clean format
 
 all: build
 
@@ -24,6 +24,14 @@ demo: build
 
 test: build
 	meson test -C $(BUILD) --print-errorlogs
+
+# The agent samples (examples/agent), each against the scripted test server.
+samples: build
+	@for s in direct provider manual; do \
+		echo "== examples/agent/run.sh $$s"; \
+		env -u OPENAI_BASE_URL BUILD=$(BUILD) sh examples/agent/run.sh --batch $$s || exit 1; \
+		echo; \
+	done
 
 # Address and undefined-behaviour sanitizers over the host library, the CLI
 # and the tests (the guest gets UBSan only: see docs/testing.md).

@@ -15,6 +15,7 @@
 struct exec_tool {
 	struct cact_codeact *cc;
 	int owned; /* a snapshot the tool frees */
+	enum cact_approval approval; /* what the tool said when it was made */
 };
 
 /* Sandboxed code called a tool: the run hears of it. */
@@ -56,6 +57,19 @@ static int exec_invoke(void *data, const char *name, const char *args_json, size
 	if (!json_is_string(code)) {
 		json_decref(args);
 		return ut_err(err, CACT_EINVAL, "execute_code takes {\"code\": \"...\"}");
+	}
+	/*
+	 * A borrowed configuration may have gained an always_require tool since
+	 * the tool was made (and the model told it needs no approval): ask now.
+	 */
+	if (!t->owned && t->approval == CACT_APPROVAL_NEVER_REQUIRE &&
+	    cact_codeact_approval(t->cc) == CACT_APPROVAL_ALWAYS_REQUIRE &&
+	    !(scope && scope->ctx->opts->approve &&
+	      scope->ctx->opts->approve(scope->ctx->opts->approve_user, "execute_code", args_json))) {
+		json_decref(args);
+		return ut_err(err, CACT_EINVAL,
+			      "execute_code now needs approval (its configuration changed) and was not "
+			      "approved");
 	}
 	if (scope) {
 		hooks.approve = scope->ctx->opts->approve;
@@ -117,6 +131,7 @@ static int exec_tool_new(struct cact_codeact *cc, int owned, struct cact_tool **
 	}
 	t->cc = cc;
 	t->owned = owned;
+	t->approval = cact_tool_approval(*out);
 	(*out)->kind = TOOL_CUSTOM;
 	(*out)->ops = &exec_ops;
 	(*out)->ops_data = t;
