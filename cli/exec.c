@@ -85,6 +85,8 @@ static int exit_status(enum cact_status s)
 		return EXIT_VIOLATION;
 	case CACT_STATUS_SETUP_ERROR:
 		return EXIT_SETUP;
+	case CACT_STATUS_CANCELLED:
+		return EXIT_VIOLATION;
 	}
 	return EXIT_SETUP;
 }

@@ -180,6 +180,14 @@ CACT_API int cact_request_add_resolve(struct cact_request *req, const char *host
 				      const char *addr, struct cact_error *err);
 CACT_API void cact_request_clear_resolve(struct cact_request *req);
 
+/*
+ * Stops the execution when fd becomes readable (an eventfd or a pipe the
+ * caller writes to from another thread): the sandbox is killed and the
+ * result's status is cancelled. -1 (the default) for none. The fd is
+ * borrowed and polled, never read. Not copied by cact_request_dup.
+ */
+CACT_API void cact_request_set_cancel_fd(struct cact_request *req, int fd);
+
 /* A deep copy (the tools are shared by reference). *out is owned. */
 CACT_API int cact_request_dup(const struct cact_request *req, struct cact_request **out);
 

@@ -23,6 +23,7 @@ enum cact_status {
 	CACT_STATUS_SANDBOX_VIOLATION, /* killed by the seccomp filter, or broke the wire protocol */
 	CACT_STATUS_CRASHED,           /* any other fatal signal */
 	CACT_STATUS_SETUP_ERROR,       /* the sandbox could not be built; no code ran */
+	CACT_STATUS_CANCELLED,         /* stopped by the caller (cact_request_set_cancel_fd) */
 };
 
 /* Static name of a status ("ok", "python_error", ...). */

@@ -42,7 +42,7 @@ static int exec_invoke(void *data, const char *name, const char *args_json, size
 {
 	struct exec_tool *t = data;
 	struct agent_tool_scope *scope = agent_current_scope();
-	struct cc_hooks hooks = {0};
+	struct cc_hooks hooks = {.cancel_fd = -1};
 	struct cact_result *res = NULL;
 	json_t *args, *code, *wrapped;
 	char *text;

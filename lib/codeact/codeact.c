@@ -358,6 +358,7 @@ int cc_execute(struct cact_codeact *cc, const char *code, size_t len, const stru
 		if (hooks) {
 			req->observe_fn = hooks->observe;
 			req->observe_user = hooks->observe_user;
+			req->cancel_fd = hooks->cancel_fd;
 		}
 	}
 	pthread_mutex_unlock(&cc->lock);

@@ -48,6 +48,7 @@ struct cc_hooks {
 	void *approve_user;
 	rt_observe_fn observe;
 	void *observe_user;
+	int cancel_fd; /* -1: none (cact_request_set_cancel_fd) */
 };
 
 /* cact_codeact_execute with hooks (may be NULL). */

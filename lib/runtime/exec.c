@@ -64,7 +64,7 @@ struct run {
 	json_t *report;   /* the guest's result frame */
 	char *setup_msg;  /* from a setup_error frame */
 	char violation[256];
-	int killed_timeout, killed_flood, killed_violation;
+	int killed_timeout, killed_flood, killed_violation, killed_cancel;
 	int dead;
 	unsigned applied_pid_max, applied_userns;
 	uint64_t start, deadline;
@@ -309,16 +309,16 @@ static void supervise(struct run *x)
 	int wire_open = 1, out_open = 1, err_open = 1;
 
 	while (!x->dead) {
-		struct pollfd p[5];
+		struct pollfd p[6];
 		uint64_t now = ut_now_us();
-		int timeout, n = 0, iw = -1, io = -1, ie = -1, ip, ic;
+		int timeout, n = 0, iw = -1, io = -1, ie = -1, ip, ic, ik;
 
 		if (now >= x->deadline && !x->killed_timeout && !x->dead) {
 			x->killed_timeout = 1;
 			kill_sandbox(x);
 		}
 		/* After a kill, give the kernel a grace period to report the death. */
-		if (x->killed_timeout || x->killed_flood || x->killed_violation)
+		if (x->killed_timeout || x->killed_flood || x->killed_violation || x->killed_cancel)
 			timeout = 100;
 		else
 			timeout = (int)((x->deadline - now + 999) / 1000);
@@ -343,11 +343,21 @@ static void supervise(struct run *x)
 		ic = n;
 		p[n].fd = x->calls.wake_r;
 		p[n++].events = POLLIN;
+		ik = -1;
+		if (x->req->cancel_fd >= 0 && !x->killed_cancel) {
+			ik = n;
+			p[n].fd = x->req->cancel_fd;
+			p[n++].events = POLLIN;
+		}
 		if (poll(p, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			kill_sandbox(x);
 			break;
+		}
+		if (ik >= 0 && p[ik].revents && !x->dead) {
+			x->killed_cancel = 1;
+			kill_sandbox(x);
 		}
 		if (p[ic].revents && rt_calls_collect(&x->calls, &x->outq))
 			violation(x, "%s", "tool answers the sandbox does not read");
@@ -404,6 +414,10 @@ static int classify(struct run *x)
 	int rc = 0;
 
 	r->exit_code = -1;
+	if (x->killed_cancel) {
+		r->status = CACT_STATUS_CANCELLED;
+		return rt_result_set_error(r, "cancelled", "the execution was cancelled", NULL);
+	}
 	if (!x->running) {
 		if (x->killed_timeout && !x->setup_msg && x->ready)
 			ut_snprintf(msg, sizeof(msg), "the time limit ran out before the code started");

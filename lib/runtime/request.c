@@ -75,6 +75,7 @@ CACT_API int cact_request_new(struct cact_request **out)
 		return CACT_ENOMEM;
 	for (i = 0; i < CACT_LIMIT__COUNT; i++)
 		r->limits[i] = limits[i].dflt;
+	r->cancel_fd = -1;
 	*out = r;
 	return 0;
 }
@@ -769,6 +770,11 @@ CACT_API int cact_request_allowed_domain(const struct cact_request *req, size_t 
 	if (methods)
 		*methods = req->domains[i].methods;
 	return 0;
+}
+
+CACT_API void cact_request_set_cancel_fd(struct cact_request *req, int fd)
+{
+	req->cancel_fd = fd >= 0 ? fd : -1;
 }
 
 /* ---- network settings ---- */

@@ -17,6 +17,7 @@ static const char *const status_names[] = {
 	[CACT_STATUS_SANDBOX_VIOLATION] = "sandbox_violation",
 	[CACT_STATUS_CRASHED] = "crashed",
 	[CACT_STATUS_SETUP_ERROR] = "setup_error",
+	[CACT_STATUS_CANCELLED] = "cancelled",
 };
 
 CACT_API const char *cact_status_name(enum cact_status s)

@@ -59,6 +59,7 @@ struct cact_request {
 	size_t n_resolves;
 	rt_observe_fn observe_fn; /* not copied by cact_request_dup */
 	void *observe_user;
+	int cancel_fd;            /* -1: none; not copied either */
 };
 
 /* The addresses a resolve override gives host ("a,b"), or NULL. Borrowed. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -502,6 +503,61 @@ static void warm_up(struct cact_runtime *rt)
 	expect_ok(rt, "print('warm')", "warm\n");
 	usleep(300 * 1000);
 }
+
+/* Writes to the eventfd a little after the run starts. */
+struct canceller {
+	int fd;
+};
+
+static void *cancel_later(void *arg)
+{
+	struct canceller *c = arg;
+	uint64_t one = 1;
+
+	usleep(300 * 1000);
+	if (write(c->fd, &one, sizeof(one)) != sizeof(one))
+		abort();
+	return NULL;
+}
+
+START_TEST(cancel_stops_execution)
+{
+	struct cact_runtime *rt = t_runtime();
+	struct cact_request *req;
+	struct cact_result *r;
+	struct canceller c = {.fd = eventfd(0, EFD_CLOEXEC)};
+	pthread_t th;
+	const char *code = "import threading\n"
+			   "def burn():\n"
+			   "    while True:\n"
+			   "        pass\n"
+			   "threading.Thread(target=burn, daemon=True).start()\n"
+			   "print('started', flush=True)\n"
+			   "burn()\n";
+
+	warm_up(rt);
+	ck_assert_int_ge(c.fd, 0);
+	ck_assert_int_eq(cact_request_new(&req), 0);
+	ck_assert_int_eq(cact_request_set_code(req, code, strlen(code), NULL), 0);
+	ck_assert_int_eq(cact_request_set_limit(req, CACT_LIMIT_TIMEOUT_MS, 60000, NULL), 0);
+	cact_request_set_cancel_fd(req, c.fd);
+	ck_assert_int_eq(pthread_create(&th, NULL, cancel_later, &c), 0);
+	r = t_run_req(rt, req);
+	pthread_join(th, NULL);
+	t_assert_status(r, CACT_STATUS_CANCELLED);
+	ck_assert_str_eq(cact_status_name(cact_result_status(r)), "cancelled");
+	ck_assert_str_eq(cact_result_error_type(r), "cancelled");
+	assert_out(r, "started\n");
+	cact_result_free(r);
+	/* The runtime serves the next request as usual; a request without the fd is unaffected. */
+	r = t_run(rt, "print('next')\n", 5000);
+	t_assert_status(r, CACT_STATUS_OK);
+	assert_out(r, "next\n");
+	cact_result_free(r);
+	cact_request_free(req);
+	close(c.fd);
+}
+END_TEST
 
 START_TEST(timeout_busy_loop)
 {
@@ -1564,6 +1620,7 @@ int main(int argc, char **argv)
 		T_CASE(random_differs_across_runs, 60),
 		T_CASE(stdout_cap_truncates, 60),
 		T_CASE(stdout_flood_stopped, 60),
+		T_CASE(cancel_stops_execution, 60),
 		T_CASE(timeout_busy_loop, 60),
 		T_CASE(timeout_cpu_threads, 60),
 		T_CASE(memory_cap, 90),
