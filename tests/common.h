@@ -35,6 +35,8 @@ char *t_tmpdir(void);
 void t_rmtree(const char *path);
 /* Writes text into dir/name (creating folders). */
 void t_write(const char *dir, const char *name, const char *text);
+/* printf into a new string (free()); fails the test when out of memory. */
+char *t_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Runs the cact CLI ($CACT_BIN) with argv (NULL-terminated, without argv[0]),

@@ -82,6 +82,17 @@ static int add_text(struct addrs *as, const char *text)
 	return 0;
 }
 
+/* An address as text, without brackets. */
+static void addr_text(const struct sockaddr *sa, char *out, size_t size)
+{
+	const void *a = sa->sa_family == AF_INET
+				? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+				: (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+	if (!inet_ntop(sa->sa_family, a, out, (socklen_t)size))
+		ut_snprintf(out, size, "?");
+}
+
 /* The host part of an allow-list target ("localhost" of "localhost:8080"). */
 static int target_is_localhost(const char *target)
 {
@@ -139,13 +150,7 @@ static int resolve(const struct net_request *r, const struct net_url *u, const c
 									  r->req->n_domains, sa, u);
 
 		if (!ok) {
-			inet_ntop(
-				sa->sa_family,
-				sa->sa_family == AF_INET
-					? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
-					: (const void *)&((const struct sockaddr_in6 *)sa)
-						  ->sin6_addr,
-				shown, sizeof(shown));
+			addr_text(sa, shown, sizeof(shown));
 			ut_snprintf(why, wsize,
 				    target_is_localhost(target)
 					    ? "%s resolves to %s, which is not a loopback address"
@@ -433,13 +438,7 @@ static int hop(const struct net_request *r, const struct net_url *u, const char 
 			char text[INET6_ADDRSTRLEN];
 			const struct sockaddr *sa = (const struct sockaddr *)&as.a[i];
 
-			inet_ntop(
-				sa->sa_family,
-				sa->sa_family == AF_INET
-					? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
-					: (const void *)&((const struct sockaddr_in6 *)sa)
-						  ->sin6_addr,
-				text, sizeof(text));
+			addr_text(sa, text, sizeof(text));
 			used += (size_t)snprintf(pin + used, sizeof(pin) - used,
 						 sa->sa_family == AF_INET6 ? "%s[%s]" : "%s%s",
 						 i ? "," : "", text);

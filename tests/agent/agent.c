@@ -37,20 +37,6 @@ extern char **environ;
 /* Runs the CLI with a NULL-terminated argv built from the arguments. */
 #define CLI(in, out, err, ...) t_cli((const char *const[]){__VA_ARGS__, NULL}, (in), (out), (err))
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	int n;
-
-	va_start(ap, f);
-	n = vasprintf(&s, f, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	return s;
-}
-
 static char *xstrdup(const char *s)
 {
 	char *p = strdup(s);
@@ -120,10 +106,10 @@ static void fake_start(struct fake *f, const char *script)
 	ck_assert_msg(root != NULL, "CACT_SOURCE_ROOT is not set");
 	f->dir = t_tmpdir();
 	write_json(f->dir, "script.json", script);
-	server = fmt("%s/tests/agent/fake_openai.py", root);
-	port_file = fmt("%s/port", f->dir);
-	script_file = fmt("%s/script.json", f->dir);
-	log_file = fmt("%s/log.jsonl", f->dir);
+	server = t_fmt("%s/tests/agent/fake_openai.py", root);
+	port_file = t_fmt("%s/port", f->dir);
+	script_file = t_fmt("%s/script.json", f->dir);
+	log_file = t_fmt("%s/log.jsonl", f->dir);
 	argv[0] = "/usr/bin/python3";
 	argv[1] = "-I";
 	argv[2] = server;
@@ -179,7 +165,7 @@ static void fake_stop(struct fake *f)
 /* The server's log: one object per request ({step, request, headers, failed}). */
 static json_t *fake_log(const struct fake *f)
 {
-	char *path = fmt("%s/log.jsonl", f->dir), *line = NULL;
+	char *path = t_fmt("%s/log.jsonl", f->dir), *line = NULL;
 	json_t *all = json_array();
 	size_t cap = 0;
 	FILE *fp = fopen(path, "r");
@@ -292,7 +278,7 @@ static char *tool_names(json_t *req)
 
 	json_array_foreach(json_object_get(req, "tools"), i, t)
 	{
-		grown = fmt(
+		grown = t_fmt(
 			"%s%s%s", s, i ? "," : "",
 			json_string_value(json_object_get(json_object_get(t, "function"), "name")));
 		free(s);
@@ -569,7 +555,7 @@ static char *event_kinds(const struct events *e)
 	for (i = 0; i < e->n; i++) {
 		if (i && e->r[i].kind == CACT_EVENT_TEXT && e->r[i - 1].kind == CACT_EVENT_TEXT)
 			continue;
-		grown = fmt("%s%s%s", s, i ? " " : "", kind_name(e->r[i].kind));
+		grown = t_fmt("%s%s%s", s, i ? " " : "", kind_name(e->r[i].kind));
 		free(s);
 		s = grown;
 	}
@@ -1253,7 +1239,7 @@ START_TEST(concurrent_runs_one_agent)
 	int i;
 
 	for (i = 0; i < 4; i++) {
-		grown = fmt("%s%s"
+		grown = t_fmt("%s%s"
 			    "{`match`: {`last_user_contains`: `task-%d:`}, `delay_ms`: 100,"
 			    " `response`: {`tool_calls`: [{`id`: `t%d`, `name`: `execute_code`,"
 			    "   `arguments`: {`code`: `print('sum', call_tool('compute', a=%d, "
@@ -1265,7 +1251,7 @@ START_TEST(concurrent_runs_one_agent)
 		free(script);
 		script = grown;
 	}
-	grown = fmt("%s]", script);
+	grown = t_fmt("%s]", script);
 	free(script);
 	script = grown;
 	fake_start(&f, script);
@@ -1895,7 +1881,7 @@ END_TEST
 static char *cli_config(const char *dir, int wipe)
 {
 	char *text =
-		fmt("{`tools`: ["
+		t_fmt("{`tools`: ["
 		    " {`name`: `compute`, `description`: `adds a and b`,"
 		    "  `parameters`: {`type`: `object`, `properties`: {`a`: {`type`: `integer`},"
 		    "    `b`: {`type`: `integer`}}, `required`: [`a`, `b`]},"
@@ -1910,7 +1896,7 @@ static char *cli_config(const char *dir, int wipe)
 
 	write_json(dir, "cfg.json", text);
 	free(text);
-	return fmt("%s/cfg.json", dir);
+	return t_fmt("%s/cfg.json", dir);
 }
 
 #define COMPUTE_SCRIPT                                                                         \
@@ -1987,7 +1973,7 @@ START_TEST(cli_session_file)
 {
 	struct fake f;
 	char *dir = t_tmpdir(), *cfg = cli_config(dir, 0), *out = NULL, *err = NULL;
-	char *path = fmt("%s/chat.json", dir), *text = NULL;
+	char *path = t_fmt("%s/chat.json", dir), *text = NULL;
 	struct cact_session *s = NULL;
 	struct cact_error cerr = {0};
 	json_t *m, *log;
@@ -2046,7 +2032,7 @@ START_TEST(cli_approve_none_denies)
 {
 	struct fake f;
 	char *dir = t_tmpdir(), *cfg = cli_config(dir, 1), *out = NULL, *err = NULL;
-	char *wiped = fmt("%s/wiped", dir);
+	char *wiped = t_fmt("%s/wiped", dir);
 	json_t *log;
 	int rc;
 
@@ -2173,7 +2159,7 @@ static int closed_port(void)
 START_TEST(cli_unreachable_server)
 {
 	char *dir = t_tmpdir(), *cfg = cli_config(dir, 0), *out = NULL, *err = NULL;
-	char *url = fmt("http://127.0.0.1:%d/v1", closed_port());
+	char *url = t_fmt("http://127.0.0.1:%d/v1", closed_port());
 	const char *line, *errline = NULL;
 	int rc, n_err = 0;
 

@@ -24,21 +24,6 @@
 #define PYPATH	 "/usr/lib/python3/dist-packages"
 #define CODE_CAP (10u * 1024u * 1024u)
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	int n;
-
-	va_start(ap, f);
-	n = vasprintf(&s, f, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	return s;
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -220,7 +205,7 @@ END_TEST
 
 START_TEST(code_from_file)
 {
-	char *dir = t_tmpdir(), *path = fmt("%s/prog.py", dir), *out, *err;
+	char *dir = t_tmpdir(), *path = t_fmt("%s/prog.py", dir), *out, *err;
 	int rc;
 
 	t_write(dir, "prog.py", "import sys\nprint('from file')\nprint('warn', file=sys.stderr)\n");
@@ -254,7 +239,7 @@ END_TEST
 
 START_TEST(workspace_visible_read_only)
 {
-	char *dir = t_tmpdir(), *new_path = fmt("%s/new.txt", dir), *out, *err;
+	char *dir = t_tmpdir(), *new_path = t_fmt("%s/new.txt", dir), *out, *err;
 	int rc;
 
 	t_write(dir, "a.txt", "workspace data\n");
@@ -280,11 +265,11 @@ END_TEST
 
 START_TEST(mount_file_default_guest)
 {
-	char *dir = t_tmpdir(), *host = fmt("%s/f.txt", dir), *code, *out, *err;
+	char *dir = t_tmpdir(), *host = t_fmt("%s/f.txt", dir), *code, *out, *err;
 	int rc;
 
 	t_write(dir, "f.txt", "mounted file\n");
-	code = fmt("print(open('/input%s').read(), end='')", host);
+	code = t_fmt("print(open('/input%s').read(), end='')", host);
 	rc = CLI(NULL, &out, &err, "exec", "--mount", host, "-c", code);
 	assert_status(rc, 0, out, err);
 	ck_assert_str_eq(out, "mounted file\n");
@@ -299,7 +284,7 @@ END_TEST
 
 START_TEST(mount_file_with_guest)
 {
-	char *dir = t_tmpdir(), *host = fmt("%s/f.txt", dir), *spec = fmt("%s=data/g.txt", host);
+	char *dir = t_tmpdir(), *host = t_fmt("%s/f.txt", dir), *spec = t_fmt("%s=data/g.txt", host);
 	char *out, *err;
 	int rc;
 
@@ -321,12 +306,12 @@ END_TEST
 
 START_TEST(mount_folder_default_guest)
 {
-	char *dir = t_tmpdir(), *host = fmt("%s/tree", dir), *code, *out, *err;
+	char *dir = t_tmpdir(), *host = t_fmt("%s/tree", dir), *code, *out, *err;
 	int rc;
 
 	t_write(dir, "tree/x.txt", "x\n");
 	t_write(dir, "tree/deep/y.txt", "y\n");
-	code = fmt("import os\n"
+	code = t_fmt("import os\n"
 		   "print(sorted(os.listdir('/input%s')))\n"
 		   "print(open('/input%s/deep/y.txt').read(), end='')\n",
 		   host, host);
@@ -344,7 +329,7 @@ END_TEST
 
 START_TEST(mount_folder_with_guest)
 {
-	char *dir = t_tmpdir(), *spec = fmt("%s/tree=lib", dir), *out, *err;
+	char *dir = t_tmpdir(), *spec = t_fmt("%s/tree=lib", dir), *out, *err;
 	int rc;
 
 	t_write(dir, "tree/x.txt", "x\n");
@@ -370,8 +355,8 @@ END_TEST
 
 START_TEST(mount_two)
 {
-	char *dir = t_tmpdir(), *s1 = fmt("%s/one.txt=one.txt", dir);
-	char *s2 = fmt("%s/two.txt=more/two.txt", dir), *out, *err;
+	char *dir = t_tmpdir(), *s1 = t_fmt("%s/one.txt=one.txt", dir);
+	char *s2 = t_fmt("%s/two.txt=more/two.txt", dir), *out, *err;
 	int rc;
 
 	t_write(dir, "one.txt", "1");
@@ -391,8 +376,8 @@ END_TEST
 
 START_TEST(mount_same_guest_replaces)
 {
-	char *dir = t_tmpdir(), *s1 = fmt("%s/first.txt=x.txt", dir);
-	char *s2 = fmt("%s/second.txt=./input/x.txt", dir), *out, *err;
+	char *dir = t_tmpdir(), *s1 = t_fmt("%s/first.txt=x.txt", dir);
+	char *s2 = t_fmt("%s/second.txt=./input/x.txt", dir), *out, *err;
 	int rc;
 
 	t_write(dir, "first.txt", "first");
@@ -412,7 +397,7 @@ END_TEST
 
 START_TEST(mount_guest_normalized)
 {
-	char *dir = t_tmpdir(), *spec = fmt("%s/f.txt=input/./a\\b//c.txt", dir), *out, *err;
+	char *dir = t_tmpdir(), *spec = t_fmt("%s/f.txt=input/./a\\b//c.txt", dir), *out, *err;
 	int rc;
 
 	t_write(dir, "f.txt", "normalized");
@@ -430,7 +415,7 @@ END_TEST
 
 START_TEST(mount_with_workspace)
 {
-	char *ws = t_tmpdir(), *other = t_tmpdir(), *spec = fmt("%s/f.txt=extra/f.txt", other);
+	char *ws = t_tmpdir(), *other = t_tmpdir(), *spec = t_fmt("%s/f.txt=extra/f.txt", other);
 	char *out, *err;
 	int rc;
 
@@ -560,7 +545,7 @@ END_TEST
 
 START_TEST(output_dir_writes_exact_bytes)
 {
-	char *dir = t_tmpdir(), *od = fmt("%s/out", dir), *p, *data, *out, *err;
+	char *dir = t_tmpdir(), *od = t_fmt("%s/out", dir), *p, *data, *out, *err;
 	unsigned char want[256];
 	size_t len, i;
 	int rc;
@@ -579,14 +564,14 @@ START_TEST(output_dir_writes_exact_bytes)
 	ck_assert_msg(strstr(err, "cact: file /output/a/b/c.bin (application/octet-stream, 256 "
 				  "bytes)"),
 		      "stderr: %s", err);
-	p = fmt("%s/a/b/c.bin", od);
+	p = t_fmt("%s/a/b/c.bin", od);
 	data = read_all(p, &len);
 	ck_assert_msg(data != NULL, "%s missing", p);
 	ck_assert_uint_eq(len, 256);
 	ck_assert(memcmp(data, want, 256) == 0);
 	free(data);
 	free(p);
-	p = fmt("%s/top.txt", od);
+	p = t_fmt("%s/top.txt", od);
 	assert_file_is(p, "hello\n");
 	free(p);
 	free(out);
@@ -599,7 +584,7 @@ END_TEST
 
 START_TEST(output_dir_existing_file_refused)
 {
-	char *od = t_tmpdir(), *p = fmt("%s/t.txt", od), *out, *err;
+	char *od = t_tmpdir(), *p = t_fmt("%s/t.txt", od), *out, *err;
 	int rc;
 
 	t_write(od, "t.txt", "original");
@@ -619,7 +604,7 @@ END_TEST
 
 START_TEST(output_dir_force_overwrites)
 {
-	char *od = t_tmpdir(), *p = fmt("%s/t.txt", od), *out, *err;
+	char *od = t_tmpdir(), *p = t_fmt("%s/t.txt", od), *out, *err;
 	int rc;
 
 	t_write(od, "t.txt", "original");
@@ -638,8 +623,8 @@ END_TEST
 START_TEST(output_dir_symlink_inside_refused)
 {
 	char *od = t_tmpdir(), *outside = t_tmpdir();
-	char *secret = fmt("%s/secret.txt", outside), *link = fmt("%s/l.txt", od);
-	char *sublink = fmt("%s/sub", od), *planted = fmt("%s/x.txt", outside), *out, *err;
+	char *secret = t_fmt("%s/secret.txt", outside), *link = t_fmt("%s/l.txt", od);
+	char *sublink = t_fmt("%s/sub", od), *planted = t_fmt("%s/x.txt", outside), *out, *err;
 	struct stat st;
 	int rc;
 
@@ -677,8 +662,8 @@ END_TEST
 
 START_TEST(output_dir_itself_symlink_refused)
 {
-	char *dir = t_tmpdir(), *real = fmt("%s/real", dir), *link = fmt("%s/link", dir);
-	char *planted = fmt("%s/z.txt", real), *out, *err;
+	char *dir = t_tmpdir(), *real = t_fmt("%s/real", dir), *link = t_fmt("%s/link", dir);
+	char *planted = t_fmt("%s/z.txt", real), *out, *err;
 	int rc;
 
 	ck_assert_int_eq(mkdir(real, 0755), 0);
@@ -1249,7 +1234,7 @@ END_TEST
 
 START_TEST(bad_code_and_file)
 {
-	char *dir = t_tmpdir(), *path = fmt("%s/p.py", dir), *out, *err;
+	char *dir = t_tmpdir(), *path = t_fmt("%s/p.py", dir), *out, *err;
 	int rc;
 
 	t_write(dir, "p.py", "print('file')\n");
@@ -1336,7 +1321,7 @@ END_TEST
 
 START_TEST(bad_mount_missing_source)
 {
-	char *dir = t_tmpdir(), *missing = fmt("%s/nope", dir), *spec = fmt("%s=x", missing);
+	char *dir = t_tmpdir(), *missing = t_fmt("%s/nope", dir), *spec = t_fmt("%s=x", missing);
 	char *out, *err;
 	int rc = CLI(NULL, &out, &err, "exec", "--mount", missing, "-c", "print(1)");
 
@@ -1405,7 +1390,7 @@ END_TEST
 
 START_TEST(bad_workspace)
 {
-	char *dir = t_tmpdir(), *missing = fmt("%s/nope", dir), *file = fmt("%s/f.txt", dir);
+	char *dir = t_tmpdir(), *missing = t_fmt("%s/nope", dir), *file = t_fmt("%s/f.txt", dir);
 	char *out, *err;
 	int rc;
 
@@ -1429,7 +1414,7 @@ END_TEST
 START_TEST(bad_code_nul_byte)
 {
 	static const char code[] = "print('a')\0print('b')\n";
-	char *dir = t_tmpdir(), *path = fmt("%s/nul.py", dir), *data, *out, *err;
+	char *dir = t_tmpdir(), *path = t_fmt("%s/nul.py", dir), *data, *out, *err;
 	size_t len;
 	int rc;
 
@@ -1455,7 +1440,7 @@ END_TEST
 
 START_TEST(bad_code_too_big)
 {
-	char *dir = t_tmpdir(), *path = fmt("%s/big.py", dir), *buf, *out, *err;
+	char *dir = t_tmpdir(), *path = t_fmt("%s/big.py", dir), *buf, *out, *err;
 	struct stat st;
 	int rc;
 
@@ -1531,7 +1516,7 @@ END_TEST
 
 START_TEST(bad_missing_file)
 {
-	char *dir = t_tmpdir(), *path = fmt("%s/nope.py", dir), *out, *err;
+	char *dir = t_tmpdir(), *path = t_fmt("%s/nope.py", dir), *out, *err;
 	int rc = CLI(NULL, &out, &err, "exec", path);
 
 	assert_usage_error(rc, out, err);
@@ -1551,7 +1536,7 @@ END_TEST
 
 START_TEST(bad_input_runs_nothing)
 {
-	char *dir = t_tmpdir(), *od = fmt("%s/out", dir), *out, *err;
+	char *dir = t_tmpdir(), *od = t_fmt("%s/out", dir), *out, *err;
 	int rc;
 
 	/* The code would write a file; a usage error must stop it before it runs. */

@@ -22,20 +22,6 @@
 /* Runs the CLI with a NULL-terminated argv built from the arguments. */
 #define CLI(in, out, err, ...) t_cli((const char *const[]){__VA_ARGS__, NULL}, (in), (out), (err))
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	int n;
-
-	va_start(ap, f);
-	n = vasprintf(&s, f, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	return s;
-}
-
 static char *real(const char *path)
 {
 	char buf[PATH_MAX];
@@ -135,14 +121,14 @@ static char *tools_dir(char **config)
 	t_write(dir, "data/items.txt", "from config");
 	t_write(dir, "other/items.txt", "from option");
 	t_write(dir, "cact.json", config_json);
-	*config = fmt("%s/cact.json", dir);
+	*config = t_fmt("%s/cact.json", dir);
 	return dir;
 }
 
 static char *write_config(const char *dir, const char *name, const char *text)
 {
 	t_write(dir, name, text);
-	return fmt("%s/%s", dir, name);
+	return t_fmt("%s/%s", dir, name);
 }
 
 START_TEST(exec_config_command_tools)
@@ -176,7 +162,7 @@ START_TEST(exec_config_paths_from_file_folder)
 		 "print(call_tool('lookup', "
 		 "q='x')['cwd'])\nprint(open('/input/items.txt').read())\n");
 	assert_status(rc, 0, out, err);
-	want = fmt("%s\nfrom config\n", rdir);
+	want = t_fmt("%s\nfrom config\n", rdir);
 	ck_assert_str_eq(out, want);
 	free(want);
 	free(out);
@@ -186,7 +172,7 @@ START_TEST(exec_config_paths_from_file_folder)
 	ck_assert_int_eq(chdir(".."), 0);
 	{
 		char *rel = strrchr(rdir, '/') + 1;
-		char *relcfg = fmt("%s/cact.json", rel);
+		char *relcfg = t_fmt("%s/cact.json", rel);
 
 		rc = CLI(NULL, &out, &err, "exec", "--config", relcfg, "-c",
 			 "print(call_tool('lookup', q='y')['echo'])\n");
@@ -290,7 +276,7 @@ END_TEST
 /* Runs the CLI in a new session, without a controlling terminal; returns its status. */
 static int cli_without_terminal(const char *const *argv, char **out, char **err)
 {
-	char *tmp = t_tmpdir(), *po = fmt("%s/out", tmp), *pe = fmt("%s/err", tmp);
+	char *tmp = t_tmpdir(), *po = t_fmt("%s/out", tmp), *pe = t_fmt("%s/err", tmp);
 	int status = -1, rc = -1;
 	FILE *f;
 	pid_t pid = fork();
@@ -428,7 +414,7 @@ START_TEST(workspace_option_overrides_file)
 	char *cfg, *dir = tools_dir(&cfg), *out, *err, *other;
 	int rc;
 
-	other = fmt("%s/other", dir);
+	other = t_fmt("%s/other", dir);
 	rc = CLI(NULL, &out, &err, "exec", "--config", cfg, "--workspace", other, "-c",
 		 "print(open('/input/items.txt').read())\n");
 	assert_status(rc, 0, out, err);
@@ -450,7 +436,7 @@ START_TEST(mount_option_adds_to_file)
 	t_write(dir, "a.txt", "file A");
 	t_write(dir, "b.txt", "option B");
 	cfg = write_config(dir, "cact.json", "{\"file_mounts\": [[\"a.txt\", \"in/a.txt\"]]}");
-	spec = fmt("%s/b.txt=b.txt", dir);
+	spec = t_fmt("%s/b.txt=b.txt", dir);
 	rc = CLI(NULL, &out, &err, "exec", "--config", cfg, "--mount", spec, "-c",
 		 "print(open('/input/in/a.txt').read(), open('/input/b.txt').read())\n");
 	assert_status(rc, 0, out, err);
@@ -607,7 +593,7 @@ START_TEST(describe_schema)
 
 	rc = CLI(NULL, &out, &err, "describe", "--schema");
 	assert_status(rc, 0, out, err);
-	want = fmt("%s\n", cact_codeact_input_schema());
+	want = t_fmt("%s\n", cact_codeact_input_schema());
 	ck_assert_str_eq(out, want);
 	free(want);
 	j = parse_json(out);
@@ -620,7 +606,7 @@ START_TEST(describe_schema)
 	/* The same with a configuration: the schema does not depend on it. */
 	rc = CLI(NULL, &out, &err, "describe", "--config", cfg, "--schema");
 	assert_status(rc, 0, out, err);
-	want = fmt("%s\n", cact_codeact_input_schema());
+	want = t_fmt("%s\n", cact_codeact_input_schema());
 	ck_assert_str_eq(out, want);
 	free(want);
 	free(out);
@@ -679,7 +665,7 @@ START_TEST(state_config)
 	ck_assert_str_eq(json_string_value(json_array_get(names, 2)), "broken");
 	ck_assert(json_is_true(json_object_get(j, "per_call_approval")));
 	ck_assert_str_eq(json_string_value(json_object_get(j, "approval_mode")), "never_require");
-	want = fmt("%s/data", rdir);
+	want = t_fmt("%s/data", rdir);
 	ck_assert_str_eq(json_string_value(json_object_get(j, "workspace_root")), want);
 	free(want);
 	ck_assert(json_is_true(json_object_get(j, "filesystem_enabled")));
@@ -715,7 +701,7 @@ static void bad_config_everywhere(const char *path, const char *needle)
 	size_t i;
 
 	for (i = 0; i < 3; i++) {
-		char *out, *err, *prefix = fmt("cact %s: ", cmds[i]);
+		char *out, *err, *prefix = t_fmt("cact %s: ", cmds[i]);
 		int rc;
 
 		if (i == 0)
@@ -731,7 +717,7 @@ static void bad_config_everywhere(const char *path, const char *needle)
 
 START_TEST(bad_config_missing_file)
 {
-	char *dir = t_tmpdir(), *path = fmt("%s/missing.json", dir);
+	char *dir = t_tmpdir(), *path = t_fmt("%s/missing.json", dir);
 
 	bad_config_everywhere(path, path);
 	bad_config_everywhere(path, "config");
@@ -744,7 +730,7 @@ END_TEST
 START_TEST(bad_config_invalid_json)
 {
 	char *dir = t_tmpdir(), *path = write_config(dir, "cact.json", "{\"tools\": [\n"),
-	     *want = fmt("config %s: line ", path);
+	     *want = t_fmt("config %s: line ", path);
 
 	bad_config_everywhere(path, want);
 	free(want);
@@ -760,12 +746,12 @@ START_TEST(bad_config_unknown_key)
 	     *err, *want;
 	int rc;
 
-	want = fmt("config %s: \"tolls\" is not a known key", path);
+	want = t_fmt("config %s: \"tolls\" is not a known key", path);
 	bad_config_everywhere(path, want);
 	free(want);
 	/* The exact line. */
 	rc = CLI(NULL, &out, &err, "exec", "--config", path, "-c", "print(1)");
-	want = fmt("cact exec: config %s: \"tolls\" is not a known key\n", path);
+	want = t_fmt("cact exec: config %s: \"tolls\" is not a known key\n", path);
 	ck_assert_int_eq(rc, 2);
 	ck_assert_str_eq(err, want);
 	free(want);
@@ -790,7 +776,7 @@ START_TEST(bad_config_wrong_type)
 	char *dir = t_tmpdir(), *path, *want;
 
 	path = write_config(dir, "cact.json", "{\"per_call_approval\": \"yes\"}");
-	want = fmt("config %s: \"per_call_approval\" must be true or false", path);
+	want = t_fmt("config %s: \"per_call_approval\" must be true or false", path);
 	bad_config_everywhere(path, want);
 	free(want);
 	free(path);

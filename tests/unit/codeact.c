@@ -23,20 +23,6 @@
 
 #define MIB (1024ull * 1024)
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	int n;
-
-	va_start(ap, f);
-	n = vasprintf(&s, f, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	return s;
-}
-
 static char *real(const char *path)
 {
 	char buf[PATH_MAX];
@@ -451,9 +437,9 @@ START_TEST(mount_string_form)
 	t_write(dir, "sub/b.txt", "b");
 	rdir = real(dir);
 	/* A string: the mount path is the host path as given, under /input. */
-	host = fmt("%s/data.csv", dir);
-	want_host = fmt("%s/data.csv", rdir);
-	want_mount = fmt("/input%s/data.csv", dir);
+	host = t_fmt("%s/data.csv", dir);
+	want_host = t_fmt("%s/data.csv", rdir);
+	want_mount = t_fmt("/input%s/data.csv", dir);
 	ck_assert_msg(cact_codeact_add_file_mount(cc, host, NULL, &err) == 0, "%s", err.message);
 	assert_mount(cc, 0, want_host, want_mount);
 	st = state_of(cc);
@@ -465,7 +451,7 @@ START_TEST(mount_string_form)
 	ck_assert_int_eq(chdir(dir), 0);
 	ck_assert_msg(cact_codeact_add_file_mount(cc, "sub//b.txt", NULL, &err) == 0, "%s",
 		      err.message);
-	want_host = fmt("%s/sub/b.txt", rdir);
+	want_host = t_fmt("%s/sub/b.txt", rdir);
 	assert_mount(cc, 1, want_host, "/input/sub/b.txt");
 	ck_assert_int_eq(chdir("/"), 0);
 	/* Resolved when added: a later change of folder changes nothing. */
@@ -490,11 +476,11 @@ START_TEST(mount_pair_form_normalized)
 	t_write(dir, "x.csv", "x");
 	t_write(dir, "y.txt", "y");
 	rdir = real(dir);
-	x = fmt("%s/x.csv", dir);
-	y = fmt("%s/y.txt", dir);
-	rx = fmt("%s/x.csv", rdir);
-	ry = fmt("%s/y.txt", rdir);
-	missing = fmt("%s/missing.csv", dir);
+	x = t_fmt("%s/x.csv", dir);
+	y = t_fmt("%s/y.txt", dir);
+	rx = t_fmt("%s/x.csv", rdir);
+	ry = t_fmt("%s/y.txt", rdir);
+	missing = t_fmt("%s/missing.csv", dir);
 	ck_assert_int_eq(cact_codeact_add_file_mount(cc, x, "input\\dir\\.\\x.csv", &err), 0);
 	assert_mount(cc, 0, rx, "/input/dir/x.csv");
 	ck_assert_int_eq(cact_codeact_add_file_mount(cc, y, "/input/y.txt", &err), 0);
@@ -549,18 +535,18 @@ START_TEST(mount_relative_host_against_cwd)
 	t_write(dir, "data.csv", "d");
 	t_write(dir, "deeper/here/keep", "");
 	rdir = real(dir);
-	sub = fmt("%s/deeper/here", dir);
+	sub = t_fmt("%s/deeper/here", dir);
 	ck_assert_int_eq(chdir(sub), 0);
 	ck_assert_msg(cact_codeact_add_file_mount(cc, "../../data.csv", "d.csv", &err) == 0, "%s",
 		      err.message);
-	want = fmt("%s/data.csv", rdir);
+	want = t_fmt("%s/data.csv", rdir);
 	assert_mount(cc, 0, want, "/input/d.csv");
 	/* The workspace, too. */
 	ck_assert_int_eq(chdir(dir), 0);
 	ck_assert_msg(cact_codeact_set_workspace(cc, "deeper", &err) == 0, "%s", err.message);
 	{
 		json_t *st = state_of(cc);
-		char *ws = fmt("%s/deeper", rdir);
+		char *ws = t_fmt("%s/deeper", rdir);
 
 		ck_assert_str_eq(json_string_value(json_object_get(st, "workspace_root")), ws);
 		free(ws);
@@ -591,8 +577,8 @@ START_TEST(workspace_and_mounts_in_execution)
 	t_write(other, "b.txt", "mounted B");
 	t_write(other, "folder/c.txt", "folder C");
 	t_write(other, "folder/d.txt", "folder D");
-	b = fmt("%s/b.txt", other);
-	folder = fmt("%s/folder", other);
+	b = t_fmt("%s/b.txt", other);
+	folder = t_fmt("%s/folder", other);
 	ck_assert_msg(cact_codeact_set_workspace(cc, ws, &err) == 0, "%s", err.message);
 	ck_assert_msg(cact_codeact_add_file_mount(cc, b, "extra/b.txt", &err) == 0, "%s",
 		      err.message);
@@ -859,10 +845,10 @@ START_TEST(description_files_network_limits)
 
 	t_write(dir, "ws/a.txt", "a");
 	t_write(dir, "data.csv", "d");
-	f = fmt("%s/ws", dir);
+	f = t_fmt("%s/ws", dir);
 	ck_assert_int_eq(cact_codeact_set_workspace(cc, f, &err), 0);
 	free(f);
-	f = fmt("%s/data.csv", dir);
+	f = t_fmt("%s/data.csv", dir);
 	ck_assert_int_eq(cact_codeact_add_file_mount(cc, f, "tables/data.csv", &err), 0);
 	free(f);
 	ck_assert_int_eq(
@@ -1250,8 +1236,8 @@ START_TEST(snapshot_unaffected_by_later_changes)
 
 	t_write(dir, "one.txt", "first");
 	t_write(dir, "two.txt", "second");
-	one = fmt("%s/one.txt", dir);
-	two = fmt("%s/two.txt", dir);
+	one = t_fmt("%s/one.txt", dir);
+	two = t_fmt("%s/two.txt", dir);
 	add(cc, new_tool("a", NULL, CACT_APPROVAL_NEVER_REQUIRE));
 	add(cc, new_tool("b", NULL, CACT_APPROVAL_NEVER_REQUIRE));
 	ck_assert_int_eq(cact_codeact_add_file_mount(cc, one, "one.txt", &err), 0);
@@ -1376,15 +1362,15 @@ START_TEST(change_during_execution_applies_later)
 
 	t_write(dir, "old.txt", "o");
 	t_write(dir, "new.txt", "n");
-	old = fmt("%s/old.txt", dir);
-	new = fmt("%s/new.txt", dir);
+	old = t_fmt("%s/old.txt", dir);
+	new = t_fmt("%s/new.txt", dir);
 	ck_assert_int_eq(cact_tool_new_callback("gate", NULL, NULL, CACT_APPROVAL_NEVER_REQUIRE,
 						gate_fn, &g, &gate, &err),
 			 0);
 	add(cc, gate);
 	add(cc, new_tool("later", NULL, CACT_APPROVAL_NEVER_REQUIRE));
 	ck_assert_int_eq(cact_codeact_add_file_mount(cc, old, "old.txt", &err), 0);
-	code = fmt("call_tool('gate')\n%s", probe);
+	code = t_fmt("call_tool('gate')\n%s", probe);
 	b.cc = cc;
 	b.code = code;
 	ck_assert_int_eq(pthread_create(&th, NULL, bg_main, &b), 0);
@@ -1480,14 +1466,14 @@ START_TEST(state_reflects_configuration)
 	rdir = real(dir);
 	add(cc, new_tool("one", NULL, CACT_APPROVAL_NEVER_REQUIRE));
 	add(cc, new_tool("two", NULL, CACT_APPROVAL_ALWAYS_REQUIRE));
-	f = fmt("%s/m.csv", dir);
+	f = t_fmt("%s/m.csv", dir);
 	ck_assert_int_eq(cact_codeact_add_file_mount(cc, f, "tables/m.csv", &err), 0);
 	/* A mount alone enables the file system. */
 	st = state_of(cc);
 	ck_assert(json_is_true(json_object_get(st, "filesystem_enabled")));
 	ck_assert(json_is_null(json_object_get(st, "workspace_root")));
 	json_decref(st);
-	ws = fmt("%s/ws", dir);
+	ws = t_fmt("%s/ws", dir);
 	ck_assert_int_eq(cact_codeact_set_workspace(cc, ws, &err), 0);
 	ck_assert_int_eq(cact_codeact_add_allowed_domain(cc, "z.example", gp, 2, &err), 0);
 	ck_assert_int_eq(cact_codeact_add_allowed_domain(cc, "https://A.example/x", NULL, 0, &err),
@@ -1496,11 +1482,11 @@ START_TEST(state_reflects_configuration)
 	ck_assert_int_eq(cact_codeact_set_limit(cc, CACT_LIMIT_TOOL_CALLS, 0, &err), 0);
 	ck_assert_int_eq(cact_codeact_set_limit(cc, CACT_LIMIT_TIMEOUT_MS, 0, &err), CACT_EINVAL);
 	st = state_of(cc);
-	want = fmt("%s/ws", rdir);
+	want = t_fmt("%s/ws", rdir);
 	ck_assert_str_eq(json_string_value(json_object_get(st, "approval_mode")), "always_require");
 	ck_assert_str_eq(json_string_value(json_object_get(st, "workspace_root")), want);
 	free(want);
-	want = fmt("%s/m.csv", rdir);
+	want = t_fmt("%s/m.csv", rdir);
 	expect = json_pack("[{s:s, s:s}]", "host_path", want, "mount_path", "/input/tables/m.csv");
 	ck_assert(json_equal(json_object_get(st, "file_mounts"), expect));
 	json_decref(expect);
@@ -1554,13 +1540,13 @@ START_TEST(state_round_trip)
 	ck_assert_int_eq(cact_codeact_add_tool(cc, b, &err), 0);
 	cact_codeact_set_default_approval(cc, CACT_APPROVAL_ALWAYS_REQUIRE);
 	cact_codeact_set_per_call_approval(cc, 1, NULL, NULL);
-	f = fmt("%s/ws", dir);
+	f = t_fmt("%s/ws", dir);
 	ck_assert_int_eq(cact_codeact_set_workspace(cc, f, &err), 0);
 	free(f);
-	f = fmt("%s/one.csv", dir);
+	f = t_fmt("%s/one.csv", dir);
 	ck_assert_int_eq(cact_codeact_add_file_mount(cc, f, "z/one.csv", &err), 0);
 	free(f);
-	f = fmt("%s/two", dir);
+	f = t_fmt("%s/two", dir);
 	ck_assert_int_eq(cact_codeact_add_file_mount(cc, f, "a/two", &err), 0);
 	free(f);
 	ck_assert_int_eq(cact_codeact_add_allowed_domain(cc, "b.example:8080", m, 2, &err), 0);
@@ -1830,7 +1816,7 @@ END_TEST
 static char *write_config(const char *dir, const char *name, const char *text)
 {
 	t_write(dir, name, text);
-	return fmt("%s/%s", dir, name);
+	return t_fmt("%s/%s", dir, name);
 }
 
 static void load_ok(struct cact_codeact *cc, const char *path)
@@ -1853,7 +1839,7 @@ static void load_bad(struct cact_codeact *cc, const char *dir, const char *text,
 
 	ck_assert_msg(rc == code, "config %s: %d, expected %d (%s)", text, rc, code, err.message);
 	ck_assert_int_eq(err.code, code);
-	prefix = fmt("config %s: ", path);
+	prefix = t_fmt("config %s: ", path);
 	ck_assert_msg(strncmp(err.message, prefix, strlen(prefix)) == 0,
 		      "config %s: message \"%s\" does not start with \"%s\"", text, err.message,
 		      prefix);
@@ -1916,11 +1902,11 @@ START_TEST(config_every_key)
 	expect = parse("[\"lookup\",\"plain\"]");
 	ck_assert(json_equal(json_object_get(st, "tool_names"), expect));
 	json_decref(expect);
-	want = fmt("%s/ws", rdir);
+	want = t_fmt("%s/ws", rdir);
 	ck_assert_str_eq(json_string_value(json_object_get(st, "workspace_root")), want);
 	free(want);
 	{
-		char *a = fmt("%s/data/a.csv", rdir), *b = fmt("%s/data/b.csv", rdir);
+		char *a = t_fmt("%s/data/a.csv", rdir), *b = t_fmt("%s/data/b.csv", rdir);
 
 		expect = json_pack("[{s:s, s:s}, {s:s, s:s}]", "host_path", a, "mount_path",
 				   "/input/data/a.csv", "host_path", b, "mount_path",
@@ -2007,16 +1993,16 @@ START_TEST(config_relative_paths)
 	load_ok(cc, "conf/cact.json");
 	ck_assert_int_eq(chdir("/"), 0);
 	st = state_of(cc);
-	want = fmt("%s/ws", rdir);
+	want = t_fmt("%s/ws", rdir);
 	ck_assert_str_eq(json_string_value(json_object_get(st, "workspace_root")), want);
 	free(want);
 	m = json_array_get(json_object_get(st, "file_mounts"), 0);
-	want = fmt("%s/data/a.csv", rdir);
+	want = t_fmt("%s/data/a.csv", rdir);
 	ck_assert_str_eq(json_string_value(json_object_get(m, "host_path")), want);
 	ck_assert_str_eq(json_string_value(json_object_get(m, "mount_path")), "/input/a.csv");
 	free(want);
 	m = json_array_get(json_object_get(st, "file_mounts"), 1);
-	want = fmt("%s/conf/local.csv", rdir);
+	want = t_fmt("%s/conf/local.csv", rdir);
 	ck_assert_str_eq(json_string_value(json_object_get(m, "host_path")), want);
 	ck_assert_str_eq(json_string_value(json_object_get(m, "mount_path")), "/input/local.csv");
 	free(want);
@@ -2024,7 +2010,7 @@ START_TEST(config_relative_paths)
 
 	ck_assert_int_eq(cact_codeact_tools(cc, &tools, &n), 0);
 	ck_assert_uint_eq(n, 4);
-	want = fmt("%s/conf/bin/tool.sh", rdir);
+	want = t_fmt("%s/conf/bin/tool.sh", rdir);
 	/* A program with a slash is the file's: absolute, naming the file next to the config. */
 	ck_assert_msg(tools[0]->argv[0][0] == '/', "argv[0] %s", tools[0]->argv[0]);
 	got = real(tools[0]->argv[0]);
@@ -2040,7 +2026,7 @@ START_TEST(config_relative_paths)
 	ck_assert_str_eq(tools[2]->argv[1], "x/y");
 	ck_assert_str_eq(tools[3]->argv[0], "python3");
 	ck_assert_str_eq(tools[3]->argv[1], "bin/x.py");
-	want = fmt("%s/conf", rdir);
+	want = t_fmt("%s/conf", rdir);
 	ck_assert_str_eq(tools[0]->cwd, want);
 	ck_assert_str_eq(tools[3]->cwd, want);
 	free(want);
@@ -2069,7 +2055,7 @@ START_TEST(config_command_tools_run_in_file_folder)
 		"#!/usr/bin/env python3\nimport json, sys\nsys.stdin.read()\n"
 		"json.dump({'shout': True}, sys.stdout)\n");
 	t_write(dir, "cfg/fail.py", "import sys\nsys.stderr.write('it broke')\nsys.exit(3)\n");
-	script = fmt("%s/cfg/bin/shout.py", dir);
+	script = t_fmt("%s/cfg/bin/shout.py", dir);
 	ck_assert_int_eq(chmod(script, 0755), 0);
 	path = write_config(
 		dir, "cfg/cact.json",
@@ -2096,7 +2082,7 @@ START_TEST(config_command_tools_run_in_file_folder)
 		    "except RuntimeError as e:\n"
 		    "    print('failed:', 'it broke' in str(e))\n");
 	t_assert_status(r, CACT_STATUS_OK);
-	want = fmt(
+	want = t_fmt(
 		"%s/cfg\nlocal data\n{'q': 'x'}\n{'shout': True}\nbad args: True\nfailed: True\n",
 		rdir);
 	ck_assert_str_eq(t_out(r), want);
@@ -2134,7 +2120,7 @@ START_TEST(config_unknown_keys_refused)
 	/* The exact message for the simplest case. */
 	path = write_config(dir, "x.json", "{\"approval\": \"never_require\"}");
 	ck_assert_int_eq(cact_codeact_load_config(cc, path, &err), CACT_EINVAL);
-	want = fmt("config %s: \"approval\" is not a known key", path);
+	want = t_fmt("config %s: \"approval\" is not a known key", path);
 	ck_assert_str_eq(err.message, want);
 	free(want);
 	free(path);
@@ -2211,7 +2197,7 @@ START_TEST(config_wrong_types_refused)
 
 	t_write(dir, "file.txt", "f");
 	t_write(dir, "ws/x", "");
-	ws = fmt("%s/ws", dir);
+	ws = t_fmt("%s/ws", dir);
 	add(cc, new_tool("keep", NULL, CACT_APPROVAL_NEVER_REQUIRE));
 	ck_assert_int_eq(cact_codeact_set_workspace(cc, ws, &err), 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -2276,7 +2262,7 @@ START_TEST(config_bad_tools_refused)
 		struct cact_error err = {0};
 		char *path;
 
-		text = fmt("{\"tools\": %s}", bad[i].tools);
+		text = t_fmt("{\"tools\": %s}", bad[i].tools);
 		load_bad(cc, dir, text, CACT_EINVAL, bad[i].needle);
 		path = write_config(dir, "bad.json", text);
 		ck_assert_int_eq(cact_codeact_load_config(cc, path, &err), CACT_EINVAL);
@@ -2302,8 +2288,8 @@ START_TEST(config_bad_file_changes_nothing)
 	t_write(dir, "ws/x", "");
 	t_write(dir, "other/y", "");
 	t_write(dir, "m.txt", "m");
-	ws = fmt("%s/ws", dir);
-	m = fmt("%s/m.txt", dir);
+	ws = t_fmt("%s/ws", dir);
+	m = t_fmt("%s/m.txt", dir);
 	add(cc, new_tool("keep", NULL, CACT_APPROVAL_NEVER_REQUIRE));
 	ck_assert_int_eq(cact_codeact_set_workspace(cc, ws, &err), 0);
 	ck_assert_int_eq(cact_codeact_add_file_mount(cc, m, "m.txt", &err), 0);
@@ -2345,7 +2331,7 @@ START_TEST(config_applies_on_top)
 
 	t_write(dir, "ws/x", "");
 	t_write(dir, "m.txt", "m");
-	m = fmt("%s/m.txt", dir);
+	m = t_fmt("%s/m.txt", dir);
 	add(cc, new_tool("keep", NULL, CACT_APPROVAL_NEVER_REQUIRE));
 	ck_assert_int_eq(cact_codeact_add_file_mount(cc, m, "m.txt", &err), 0);
 	p1 = write_config(dir, "one.json",
@@ -2400,7 +2386,7 @@ START_TEST(config_missing_and_invalid_files)
 	char *dir = t_tmpdir(), *missing, *p, *before, *after;
 
 	before = cact_codeact_state(cc);
-	missing = fmt("%s/nope.json", dir);
+	missing = t_fmt("%s/nope.json", dir);
 	ck_assert_int_eq(cact_codeact_load_config(cc, missing, &err), CACT_ENOENT);
 	assert_has(err.message, missing);
 	assert_has(err.message, "config");
@@ -2408,7 +2394,7 @@ START_TEST(config_missing_and_invalid_files)
 	p = write_config(dir, "broken.json", "{\"tools\": [");
 	ck_assert_int_eq(cact_codeact_load_config(cc, p, &err), CACT_EINVAL);
 	{
-		char *prefix = fmt("config %s: line ", p);
+		char *prefix = t_fmt("config %s: line ", p);
 
 		ck_assert_msg(strncmp(err.message, prefix, strlen(prefix)) == 0, "message: %s",
 			      err.message);
@@ -2476,13 +2462,13 @@ START_TEST(config_limits_accepted)
 	/* Every limit by its name, at its default. */
 	text = strdup("{\"limits\": {");
 	for (i = 0; i < CACT_LIMIT__COUNT; i++) {
-		tmp = fmt("%s%s\"%s\": %llu", text, i ? ", " : "",
+		tmp = t_fmt("%s%s\"%s\": %llu", text, i ? ", " : "",
 			  cact_limit_name((enum cact_limit)i),
 			  (unsigned long long)cact_limit_default((enum cact_limit)i));
 		free(text);
 		text = tmp;
 	}
-	tmp = fmt("%s}}", text);
+	tmp = t_fmt("%s}}", text);
 	free(text);
 	p = write_config(dir, "d.json", tmp);
 	free(tmp);
