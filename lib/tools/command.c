@@ -180,7 +180,7 @@ int tool_run_command(const struct cact_tool *t, const char *args_json, size_t re
 			break;
 		}
 		if (iin >= 0 && p[iin].revents) {
-			ssize_t w = write(c.in, args_json + in_off, in_len - in_off);
+			ssize_t w = ut_write_nosig(c.in, args_json + in_off, in_len - in_off);
 
 			if (w > 0)
 				in_off += (size_t)w;

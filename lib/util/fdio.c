@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -196,4 +199,27 @@ void ut_close(int *fd)
 		errno = saved;
 		*fd = -1;
 	}
+}
+
+ssize_t ut_write_nosig(int fd, const void *p, size_t n)
+{
+	struct timespec zero = {0, 0};
+	sigset_t pipe_set, old, pending;
+	int e, was_pending;
+	ssize_t w;
+
+	/* SIGPIPE blocked in this thread only; one raised by this write is taken back. */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	w = write(fd, p, n);
+	e = errno;
+	if (w < 0 && e == EPIPE && !was_pending)
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return w;
 }

@@ -40,6 +40,11 @@ uint64_t ut_now_us(void);
 
 /* write()/read() the whole buffer, retrying on EINTR and short transfers. -1 + errno on error. */
 int ut_write_full(int fd, const void *buf, size_t len);
+/*
+ * write(2) that never raises SIGPIPE in the process: a peer that closed its
+ * end gives -1 with EPIPE. For pipes to programs the library runs.
+ */
+ssize_t ut_write_nosig(int fd, const void *p, size_t n);
 /* Returns bytes read (< len only at end of file), or -1 + errno. */
 ssize_t ut_read_full(int fd, void *buf, size_t len);
 

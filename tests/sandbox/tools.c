@@ -946,6 +946,27 @@ START_TEST(command_exit_status_stderr)
 }
 END_TEST
 
+START_TEST(command_closing_stdin_early)
+{
+	/* A program that exits without reading its input: the host gets EPIPE, not SIGPIPE. */
+	struct cact_runtime *rt = t_runtime();
+	struct cact_request *req = req_new();
+	struct cact_result *r;
+
+	ck_assert_int_eq(cact_request_set_limit(req, CACT_LIMIT_TOOL_ARGS_BYTES, 2u << 20, NULL), 0);
+	add_sh(req, "deaf", "exit 0", NULL, 0);
+	r = expect_ok(rt, req,
+		      "try:\n"
+		      "    call_tool('deaf', blob='x' * 1500000)\n"
+		      "except RuntimeError as e:\n"
+		      "    print('failed:', 'printed no JSON value' in str(e))\n",
+		      "failed: True\n");
+	cact_result_free(r);
+	cact_request_free(req);
+	cact_runtime_free(rt);
+}
+END_TEST
+
 START_TEST(command_stderr_first_4k)
 {
 	/* The reason is the first 4 KiB of stderr: all of it, and nothing after it. */
@@ -1770,6 +1791,7 @@ int main(int argc, char **argv)
 		T_CASE(callback_error_message, 60),
 		T_CASE(callback_invalid_json, 60),
 		T_CASE(command_exit_status_stderr, 60),
+		T_CASE(command_closing_stdin_early, 60),
 		T_CASE(command_stderr_first_4k, 60),
 		T_CASE(command_not_one_json_value, 60),
 		T_CASE(command_timeout_then_ok, 60),
