@@ -408,7 +408,7 @@ CACT_API char *cact_result_to_json(const struct cact_result *r)
 			 "contents", contents(r));
 	files = skipped = iso = NULL;
 	if (root)
-		out = json_dumps(root, JSON_COMPACT);
+		out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15));
 out:
 	json_decref(root);
 	json_decref(files);
