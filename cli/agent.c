@@ -43,6 +43,10 @@ static const char help[] =
 	"  --instructions TEXT    extra instructions for the model\n"
 	"  --tools-visible        offer the sandbox's tools to the model directly too\n"
 	"  --isolation full|reduced as for cact exec\n"
+	"  --mcp-server NAME=COMMAND [ARGS...]\n"
+	"                         an MCP server (stdio) whose tools the code calls as\n"
+	"                         NAME.TOOL; split on spaces, no quoting (repeatable)\n"
+	"  --mcp-url NAME=URL     the same with a Streamable HTTP MCP server (repeatable)\n"
 	"\n"
 	"Exit status: 0 answered, 1 a step limit or a model server error, 2 usage\n"
 	"error, 3 the sandbox could not be set up.\n";
@@ -62,6 +66,8 @@ enum {
 	O_INSTR,
 	O_VISIBLE,
 	O_ISOLATION,
+	O_MCP_SERVER,
+	O_MCP_URL,
 	O_HELP,
 	O__N
 };
@@ -342,6 +348,8 @@ int cmd_agent(int argc, char **argv)
 		[O_INSTR] = {"instructions", 0, OPT_VALUE},
 		[O_VISIBLE] = {"tools-visible", 0, OPT_FLAG},
 		[O_ISOLATION] = {"isolation", 0, OPT_VALUE},
+		[O_MCP_SERVER] = {"mcp-server", 0, OPT_VALUE | OPT_REPEAT},
+		[O_MCP_URL] = {"mcp-url", 0, OPT_VALUE | OPT_REPEAT},
 		[O_HELP] = {"help", 'h', OPT_FLAG},
 	};
 	struct cact_chat_options co;
@@ -412,6 +420,9 @@ int cmd_agent(int argc, char **argv)
 		cli_error("agent", "%s", err.message);
 		goto out;
 	}
+	if (cli_add_mcp_servers("agent", cc, o[O_MCP_SERVER].values, o[O_MCP_SERVER].count,
+				o[O_MCP_URL].values, o[O_MCP_URL].count))
+		goto out;
 	co.base_url = o[O_BASE].values[0];
 	co.model = o[O_MODEL].values[0];
 	co.api_key_env = o[O_KEYENV].count ? o[O_KEYENV].values[0] : NULL;

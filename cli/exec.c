@@ -42,6 +42,11 @@ static const char help[] =
 	"                           (options given here override it)\n"
 	"  --approve ask|all|none   how to answer tool calls that need approval: ask on the\n"
 	"                           terminal (default; denied without one), approve all, deny all\n"
+	"  --mcp-server NAME=COMMAND [ARGS...]\n"
+	"                           start an MCP server (stdio) and offer its tools to the code\n"
+	"                           as NAME.TOOL; the command is split on spaces, without\n"
+	"                           quoting (repeatable)\n"
+	"  --mcp-url NAME=URL       the same with a Streamable HTTP MCP server (repeatable)\n"
 	"\n"
 	"Exit status: 0 success, 1 the code failed, 2 usage error, 3 the sandbox could\n"
 	"not be set up, 124 timeout, 125 memory or output limit, 126 sandbox violation\n"
@@ -64,9 +69,13 @@ enum {
 	O_CAFILE,
 	O_RESOLVE,
 	O_PROXY,
+	O_MCP_SERVER,
+	O_MCP_URL,
 	O_HELP,
 	O__N
 };
+
+#define MCP_ARGS_MAX 64
 
 static int exit_status(enum cact_status s)
 {
@@ -294,6 +303,76 @@ static int network(struct opt *o, struct cact_codeact *cc)
 	return 0;
 }
 
+/* One --mcp-server (spec NAME=COMMAND [ARGS...]) or, with url, --mcp-url (NAME=URL). */
+static int add_mcp(const char *cmd, struct cact_codeact *cc, const char *spec, int url)
+{
+	const char *flag = url ? "--mcp-url" : "--mcp-server";
+	const char *eq = strchr(spec, '='), *argv[MCP_ARGS_MAX + 1];
+	struct cact_mcp_client_options mo;
+	struct cact_error err = {0};
+	char *name = NULL, *line = NULL, *save = NULL, *word;
+	size_t argc = 0;
+	int rc = -1;
+
+	if (!eq || eq == spec || !eq[1]) {
+		cli_error(cmd, "%s %s: expected %s", flag, spec,
+			  url ? "NAME=URL" : "NAME=COMMAND [ARGS...]");
+		return -1;
+	}
+	name = strndup(spec, (size_t)(eq - spec));
+	line = strdup(eq + 1);
+	if (!name || !line) {
+		cli_error(cmd, "out of memory");
+		goto out;
+	}
+	cact_mcp_client_options_init(&mo);
+	mo.name = name;
+	if (url) {
+		mo.url = line;
+	} else {
+		for (word = strtok_r(line, " ", &save); word; word = strtok_r(NULL, " ", &save)) {
+			if (argc == MCP_ARGS_MAX) {
+				cli_error(cmd, "%s %s: more than %d words", flag, name, MCP_ARGS_MAX);
+				goto out;
+			}
+			argv[argc++] = word;
+		}
+		if (argc == 0) {
+			cli_error(cmd, "%s %s: the command is empty", flag, name);
+			goto out;
+		}
+		argv[argc] = NULL;
+		mo.argv = argv;
+	}
+	if (cact_codeact_add_mcp_server(cc, &mo, &err)) {
+		cli_error(cmd, "%s %s: %s", flag, name, err.message);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(name);
+	free(line);
+	return rc;
+}
+
+/*
+ * The MCP servers of --mcp-server and --mcp-url, after the configuration
+ * file's (cact exec and cact agent).
+ */
+int cli_add_mcp_servers(const char *cmd, struct cact_codeact *cc, const char *const *servers,
+			int n_servers, const char *const *urls, int n_urls)
+{
+	int i;
+
+	for (i = 0; i < n_servers; i++)
+		if (add_mcp(cmd, cc, servers[i], 0))
+			return -1;
+	for (i = 0; i < n_urls; i++)
+		if (add_mcp(cmd, cc, urls[i], 1))
+			return -1;
+	return 0;
+}
+
 static int configure(struct opt *o, struct cact_codeact *cc, struct cact_runtime_options *ro)
 {
 	struct cact_error err = {0};
@@ -307,6 +386,9 @@ static int configure(struct opt *o, struct cact_codeact *cc, struct cact_runtime
 			return -1;
 		}
 	}
+	if (cli_add_mcp_servers("exec", cc, o[O_MCP_SERVER].values, o[O_MCP_SERVER].count,
+				o[O_MCP_URL].values, o[O_MCP_URL].count))
+		return -1;
 	if ((v = o[O_TIMEOUT].count ? o[O_TIMEOUT].values[0] : NULL)) {
 		if (parse_decimal_ms(v, &n) || n == 0) {
 			cli_error("exec", "--timeout: '%s' is not a positive number of seconds", v);
@@ -393,6 +475,8 @@ int cmd_exec(int argc, char **argv)
 		[O_CAFILE] = {"ca-file", 0, OPT_VALUE},
 		[O_RESOLVE] = {"resolve", 0, OPT_VALUE | OPT_REPEAT},
 		[O_PROXY] = {"proxy", 0, OPT_VALUE},
+		[O_MCP_SERVER] = {"mcp-server", 0, OPT_VALUE | OPT_REPEAT},
+		[O_MCP_URL] = {"mcp-url", 0, OPT_VALUE | OPT_REPEAT},
 		[O_HELP] = {"help", 'h', OPT_FLAG},
 	};
 	struct cact_runtime_options ro;

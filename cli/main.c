@@ -12,6 +12,7 @@ static const char usage[] =
 	"\n"
 	"  exec      run Python in the sandbox (cact exec --help)\n"
 	"  agent     answer prompts with a model that writes code for the sandbox\n"
+	"  mcp       serve execute_code to MCP hosts over stdio or HTTP\n"
 	"  describe  print the execute_code description a model reads for a config\n"
 	"  state     print the serializable state of a config\n"
 	"  doctor    show what this machine supports\n"
@@ -28,6 +29,8 @@ int main(int argc, char **argv)
 		return cmd_exec(argc - 2, argv + 2);
 	if (strcmp(argv[1], "agent") == 0)
 		return cmd_agent(argc - 2, argv + 2);
+	if (strcmp(argv[1], "mcp") == 0)
+		return cmd_mcp(argc - 2, argv + 2);
 	if (strcmp(argv[1], "describe") == 0)
 		return cmd_describe(argc - 2, argv + 2);
 	if (strcmp(argv[1], "state") == 0)

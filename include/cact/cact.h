@@ -10,6 +10,7 @@
 #include <cact/agent.h>
 #include <cact/codeact.h>
 #include <cact/error.h>
+#include <cact/mcp.h>
 #include <cact/request.h>
 #include <cact/result.h>
 #include <cact/runtime.h>

@@ -280,6 +280,22 @@ CACT_API int cact_codeact_snapshot(const struct cact_codeact *cc, struct cact_co
 	return rc ? ut_err(err, rc, "out of memory") : 0;
 }
 
+void cc_take_config(struct cact_codeact *cc, struct cact_codeact *from)
+{
+	struct cact_request *cfg, *direct;
+
+	pthread_mutex_lock(&cc->lock);
+	cfg = cc->cfg;
+	direct = cc->direct;
+	cc->cfg = from->cfg;
+	cc->direct = from->direct;
+	cc->default_approval = from->default_approval;
+	cc->per_call = from->per_call;
+	from->cfg = cfg;
+	from->direct = direct;
+	pthread_mutex_unlock(&cc->lock);
+}
+
 CACT_API int cact_codeact_load_config(struct cact_codeact *cc, const char *path,
 				      struct cact_error *err)
 {
@@ -317,18 +333,7 @@ CACT_API int cact_codeact_load_config(struct cact_codeact *cc, const char *path,
 	}
 	if ((rc = cc_apply_config(scratch, root, folder, path, err)))
 		goto out;
-	pthread_mutex_lock(&cc->lock);
-	{
-		struct cact_request *old = cc->cfg, *old_direct = cc->direct;
-
-		cc->cfg = scratch->cfg;
-		cc->direct = scratch->direct;
-		cc->default_approval = scratch->default_approval;
-		cc->per_call = scratch->per_call;
-		scratch->cfg = old;
-		scratch->direct = old_direct;
-	}
-	pthread_mutex_unlock(&cc->lock);
+	cc_take_config(cc, scratch);
 out:
 	cact_codeact_free(scratch);
 	json_decref(root);

@@ -55,6 +55,12 @@ struct cc_hooks {
 int cc_execute(struct cact_codeact *cc, const char *code, size_t len, const struct cc_hooks *hooks,
 	       struct cact_result **out, struct cact_error *err);
 
+/*
+ * Swaps in from's configuration (files, domains, tools, direct tools,
+ * approval settings) under cc's lock; from gets cc's old one to free.
+ */
+void cc_take_config(struct cact_codeact *cc, struct cact_codeact *from);
+
 /* Applies a parsed configuration file to cfg (a private copy). */
 int cc_apply_config(struct cact_codeact *scratch, json_t *root, const char *folder,
 		    const char *path, struct cact_error *err);

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cact mcp: execute_code for MCP hosts, over standard input and output or
+ * Streamable HTTP. One sandbox runtime serves every client. SIGHUP reloads
+ * the configuration file; SIGINT and SIGTERM stop cleanly: the clients'
+ * executions are killed and the runtime is shut down.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cact/cact.h>
+
+#include "cli.h"
+#include "opts.h"
+
+static const char help[] =
+	"usage: cact mcp [--config FILE] [--http HOST:PORT] [OPTIONS]\n"
+	"\n"
+	"Serves execute_code to MCP hosts (Claude Desktop, VS Code, agents) over\n"
+	"standard input and output, or over Streamable HTTP at http://HOST:PORT/mcp.\n"
+	"\n"
+	"  --config FILE          the cact exec configuration (tools, files, network,\n"
+	"                         limits, approval); SIGHUP reloads it\n"
+	"  --http HOST:PORT       serve Streamable HTTP instead of stdio; PORT or :PORT\n"
+	"                         alone means 127.0.0.1, port 0 picks a free one; the\n"
+	"                         URL is printed on stderr. Give HOST explicitly to bind\n"
+	"                         a non-loopback address (and use --token-env)\n"
+	"  --expose-tools         list the sandbox's tools for direct calls as well\n"
+	"  --token-env VAR        HTTP: clients must send 'Authorization: Bearer TOKEN'\n"
+	"                         where TOKEN is the value of the environment variable VAR\n"
+	"  --allow-origin ORIGIN  HTTP: accept this browser Origin besides loopback ones\n"
+	"                         (repeatable), e.g. https://app.example.com\n"
+	"  --isolation full|reduced as for cact exec\n"
+	"  --mcp-server NAME=COMMAND [ARGS...], --mcp-url NAME=URL\n"
+	"                         import an MCP server's tools into the sandbox, as\n"
+	"                         for cact exec (repeatable; a SIGHUP reload keeps\n"
+	"                         only the config file's servers)\n"
+	"\n"
+	"SIGHUP reloads the configuration and tells clients that the tool list\n"
+	"changed; SIGINT and SIGTERM stop. Exit status: 0 stopped, 1 serving failed,\n"
+	"2 usage error, 3 the sandbox could not be set up.\n";
+
+enum {
+	O_CONFIG,
+	O_HTTP,
+	O_EXPOSE,
+	O_TOKEN,
+	O_ORIGIN,
+	O_ISOLATION,
+	O_MCP_SERVER,
+	O_MCP_URL,
+	O_HELP,
+	O__N
+};
+
+struct ctl {
+	struct cact_mcp_server *srv;
+	const char *config;
+	int stop_fd;	      /* eventfd: SIGINT/SIGTERM */
+	int done;	      /* serving ended (atomic) */
+	unsigned port;	      /* the bound port (atomic), HTTP only */
+	const char *url_host; /* NULL: stdio */
+};
+
+/* Standard input copied to a pipe, which closes on stop: cact_mcp_serve_stdio then sees the end. */
+struct fwd {
+	int out;
+	int stop_fd;
+};
+
+/* Writes all of buf to the non-blocking fd unless stop comes first. 0, or -1. */
+static int put_all(int fd, int stop_fd, const char *buf, size_t n)
+{
+	while (n) {
+		struct pollfd p[2] = {{.fd = fd, .events = POLLOUT},
+				      {.fd = stop_fd, .events = POLLIN}};
+		ssize_t w;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (p[1].revents)
+			return -1;
+		w = write(fd, buf, n);
+		if (w < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -1;
+		}
+		buf += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void *forward(void *arg)
+{
+	struct fwd *f = arg;
+	char buf[65536];
+
+	for (;;) {
+		struct pollfd p[2] = {{.fd = 0, .events = POLLIN},
+				      {.fd = f->stop_fd, .events = POLLIN}};
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		n = read(0, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0 || put_all(f->out, f->stop_fd, buf, (size_t)n))
+			break;
+	}
+	close(f->out);
+	return NULL;
+}
+
+/* Signals, taken synchronously: reload, stop; and the URL once the port is known. */
+static void *signals(void *arg)
+{
+	struct ctl *c = arg;
+	struct timespec tick = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+	struct cact_error err = {0};
+	int printed = 0, stopping = 0;
+	uint64_t one = 1;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE)) {
+		int sig = sigtimedwait(&set, NULL, &tick);
+		unsigned port = __atomic_load_n(&c->port, __ATOMIC_ACQUIRE);
+
+		if (c->url_host && port && !printed) {
+			fprintf(stderr, "cact mcp: serving http://%s:%u/mcp\n", c->url_host, port);
+			printed = 1;
+		}
+		if (sig == SIGHUP) {
+			if (!c->config)
+				fprintf(stderr, "cact mcp: SIGHUP: no --config to reload\n");
+			else if (cact_mcp_server_reload(c->srv, c->config, &err))
+				fprintf(stderr,
+					"cact mcp: reload failed, configuration unchanged: %s\n",
+					err.message);
+			else
+				fprintf(stderr, "cact mcp: configuration reloaded from %s\n",
+					c->config);
+		} else if ((sig == SIGINT || sig == SIGTERM) && !stopping) {
+			if (write(c->stop_fd, &one, sizeof(one)) < 0)
+				(void)0;
+			stopping = 1;
+		} else if (sig == SIGINT || sig == SIGTERM) {
+			/* Asked twice: whatever the clean stop waits for, stop now. */
+			fprintf(stderr, "cact mcp: stopping at once\n");
+			_exit(128 + sig);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * --http HOST:PORT, [V6]:PORT, :PORT or PORT. host gets the address to
+ * bind (brackets kept: the library takes them off), 127.0.0.1 when absent.
+ */
+static int parse_http(const char *v, char *host, size_t size, unsigned *port)
+{
+	const char *colon = strrchr(v, ':'), *p;
+	unsigned long n;
+	char *end;
+	size_t hl;
+
+	if (!colon) {
+		p = v;
+		hl = 0;
+	} else {
+		p = colon + 1;
+		hl = (size_t)(colon - v);
+		if (v[0] != '[' && memchr(v, ':', hl))
+			return -1; /* a bare IPv6 address: write [addr]:port */
+		if (v[0] == '[' && (hl < 3 || v[hl - 1] != ']'))
+			return -1;
+	}
+	if (!*p || *p == '-' || *p == '+')
+		return -1;
+	errno = 0;
+	n = strtoul(p, &end, 10);
+	if (errno || *end || n > 65535)
+		return -1;
+	if (hl == 0) {
+		v = "127.0.0.1";
+		hl = strlen(v);
+	}
+	if (hl >= size)
+		return -1;
+	memcpy(host, v, hl);
+	host[hl] = '\0';
+	*port = (unsigned)n;
+	return 0;
+}
+
+static int loopback_host(const char *host)
+{
+	return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+	       strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+}
+
+static int serve_stdio(struct ctl *c, struct cact_error *err)
+{
+	struct fwd f;
+	pthread_t th;
+	int p[2], rc;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		fprintf(stderr, "cact mcp: pipe: %s\n", strerror(errno));
+		return -1;
+	}
+	fcntl(p[1], F_SETFL, O_NONBLOCK);
+	f.out = p[1];
+	f.stop_fd = c->stop_fd;
+	if (pthread_create(&th, NULL, forward, &f)) {
+		close(p[0]);
+		close(p[1]);
+		fprintf(stderr, "cact mcp: cannot start a thread\n");
+		return -1;
+	}
+	rc = cact_mcp_serve_stdio(c->srv, p[0], 1, err);
+	if (rc) {
+		uint64_t one = 1;
+
+		if (write(c->stop_fd, &one, sizeof(one)) < 0)
+			(void)0;
+	}
+	pthread_join(th, NULL);
+	close(p[0]);
+	return rc;
+}
+
+int cmd_mcp(int argc, char **argv)
+{
+	struct opt o[O__N] = {
+		[O_CONFIG] = {"config", 0, OPT_VALUE},
+		[O_HTTP] = {"http", 0, OPT_VALUE},
+		[O_EXPOSE] = {"expose-tools", 0, OPT_FLAG},
+		[O_TOKEN] = {"token-env", 0, OPT_VALUE},
+		[O_ORIGIN] = {"allow-origin", 0, OPT_VALUE | OPT_REPEAT},
+		[O_ISOLATION] = {"isolation", 0, OPT_VALUE},
+		[O_MCP_SERVER] = {"mcp-server", 0, OPT_VALUE | OPT_REPEAT},
+		[O_MCP_URL] = {"mcp-url", 0, OPT_VALUE | OPT_REPEAT},
+		[O_HELP] = {"help", 'h', OPT_FLAG},
+	};
+	struct cact_mcp_server_options so;
+	struct cact_runtime_options rto;
+	struct cact_error err = {0};
+	struct cact_runtime *rt = NULL;
+	struct cact_codeact *cc = NULL;
+	struct ctl c = {.stop_fd = -1};
+	const char *pos[1], *v;
+	sigset_t set;
+	pthread_t sig_th;
+	char host[256];
+	unsigned port = 0;
+	size_t n_pos = 0;
+	int status = EXIT_USAGE, sig_started = 0, rc;
+
+	cact_runtime_options_init(&rto);
+	cact_mcp_server_options_init(&so);
+	if (opts_parse("mcp", argc, argv, o, O__N, pos, 0, &n_pos))
+		goto out;
+	if (o[O_HELP].count) {
+		fputs(help, stdout);
+		status = EXIT_OK;
+		goto out;
+	}
+	if ((v = opts_value(o, O__N, "http")) && parse_http(v, host, sizeof(host), &port)) {
+		cli_error("mcp", "--http: '%s' is not HOST:PORT, [IPV6]:PORT or PORT", v);
+		goto out;
+	}
+	if (!v && (o[O_TOKEN].count || o[O_ORIGIN].count)) {
+		cli_error("mcp", "--token-env and --allow-origin apply to --http only");
+		goto out;
+	}
+	if ((v = opts_value(o, O__N, "isolation"))) {
+		if (strcmp(v, "full") == 0) {
+			rto.isolation = CACT_ISOLATION_FULL;
+		} else if (strcmp(v, "reduced") == 0) {
+			rto.isolation = CACT_ISOLATION_REDUCED;
+		} else {
+			cli_error("mcp", "--isolation: '%s' is neither full nor reduced", v);
+			goto out;
+		}
+	}
+	c.config = opts_value(o, O__N, "config");
+	if (cact_codeact_new(NULL, &cc, &err) ||
+	    (c.config && cact_codeact_load_config(cc, c.config, &err))) {
+		cli_error("mcp", "%s", err.message);
+		goto out;
+	}
+	if (cli_add_mcp_servers("mcp", cc, o[O_MCP_SERVER].values, o[O_MCP_SERVER].count,
+				o[O_MCP_URL].values, o[O_MCP_URL].count))
+		goto out;
+	so.expose_tools = o[O_EXPOSE].count > 0;
+	so.token_env = opts_value(o, O__N, "token-env");
+	so.allowed_origins = o[O_ORIGIN].values;
+	so.n_allowed_origins = (size_t)o[O_ORIGIN].count;
+	if (cact_mcp_server_new(cc, &so, &c.srv, &err)) {
+		cli_error("mcp", "%s", err.message);
+		goto out;
+	}
+	if (cact_runtime_new(&rto, &rt, &err)) {
+		cli_error("mcp", "cannot set up the sandbox: %s", err.message);
+		status = EXIT_SETUP;
+		goto out;
+	}
+	cact_codeact_set_runtime(cc, rt);
+	c.stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (c.stop_fd < 0) {
+		cli_error("mcp", "eventfd: %s", strerror(errno));
+		status = 1;
+		goto out;
+	}
+	if (opts_value(o, O__N, "http")) {
+		c.url_host = host;
+		if (!loopback_host(host) && !so.token_env)
+			fprintf(stderr,
+				"cact mcp: warning: %s is not a loopback address and no "
+				"--token-env is set: anyone who reaches it can run code\n",
+				host);
+	}
+	/* Signals go to the signal thread only; a closed client is a write error, not a death. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pthread_create(&sig_th, NULL, signals, &c)) {
+		cli_error("mcp", "cannot start a thread");
+		status = 1;
+		goto out;
+	}
+	sig_started = 1;
+	if (c.url_host)
+		rc = cact_mcp_serve_http(c.srv, host, port, c.stop_fd, &c.port, &err);
+	else
+		rc = serve_stdio(&c, &err);
+	if (rc)
+		fprintf(stderr, "cact mcp: %s\n", err.message);
+	status = rc ? 1 : EXIT_OK;
+out:
+	if (sig_started) {
+		__atomic_store_n(&c.done, 1, __ATOMIC_RELEASE);
+		pthread_join(sig_th, NULL);
+	}
+	cact_mcp_server_free(c.srv);
+	cact_codeact_free(cc);
+	cact_runtime_free(rt);
+	if (c.stop_fd >= 0)
+		close(c.stop_fd);
+	opts_free(o, O__N);
+	return status;
+}

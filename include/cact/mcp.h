@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CACT_MCP_H
+#define CACT_MCP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cact/codeact.h>
+#include <cact/error.h>
+#include <cact/tools.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The Model Context Protocol, both ways: cact serves execute_code to any
+ * MCP host (stdio or Streamable HTTP), and imports the tools of MCP servers
+ * as sandbox tools the code calls with call_tool("server.tool", ...).
+ * Protocol versions 2025-06-18 and 2025-11-25. docs/mcp.md has the details.
+ */
+
+/* ---- client: tools of MCP servers inside the sandbox ---- */
+
+/*
+ * A connection to one MCP server, reference-counted: the tools made from it
+ * hold references. Thread-safe: calls from many executions are multiplexed
+ * over the one connection. A stdio server that dies is started again on the
+ * next call.
+ */
+struct cact_mcp_client;
+
+struct cact_mcp_client_options {
+	const char *name;              /* tool name prefix: "<name>.<tool>"; [A-Za-z0-9_-], 1-64 */
+	/* stdio: argv (NULL-terminated), extra environment ("K=V", n_env of them), folder */
+	const char *const *argv;
+	const char *const *env;
+	size_t n_env;
+	const char *cwd;
+	/* Streamable HTTP: url, extra headers ("Name: value", n_headers of them) */
+	const char *url;
+	const char *const *headers;
+	size_t n_headers;
+	uint64_t timeout_ms;           /* one request (initialize, list, call); default 60000 */
+	uint64_t max_message_bytes;    /* one message from the server; default 16 MiB */
+};
+
+CACT_API void cact_mcp_client_options_init(struct cact_mcp_client_options *o);
+
+/*
+ * Connects (starts the program, or checks the URL), initializes and lists
+ * the server's tools. CACT_EINVAL names a bad option; CACT_ESYS or
+ * CACT_EPROTO says why the server could not be reached or spoke wrongly.
+ */
+CACT_API int cact_mcp_client_new(const struct cact_mcp_client_options *o,
+				 struct cact_mcp_client **out, struct cact_error *err);
+CACT_API struct cact_mcp_client *cact_mcp_client_ref(struct cact_mcp_client *c);
+/* Drops a reference; the last one stops the server. NULL is a no-op. */
+CACT_API void cact_mcp_client_unref(struct cact_mcp_client *c);
+
+/*
+ * The server's tools as cact tools named "<name>.<tool>", with the
+ * server's description and input schema, approval never_require (the
+ * caller may remake them: see cact_mcp_client_tool_approval). *tools is an
+ * owned array of new references (cact_tools_free). A call returns the
+ * result's structuredContent when given, else its text content (parsed as
+ * JSON when it is JSON; several text items as a list), else the content
+ * list; an isError result fails the call with the server's message.
+ */
+CACT_API int cact_mcp_client_tools(struct cact_mcp_client *c, struct cact_tool ***tools,
+				   size_t *n, struct cact_error *err);
+
+/*
+ * The same tool with another approval mode. New reference in *out.
+ * CACT_EINVAL when tool is not a tool of an MCP server.
+ */
+CACT_API int cact_mcp_client_tool_approval(struct cact_tool *tool, enum cact_approval approval,
+					   struct cact_tool **out, struct cact_error *err);
+
+/*
+ * Connects to the server o describes (cact_mcp_client_new) and adds its
+ * tools to cc as "<name>.<tool>" sandbox tools with approval never_require,
+ * replacing tools of the same names. The tools hold the connection: it
+ * ends when the last of them is removed from cc (and from every snapshot
+ * and request holding it). On failure cc is unchanged. Thread-safe.
+ */
+CACT_API int cact_codeact_add_mcp_server(struct cact_codeact *cc,
+					 const struct cact_mcp_client_options *o,
+					 struct cact_error *err);
+
+/* ---- server: execute_code for MCP hosts ---- */
+
+struct cact_mcp_server;
+
+struct cact_mcp_server_options {
+	const char *name;        /* serverInfo.name; default "cact" */
+	int expose_tools;        /* list the sandbox tools for direct use too */
+	/* Streamable HTTP */
+	const char *token_env;   /* environment variable with a bearer token required of clients; NULL: none */
+	const char *const *allowed_origins; /* Origin values accepted besides loopback ones */
+	size_t n_allowed_origins;
+	uint64_t max_message_bytes; /* one client message; default 4 MiB */
+	unsigned max_calls;         /* tools/call requests in flight per session; default 16 */
+	uint64_t approval_timeout_ms; /* how long an approval question waits for the user; default 300000 */
+};
+
+CACT_API void cact_mcp_server_options_init(struct cact_mcp_server_options *o);
+
+/*
+ * A server over a CodeAct configuration (borrowed; it must outlive the
+ * server and be bound to a runtime). tools/list serves execute_code with
+ * the configuration's description and input schema. o may be NULL for the
+ * defaults; its strings are copied. With token_env set, the variable must
+ * hold a non-empty token now (CACT_EINVAL otherwise); it is read once.
+ * *out is owned (cact_mcp_server_free). Every function below is
+ * thread-safe.
+ */
+CACT_API int cact_mcp_server_new(struct cact_codeact *cc, const struct cact_mcp_server_options *o,
+				 struct cact_mcp_server **out, struct cact_error *err);
+/* No serve call may be in progress. NULL is a no-op. */
+CACT_API void cact_mcp_server_free(struct cact_mcp_server *s);
+
+/*
+ * Serves one client on in_fd/out_fd (newline-delimited JSON-RPC) until end
+ * of input, which also stops the client's executions. Returns 0, or
+ * CACT_ESYS when reading failed. Ignore SIGPIPE when out_fd is a pipe.
+ */
+CACT_API int cact_mcp_serve_stdio(struct cact_mcp_server *s, int in_fd, int out_fd,
+				  struct cact_error *err);
+
+/*
+ * Serves Streamable HTTP at http://host:port/mcp until stop_fd becomes
+ * readable (-1: forever). host "127.0.0.1" unless the caller chooses
+ * otherwise (NULL means that); port 0 picks one. *bound_port (may be NULL)
+ * is stored atomically once listening, so another thread may wait for it
+ * to become non-zero. Returns 0 after stop_fd, CACT_EINVAL for a bad
+ * host, CACT_ESYS when the address cannot be bound.
+ */
+CACT_API int cact_mcp_serve_http(struct cact_mcp_server *s, const char *host, unsigned port,
+				 int stop_fd, unsigned *bound_port, struct cact_error *err);
+
+/*
+ * Tells connected clients the tool list changed
+ * (notifications/tools/list_changed), after the configuration was changed.
+ */
+CACT_API void cact_mcp_server_tools_changed(struct cact_mcp_server *s);
+
+/*
+ * Replaces the configuration with the one in the file at path, read afresh
+ * (not on top of the current one, so tools, files and targets removed from
+ * the file go), then tells the clients as cact_mcp_server_tools_changed.
+ * Executions already running keep the configuration they started with. A
+ * bad file changes nothing: the error is as cact_codeact_load_config's.
+ */
+CACT_API int cact_mcp_server_reload(struct cact_mcp_server *s, const char *path,
+				    struct cact_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

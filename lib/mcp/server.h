@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The MCP server's transport-agnostic core. A session is one client: it is
+ * fed one message at a time by a transport (stdio, Streamable HTTP) and
+ * answers through the transport's send callback. tools/call runs on a
+ * worker thread, so the transport keeps reading (ping, cancellation,
+ * answers to the server's own requests) while code runs.
+ *
+ * Streams: each message a transport feeds may carry an opaque stream (the
+ * HTTP request it came in). Everything the session sends about that
+ * request (its response, progress, log messages, elicitation requests)
+ * goes to that stream; messages about nothing in particular
+ * (notifications/tools/list_changed) go to stream NULL.
+ */
+#ifndef CACT_MCP_SERVER_H
+#define CACT_MCP_SERVER_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cact/mcp.h>
+
+#include "jsonrpc.h"
+
+#define MCP_VERSION_LATEST "2025-11-25"
+
+struct mcp_session;
+
+struct cact_mcp_server {
+	struct cact_codeact *cc; /* borrowed */
+	char *name;
+	int expose_tools;
+	char *token; /* the bearer token clients must present; NULL: none */
+	char **origins;
+	size_t n_origins;
+	size_t max_message;
+	unsigned max_calls;
+	uint64_t approval_timeout_ms;
+	pthread_mutex_t lock;	      /* guards sessions; taken before a session's lock */
+	struct mcp_session *sessions; /* every live session, for tools_changed */
+};
+
+enum {
+	MCP_SEND_FINAL = 1, /* the last message of its stream: the response */
+};
+
+/*
+ * Sends one message. text is owned by the callee (malloc'd, compact JSON
+ * without a newline), or NULL with MCP_SEND_FINAL when the request ends
+ * without a response (it was cancelled) and its stream should end.
+ * Called with the session's lock held: it must not block and must not call
+ * into the session.
+ */
+typedef void (*mcp_send_fn)(void *user, void *stream, char *text, size_t len, unsigned flags);
+
+/* A new session registered with srv. 0 or CACT_ENOMEM. *out is owned (mcp_session_free). */
+int mcp_session_new(struct cact_mcp_server *srv, mcp_send_fn send, void *user,
+		    struct mcp_session **out, struct cact_error *err);
+
+/*
+ * One message of len bytes from the client: parse errors are answered
+ * (-32700 with id null, -32600), then as mcp_session_handle.
+ */
+void mcp_session_feed(struct mcp_session *s, const char *text, size_t len, void *stream);
+
+/* Answers a message that could not be read (too large) with an error, id null. */
+void mcp_session_refuse(struct mcp_session *s, void *stream, int code, const char *message);
+
+/* One parsed message (consumed: m is cleared). */
+void mcp_session_handle(struct mcp_session *s, struct jrpc_msg *m, void *stream);
+
+/*
+ * The transport lost a stream (the HTTP client went away): the calls it
+ * carried are cancelled (their executions killed) and nothing more is sent
+ * to it once this returns.
+ */
+void mcp_session_drop_stream(struct mcp_session *s, void *stream);
+
+/*
+ * Ends the session: cancels every call, ends their streams (send with
+ * MCP_SEND_FINAL and no text) and waits for the workers. Idempotent; later
+ * requests are refused.
+ */
+void mcp_session_shutdown(struct mcp_session *s);
+
+/* Shuts down, unregisters and frees. NULL is a no-op. */
+void mcp_session_free(struct mcp_session *s);
+
+/* The negotiated protocol version (static) once initialize was answered, else NULL. */
+const char *mcp_session_version(struct mcp_session *s);
+
+/* Calls in flight. */
+unsigned mcp_session_calls(struct mcp_session *s);
+
+/* 1 when v is a protocol version this server speaks. */
+int mcp_version_supported(const char *v);
+
+#endif
