@@ -109,8 +109,12 @@ CACT_API int cact_codeact_set_limit(struct cact_codeact *cc, enum cact_limit whi
  * allowed_domains (strings or [target, method or methods] pairs), tools
  * (each: name, description, parameters, approval_mode, command (string or
  * list), timeout_s), direct_tools (the same shape: tools for an agent to
- * offer the model directly), limits (each limit by cact_limit_name; timeout_ms may
- * also be given as timeout_s, memory_bytes as memory_mib). Relative paths
+ * offer the model directly), limits (each limit by cact_limit_name;
+ * timeout_ms may also be given as timeout_s, memory_bytes as memory_mib),
+ * network (ca_file, proxy, resolve: {name: address or [addresses]}),
+ * mcp_servers (name: {command, env, cwd} or {url, headers}, with approval
+ * settings: each server is started and its tools registered as
+ * "<name>.<tool>"; see docs/mcp.md). Relative paths
  * are resolved against the file's folder, and command tools run there.
  * Unknown keys and values of the wrong type are errors naming the key.
  */
