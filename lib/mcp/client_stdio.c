@@ -16,7 +16,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,9 +472,6 @@ static void proc_free(struct proc *p)
 static int spawn(struct cact_mcp_client *c, struct proc *p, struct cact_error *err)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
 	char **envp = merged_env(c);
 	int rc = 0;
 
@@ -486,27 +482,7 @@ static int spawn(struct cact_mcp_client *c, struct proc *p, struct cact_error *e
 		rc = ut_err_sys(err, CACT_ESYS, errno, "mcp server %s: pipe2", c->name);
 		goto out;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, er[1], 2);
-	if (c->cwd)
-		posix_spawn_file_actions_addchdir_np(&fa, c->cwd);
-	posix_spawnattr_init(&attr);
-	/* A group of its own (stopped whole), default signals, nothing blocked. */
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-						POSIX_SPAWN_SETSIGDEF);
-	if (strchr(c->argv[0], '/'))
-		rc = posix_spawn(&p->pid, c->argv[0], &fa, &attr, c->argv, envp);
-	else
-		rc = posix_spawnp(&p->pid, c->argv[0], &fa, &attr, c->argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	rc = ut_spawn_group(c->argv, envp, c->cwd, in[0], out[1], er[1], &p->pid);
 	if (rc) {
 		rc = ut_err_sys(err, CACT_ESYS, rc, "mcp server %s: cannot run %s%s%s", c->name,
 				c->argv[0], c->cwd ? " in " : "", c->cwd ? c->cwd : "");

@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +31,6 @@ struct child {
 
 static int spawn(const struct cact_tool *t, struct child *c, struct cact_error *err)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
 	int rc = 0;
 
@@ -42,27 +38,7 @@ static int spawn(const struct cact_tool *t, struct child *c, struct cact_error *
 		rc = ut_err_sys(err, CACT_ESYS, errno, "pipe2");
 		goto out;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, er[1], 2);
-	if (t->cwd)
-		posix_spawn_file_actions_addchdir_np(&fa, t->cwd);
-	posix_spawnattr_init(&attr);
-	/* A group of its own (to kill it whole), default signals, nothing blocked. */
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-						POSIX_SPAWN_SETSIGDEF);
-	if (strchr(t->argv[0], '/'))
-		rc = posix_spawn(&c->pid, t->argv[0], &fa, &attr, t->argv, environ);
-	else
-		rc = posix_spawnp(&c->pid, t->argv[0], &fa, &attr, t->argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	rc = ut_spawn_group(t->argv, environ, t->cwd, in[0], out[1], er[1], &c->pid);
 	if (rc) {
 		rc = ut_err_sys(err, CACT_ESYS, rc, "cannot run %s", t->argv[0]);
 		goto out;

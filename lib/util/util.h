@@ -45,6 +45,15 @@ int ut_write_full(int fd, const void *buf, size_t len);
  * end gives -1 with EPIPE. For pipes to programs the library runs.
  */
 ssize_t ut_write_nosig(int fd, const void *p, size_t n);
+
+/*
+ * Starts argv[0] (looked up in PATH when it has no slash) with fds in, out
+ * and err as its 0, 1 and 2, in folder cwd (NULL: ours), in a process group
+ * of its own, with default signal dispositions and an empty signal mask.
+ * Returns 0 with *pid, or an errno value.
+ */
+int ut_spawn_group(char *const argv[], char *const envp[], const char *cwd, int in, int out,
+		   int err, pid_t *pid);
 /* Returns bytes read (< len only at end of file), or -1 + errno. */
 ssize_t ut_read_full(int fd, void *buf, size_t len);
 
