@@ -30,8 +30,8 @@
 #include "../cli/opts.h"
 
 #define SNIPPET "print(sum(range(100)))"
-#define PYTHON "/usr/bin/python3"
-#define BWRAP "/usr/bin/bwrap"
+#define PYTHON	"/usr/bin/python3"
+#define BWRAP	"/usr/bin/bwrap"
 
 extern char **environ;
 
@@ -148,16 +148,15 @@ static int echo_tool(void *user, const char *name, const char *args, char **resu
  */
 static int bench_tool_calls(struct cact_runtime *rt, size_t n)
 {
-	static const char code_fmt[] =
-		"import time, json\n"
-		"d = []\n"
-		"call_tool('echo', i=0)\n"
-		"for i in range(%zu):\n"
-		"    t = time.perf_counter_ns()\n"
-		"    call_tool('echo', i=i)\n"
-		"    d.append(time.perf_counter_ns() - t)\n"
-		"d.sort()\n"
-		"print(d[len(d) // 2], d[len(d) * 9 // 10])\n";
+	static const char code_fmt[] = "import time, json\n"
+				       "d = []\n"
+				       "call_tool('echo', i=0)\n"
+				       "for i in range(%zu):\n"
+				       "    t = time.perf_counter_ns()\n"
+				       "    call_tool('echo', i=i)\n"
+				       "    d.append(time.perf_counter_ns() - t)\n"
+				       "d.sort()\n"
+				       "print(d[len(d) // 2], d[len(d) * 9 // 10])\n";
 	struct cact_error err = {0};
 	struct cact_request *req = NULL;
 	struct cact_result *res = NULL;
@@ -178,7 +177,8 @@ static int bench_tool_calls(struct cact_runtime *rt, size_t n)
 	}
 	if (cact_result_status(res) != CACT_STATUS_OK ||
 	    sscanf(cact_result_stdout(res, NULL, NULL), "%llu %llu", &p50, &p90) != 2) {
-		fprintf(stderr, "cact bench: tool calls failed: %s\n", cact_result_stderr(res, NULL, NULL));
+		fprintf(stderr, "cact bench: tool calls failed: %s\n",
+			cact_result_stderr(res, NULL, NULL));
 		goto out;
 	}
 	printf("%-28s p50 %9.3f ms   p90 %9.3f ms   (n=%zu, inside one execution)\n",
@@ -202,10 +202,33 @@ int cmd_bench(int argc, char **argv)
 {
 	struct opt o[] = {{"iterations", 'n', OPT_VALUE}, {"help", 'h', OPT_FLAG}};
 	char *py[] = {PYTHON, "-I", "-S", "-c", SNIPPET, NULL};
-	char *bw[] = {BWRAP, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
-		      "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-		      "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev", "--tmpfs",
-		      "/tmp", PYTHON, "-I", "-S", "-c", SNIPPET, NULL};
+	char *bw[] = {BWRAP,
+		      "--unshare-all",
+		      "--die-with-parent",
+		      "--ro-bind",
+		      "/usr",
+		      "/usr",
+		      "--symlink",
+		      "usr/lib",
+		      "/lib",
+		      "--symlink",
+		      "usr/lib64",
+		      "/lib64",
+		      "--symlink",
+		      "usr/bin",
+		      "/bin",
+		      "--proc",
+		      "/proc",
+		      "--dev",
+		      "/dev",
+		      "--tmpfs",
+		      "/tmp",
+		      PYTHON,
+		      "-I",
+		      "-S",
+		      "-c",
+		      SNIPPET,
+		      NULL};
 	struct cact_runtime_options ro;
 	struct cact_runtime *rt = NULL;
 	struct cact_request *req = NULL;
@@ -295,7 +318,8 @@ int cmd_bench(int argc, char **argv)
 		goto out;
 	printf("p50 speedup vs python3: %.1fx\n", pct(b, n, 0.5) / pct(a, n, 0.5));
 	if (nc == 0) {
-		printf("p50 speedup vs bwrap+python: unavailable (bwrap missing or failing here)\n");
+		printf("p50 speedup vs bwrap+python: unavailable (bwrap missing or failing "
+		       "here)\n");
 		status = EXIT_SETUP;
 		goto out;
 	}

@@ -94,12 +94,12 @@ static const char *paint(const struct ui *u, const char *code)
 	return u->color ? code : "";
 }
 
-#define DIM "\033[2m"
-#define BOLD "\033[1m"
-#define RED "\033[31m"
+#define DIM   "\033[2m"
+#define BOLD  "\033[1m"
+#define RED   "\033[31m"
 #define GREEN "\033[32m"
-#define CYAN "\033[36m"
-#define OFF "\033[0m"
+#define CYAN  "\033[36m"
+#define OFF   "\033[0m"
 
 /* Prints text indented, at most max_lines lines, then a count of the rest. */
 static void block(const struct ui *u, const char *text, size_t len, int max_lines)
@@ -120,8 +120,8 @@ static void block(const struct ui *u, const char *text, size_t len, int max_line
 				paint(u, OFF));
 			return;
 		}
-		fprintf(stderr, "    %s|%s %.*s\n", paint(u, DIM), paint(u, OFF), (int)(n > 400 ? 400 : n),
-			text + i);
+		fprintf(stderr, "    %s|%s %.*s\n", paint(u, DIM), paint(u, OFF),
+			(int)(n > 400 ? 400 : n), text + i);
 		lines++;
 		i += n + 1;
 	}
@@ -167,10 +167,11 @@ static void on_event(void *user, const struct cact_event *ev)
 		break;
 	case CACT_EVENT_MODEL:
 		close_text(u);
-		fprintf(stderr, "%s[step %u] model answered in %.2f s, %llu tokens in, %llu out%s\n",
+		fprintf(stderr,
+			"%s[step %u] model answered in %.2f s, %llu tokens in, %llu out%s\n",
 			paint(u, DIM), ev->step, (double)ev->elapsed_us / 1e6,
-			(unsigned long long)ev->prompt_tokens, (unsigned long long)ev->completion_tokens,
-			paint(u, OFF));
+			(unsigned long long)ev->prompt_tokens,
+			(unsigned long long)ev->completion_tokens, paint(u, OFF));
 		break;
 	case CACT_EVENT_TOOL_CALL:
 		fprintf(stderr, "%s[step %u]%s %s%s%s\n", paint(u, DIM), ev->step, paint(u, OFF),
@@ -188,8 +189,9 @@ static void on_event(void *user, const struct cact_event *ev)
 		}
 		break;
 	case CACT_EVENT_TOOL_RESULT:
-		fprintf(stderr, "    %s%s %s%s (%.2f s)\n", paint(u, ev->ok ? GREEN : RED), ev->name,
-			ev->ok ? "ok" : "failed", paint(u, OFF), (double)ev->elapsed_us / 1e6);
+		fprintf(stderr, "    %s%s %s%s (%.2f s)\n", paint(u, ev->ok ? GREEN : RED),
+			ev->name, ev->ok ? "ok" : "failed", paint(u, OFF),
+			(double)ev->elapsed_us / 1e6);
 		block(u, ev->text, ev->len, 20);
 		if (ev->result)
 			save_files(u, ev->result);
@@ -199,9 +201,9 @@ static void on_event(void *user, const struct cact_event *ev)
 			paint(u, OFF), ev->text);
 		break;
 	case CACT_EVENT_SANDBOX_DONE:
-		fprintf(stderr, "    %s<- %s %s%s (%.1f ms) %.300s\n", paint(u, ev->ok ? GREEN : RED),
-			ev->name, ev->ok ? "ok" : "failed", paint(u, OFF),
-			(double)ev->elapsed_us / 1e3, ev->text);
+		fprintf(stderr, "    %s<- %s %s%s (%.1f ms) %.300s\n",
+			paint(u, ev->ok ? GREEN : RED), ev->name, ev->ok ? "ok" : "failed",
+			paint(u, OFF), (double)ev->elapsed_us / 1e3, ev->text);
 		break;
 	}
 }
@@ -390,7 +392,8 @@ int cmd_agent(int argc, char **argv)
 		unsigned long n = strtoul(v, &end, 10);
 
 		if (!*v || *end || n == 0 || n > 1000 || v[0] == '-') {
-			cli_error("agent", "--max-steps: '%s' is not a whole number from 1 to 1000", v);
+			cli_error("agent", "--max-steps: '%s' is not a whole number from 1 to 1000",
+				  v);
 			goto out;
 		}
 		ro.max_steps = (unsigned)n;

@@ -39,7 +39,8 @@ int approver_decide(void *user, const char *name, const char *args_json)
 		a->tty_tried = 1;
 	}
 	if (!a->tty) {
-		fprintf(stderr, "cact %s: no terminal to ask; denied a call of %s (see --approve)\n",
+		fprintf(stderr,
+			"cact %s: no terminal to ask; denied a call of %s (see --approve)\n",
 			a->cmd, name);
 	} else {
 		json_t *args = json_loads(args_json, 0, NULL);

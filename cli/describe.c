@@ -46,7 +46,8 @@ int cmd_describe(int argc, char **argv)
 	if (opts_parse("describe", argc, argv, o, n, pos, 0, &n_pos))
 		goto out;
 	if (o[4].count) {
-		puts("usage: cact describe [--config FILE] [--instructions [--tools-visible]] [--schema]\n\n"
+		puts("usage: cact describe [--config FILE] [--instructions [--tools-visible]] "
+		     "[--schema]\n\n"
 		     "Prints the execute_code description a model reads for the configuration,\n"
 		     "or with --instructions the system-prompt instructions, or with --schema the\n"
 		     "tool's input schema.");
@@ -69,7 +70,8 @@ int cmd_describe(int argc, char **argv)
 		status = EXIT_OK;
 		goto out;
 	}
-	text = o[1].count ? cact_codeact_instructions(cc, o[2].count > 0) : cact_codeact_description(cc);
+	text = o[1].count ? cact_codeact_instructions(cc, o[2].count > 0)
+			  : cact_codeact_description(cc);
 	if (!text) {
 		cli_error("describe", "out of memory");
 		status = EXIT_SETUP;

@@ -10,10 +10,9 @@
 #include "opts.h"
 
 static const unsigned all[] = {
-	CACT_FEATURE_USER_NS, CACT_FEATURE_MOUNT_NS, CACT_FEATURE_PID_NS,
-	CACT_FEATURE_NET_NS,  CACT_FEATURE_IPC_NS,   CACT_FEATURE_UTS_NS,
-	CACT_FEATURE_CGROUP_NS, CACT_FEATURE_LANDLOCK, CACT_FEATURE_SECCOMP,
-	CACT_FEATURE_PIDFD,
+	CACT_FEATURE_USER_NS, CACT_FEATURE_MOUNT_NS, CACT_FEATURE_PID_NS,    CACT_FEATURE_NET_NS,
+	CACT_FEATURE_IPC_NS,  CACT_FEATURE_UTS_NS,   CACT_FEATURE_CGROUP_NS, CACT_FEATURE_LANDLOCK,
+	CACT_FEATURE_SECCOMP, CACT_FEATURE_PIDFD,
 };
 
 int cmd_doctor(int argc, char **argv)
@@ -45,8 +44,8 @@ int cmd_doctor(int argc, char **argv)
 	printf("cact %s on Linux %s\n\n", cact_version(), f.kernel);
 	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		int have = !!(f.present & all[i]);
-		const char *need = (all[i] & CACT_FEATURES_REQUIRED) ? "required"
-								      : "full isolation only";
+		const char *need =
+			(all[i] & CACT_FEATURES_REQUIRED) ? "required" : "full isolation only";
 
 		printf("  %-18s %-4s (%s)", cact_feature_name(all[i]), have ? "yes" : "NO", need);
 		if (all[i] == CACT_FEATURE_LANDLOCK && have)
@@ -61,7 +60,8 @@ int cmd_doctor(int argc, char **argv)
 		printf("  why: %s\n", f.missing_why);
 	if (geteuid() == 0)
 		printf("note: running as root. The sandbox keeps root's kernel identity (uid 0)\n"
-		       "      inside its namespaces; the kernel does not apply RLIMIT_NPROC to uid 0,\n"
+		       "      inside its namespaces; the kernel does not apply RLIMIT_NPROC to uid "
+		       "0,\n"
 		       "      so threads are capped by the per-execution pid limit instead (Linux\n"
 		       "      6.14+). Run cact as an unprivileged user for defence in depth.\n");
 	if (!reduced)
@@ -79,8 +79,7 @@ int cmd_doctor(int argc, char **argv)
 		}
 	}
 	printf("sandbox start: ok in %.1f ms\n", (double)cact_runtime_startup_us(rt) / 1000.0);
-	if (cact_request_new(&req) ||
-	    cact_request_set_code(req, probe, strlen(probe), &err) ||
+	if (cact_request_new(&req) || cact_request_set_code(req, probe, strlen(probe), &err) ||
 	    cact_runtime_run(rt, req, &res, &err)) {
 		printf("test execution: FAILED: %s\n", err.message);
 		status = EXIT_SETUP;

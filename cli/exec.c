@@ -234,7 +234,8 @@ static int allow_domain(struct cact_codeact *cc, const char *spec)
 	target = eq ? strndup(spec, (size_t)(eq - spec)) : strdup(spec);
 	if (eq) {
 		list = strdup(eq + 1);
-		for (m = list ? strtok_r(list, ",", &save) : NULL; m; m = strtok_r(NULL, ",", &save)) {
+		for (m = list ? strtok_r(list, ",", &save) : NULL; m;
+		     m = strtok_r(NULL, ",", &save)) {
 			if (n == 16) {
 				cli_error("exec", "--allow-domain %s: more than 16 methods", spec);
 				rc = -1;
@@ -332,7 +333,8 @@ static int add_mcp(const char *cmd, struct cact_codeact *cc, const char *spec, i
 	} else {
 		for (word = strtok_r(line, " ", &save); word; word = strtok_r(NULL, " ", &save)) {
 			if (argc == MCP_ARGS_MAX) {
-				cli_error(cmd, "%s %s: more than %d words", flag, name, MCP_ARGS_MAX);
+				cli_error(cmd, "%s %s: more than %d words", flag, name,
+					  MCP_ARGS_MAX);
 				goto out;
 			}
 			argv[argc++] = word;
@@ -544,7 +546,8 @@ int cmd_exec(int argc, char **argv)
 
 	if (cact_runtime_new(&ro, &rt, &err)) {
 		cli_error("exec", "cannot set up the sandbox: %s", err.message);
-		status = err.code == CACT_EINVAL || err.code == CACT_ENOENT ? EXIT_USAGE : EXIT_SETUP;
+		status = err.code == CACT_EINVAL || err.code == CACT_ENOENT ? EXIT_USAGE
+									    : EXIT_SETUP;
 		if (err.code == CACT_ENOENT && strstr(err.message, "cact-guest"))
 			status = EXIT_SETUP;
 		goto out;
@@ -552,7 +555,8 @@ int cmd_exec(int argc, char **argv)
 	cact_codeact_set_runtime(cc, rt);
 	if (cact_codeact_execute(cc, code, code_len, &res, &err)) {
 		cli_error("exec", "%s", err.message);
-		status = err.code == CACT_EINVAL || err.code == CACT_ETOOBIG ? EXIT_USAGE : EXIT_SETUP;
+		status = err.code == CACT_EINVAL || err.code == CACT_ETOOBIG ? EXIT_USAGE
+									     : EXIT_SETUP;
 		goto out;
 	}
 	status = exit_status(cact_result_status(res));
@@ -579,9 +583,11 @@ int cmd_exec(int argc, char **argv)
 		if (cact_result_status(res) != CACT_STATUS_OK &&
 		    cact_result_status(res) != CACT_STATUS_PYTHON_ERROR)
 			fprintf(stderr, "cact: %s: %s\n", cact_status_name(cact_result_status(res)),
-				cact_result_error_message(res) ? cact_result_error_message(res) : "");
+				cact_result_error_message(res) ? cact_result_error_message(res)
+							       : "");
 		if (ro.isolation == CACT_ISOLATION_REDUCED)
-			fprintf(stderr, "cact: isolation in force: %s\n", cact_result_isolation_json(res));
+			fprintf(stderr, "cact: isolation in force: %s\n",
+				cact_result_isolation_json(res));
 	}
 	if (outdir && cact_result_file_count(res) > 0) {
 		if (cact_result_save_files(res, outdir, o[O_FORCE].count ? CACT_SAVE_FORCE : 0,

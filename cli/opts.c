@@ -95,7 +95,8 @@ int opts_parse(const char *cmd, int argc, char **argv, struct opt *opts, size_t 
 			size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
 
 			for (k = 0; k < n_opts; k++)
-				if (strlen(opts[k].name) == len && strncmp(opts[k].name, a + 2, len) == 0)
+				if (strlen(opts[k].name) == len &&
+				    strncmp(opts[k].name, a + 2, len) == 0)
 					o = &opts[k];
 			if (!o) {
 				cli_error(cmd, "unknown option %.*s (see cact %s --help)",

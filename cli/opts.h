@@ -16,7 +16,7 @@ enum { OPT_ONCE = 0, OPT_REPEAT = 2 };
 struct opt {
 	const char *name; /* without "--" */
 	char short_name;  /* 0: none */
-	int kind;         /* OPT_FLAG | OPT_VALUE, plus OPT_REPEAT */
+	int kind;	  /* OPT_FLAG | OPT_VALUE, plus OPT_REPEAT */
 	/* filled by opts_parse */
 	int count;
 	const char **values; /* every value given, in order */

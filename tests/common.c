@@ -56,8 +56,8 @@ struct cact_result *t_run(struct cact_runtime *rt, const char *code, unsigned ti
 	ck_assert_int_eq(cact_request_new(&req), 0);
 	ck_assert_msg(cact_request_set_code(req, code, strlen(code), &err) == 0, "%s", err.message);
 	if (timeout_ms)
-		ck_assert_int_eq(cact_request_set_limit(req, CACT_LIMIT_TIMEOUT_MS, timeout_ms, &err),
-				 0);
+		ck_assert_int_eq(
+			cact_request_set_limit(req, CACT_LIMIT_TIMEOUT_MS, timeout_ms, &err), 0);
 	res = t_run_req(rt, req);
 	cact_request_free(req);
 	return res;
@@ -78,10 +78,11 @@ void t_assert_status_at(const struct cact_result *r, enum cact_status s, const c
 	enum cact_status got = cact_result_status(r);
 
 	if (got != s)
-		ck_abort_msg("%s:%d: status %s, expected %s\n--- stdout\n%.2000s\n--- stderr\n%.2000s\n"
-			     "--- error: %s",
-			     file, line, cact_status_name(got), cact_status_name(s), t_out(r), t_err(r),
-			     cact_result_error_message(r) ? cact_result_error_message(r) : "(none)");
+		ck_abort_msg(
+			"%s:%d: status %s, expected %s\n--- stdout\n%.2000s\n--- stderr\n%.2000s\n"
+			"--- error: %s",
+			file, line, cact_status_name(got), cact_status_name(s), t_out(r), t_err(r),
+			cact_result_error_message(r) ? cact_result_error_message(r) : "(none)");
 }
 
 char *t_tmpdir(void)

@@ -58,7 +58,10 @@ struct t_case {
 	const TTest *test;
 	int timeout_s;
 };
-#define T_CASE(fn, secs) {#fn, fn, secs}
+#define T_CASE(fn, secs)      \
+	{                     \
+#fn, fn, secs \
+	}
 
 /*
  * Runs the named case (argv[1]), or all of them; "--list" prints the names.

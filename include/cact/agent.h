@@ -27,18 +27,18 @@ extern "C" {
 struct cact_chat;
 
 struct cact_chat_options {
-	const char *base_url;        /* "https://api.openai.com/v1"; "/chat/completions" is appended */
+	const char *base_url; /* "https://api.openai.com/v1"; "/chat/completions" is appended */
 	const char *model;
-	const char *api_key_env;     /* name of the environment variable with the key; NULL: none */
-	const char *const *headers;  /* extra "Name: value" lines, n_headers of them */
+	const char *api_key_env;    /* name of the environment variable with the key; NULL: none */
+	const char *const *headers; /* extra "Name: value" lines, n_headers of them */
 	size_t n_headers;
-	int stream;                  /* ask for server-sent events */
-	uint64_t timeout_ms;         /* one attempt, whole response; default 300000 */
+	int stream;		     /* ask for server-sent events */
+	uint64_t timeout_ms;	     /* one attempt, whole response; default 300000 */
 	uint64_t connect_timeout_ms; /* default 10000 */
-	unsigned max_retries;        /* after 429, 5xx, connection errors; default 3 */
+	unsigned max_retries;	     /* after 429, 5xx, connection errors; default 3 */
 	uint64_t max_response_bytes; /* default 16 MiB */
-	const char *ca_file;         /* PEM; NULL: the system's */
-	const char *extra_json;      /* object merged into each request body ({"temperature":0}); NULL */
+	const char *ca_file;	     /* PEM; NULL: the system's */
+	const char *extra_json; /* object merged into each request body ({"temperature":0}); NULL */
 };
 
 /* Fills o with the defaults (everything NULL or zero but the numbers above). */
@@ -86,8 +86,7 @@ struct cact_session;
 
 CACT_API int cact_session_new(struct cact_session **out);
 /* CACT_EINVAL naming what is wrong with the JSON. */
-CACT_API int cact_session_load(const char *json, struct cact_session **out,
-			       struct cact_error *err);
+CACT_API int cact_session_load(const char *json, struct cact_session **out, struct cact_error *err);
 /* Owned (cact_free); NULL when out of memory. */
 CACT_API char *cact_session_to_json(const struct cact_session *s);
 CACT_API void cact_session_free(struct cact_session *s);
@@ -156,7 +155,6 @@ CACT_API int cact_codeact_provider(struct cact_codeact *cc, int tools_visible,
 CACT_API int cact_codeact_tool(struct cact_codeact *cc, struct cact_tool **out,
 			       struct cact_error *err);
 
-
 /* ---- agents ---- */
 
 struct cact_agent;
@@ -179,11 +177,11 @@ CACT_API int cact_agent_add_provider(struct cact_agent *a, const struct cact_con
 CACT_API void cact_agent_set_max_steps(struct cact_agent *a, unsigned n);
 
 enum cact_event_kind {
-	CACT_EVENT_STEP,         /* a model call starts: step */
-	CACT_EVENT_TEXT,         /* streamed answer text: text, len */
-	CACT_EVENT_MODEL,        /* a model call ended: step, usage, elapsed_us */
-	CACT_EVENT_TOOL_CALL,    /* the model asked for a tool: name, text (arguments JSON) */
-	CACT_EVENT_TOOL_RESULT,  /* its outcome: name, ok, text (what the model is told), result */
+	CACT_EVENT_STEP,	 /* a model call starts: step */
+	CACT_EVENT_TEXT,	 /* streamed answer text: text, len */
+	CACT_EVENT_MODEL,	 /* a model call ended: step, usage, elapsed_us */
+	CACT_EVENT_TOOL_CALL,	 /* the model asked for a tool: name, text (arguments JSON) */
+	CACT_EVENT_TOOL_RESULT,	 /* its outcome: name, ok, text (what the model is told), result */
 	CACT_EVENT_SANDBOX_CALL, /* sandboxed code called a tool: name, text (arguments JSON) */
 	CACT_EVENT_SANDBOX_DONE, /* that call ended: name, ok, text (result or error) */
 };
@@ -197,17 +195,17 @@ struct cact_event {
 	int ok;
 	const struct cact_result *result; /* an execute_code outcome (TOOL_RESULT), else NULL */
 	uint64_t prompt_tokens, completion_tokens; /* MODEL */
-	uint64_t elapsed_us;                       /* MODEL, TOOL_RESULT, SANDBOX_DONE */
+	uint64_t elapsed_us;			   /* MODEL, TOOL_RESULT, SANDBOX_DONE */
 };
 
 /* Progress. Called from the run's thread, or a library thread for SANDBOX_*. */
 typedef void (*cact_event_fn)(void *user, const struct cact_event *ev);
 
 struct cact_run_options {
-	unsigned max_steps;        /* 0: the agent's */
-	cact_approval_fn approve;  /* decides tools that require approval; NULL: deny */
+	unsigned max_steps;	  /* 0: the agent's */
+	cact_approval_fn approve; /* decides tools that require approval; NULL: deny */
 	void *approve_user;
-	cact_event_fn on_event;    /* may be NULL */
+	cact_event_fn on_event; /* may be NULL */
 	void *event_user;
 };
 

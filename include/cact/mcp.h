@@ -31,7 +31,7 @@ extern "C" {
 struct cact_mcp_client;
 
 struct cact_mcp_client_options {
-	const char *name;              /* tool name prefix: "<name>.<tool>"; [A-Za-z0-9_-], 1-64 */
+	const char *name; /* tool name prefix: "<name>.<tool>"; [A-Za-z0-9_-], 1-64 */
 	/* stdio: argv (NULL-terminated), extra environment ("K=V", n_env of them), folder */
 	const char *const *argv;
 	const char *const *env;
@@ -41,8 +41,8 @@ struct cact_mcp_client_options {
 	const char *url;
 	const char *const *headers;
 	size_t n_headers;
-	uint64_t timeout_ms;           /* one request (initialize, list, call); default 60000 */
-	uint64_t max_message_bytes;    /* one message from the server; default 16 MiB */
+	uint64_t timeout_ms;	    /* one request (initialize, list, call); default 60000 */
+	uint64_t max_message_bytes; /* one message from the server; default 16 MiB */
 };
 
 CACT_API void cact_mcp_client_options_init(struct cact_mcp_client_options *o);
@@ -67,8 +67,8 @@ CACT_API void cact_mcp_client_unref(struct cact_mcp_client *c);
  * JSON when it is JSON; several text items as a list), else the content
  * list; an isError result fails the call with the server's message.
  */
-CACT_API int cact_mcp_client_tools(struct cact_mcp_client *c, struct cact_tool ***tools,
-				   size_t *n, struct cact_error *err);
+CACT_API int cact_mcp_client_tools(struct cact_mcp_client *c, struct cact_tool ***tools, size_t *n,
+				   struct cact_error *err);
 
 /*
  * The same tool with another approval mode. New reference in *out.
@@ -93,15 +93,17 @@ CACT_API int cact_codeact_add_mcp_server(struct cact_codeact *cc,
 struct cact_mcp_server;
 
 struct cact_mcp_server_options {
-	const char *name;        /* serverInfo.name; default "cact" */
-	int expose_tools;        /* list the sandbox tools for direct use too */
+	const char *name; /* serverInfo.name; default "cact" */
+	int expose_tools; /* list the sandbox tools for direct use too */
 	/* Streamable HTTP */
-	const char *token_env;   /* environment variable with a bearer token required of clients; NULL: none */
+	const char *
+		token_env; /* environment variable with a bearer token required of clients; NULL: none */
 	const char *const *allowed_origins; /* Origin values accepted besides loopback ones */
 	size_t n_allowed_origins;
 	uint64_t max_message_bytes; /* one client message; default 4 MiB */
-	unsigned max_calls;         /* tools/call requests in flight per session; default 16 */
-	uint64_t approval_timeout_ms; /* how long an approval question waits for the user; default 300000 */
+	unsigned max_calls;	    /* tools/call requests in flight per session; default 16 */
+	uint64_t
+		approval_timeout_ms; /* how long an approval question waits for the user; default 300000 */
 };
 
 CACT_API void cact_mcp_server_options_init(struct cact_mcp_server_options *o);

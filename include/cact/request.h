@@ -21,23 +21,23 @@ extern "C" {
 struct cact_request;
 
 enum cact_limit {
-	CACT_LIMIT_TIMEOUT_MS,    /* wall clock from the sandbox being ready, default 30000 */
-	CACT_LIMIT_MEMORY_BYTES,  /* address space the code may add, default 512 MiB */
-	CACT_LIMIT_STDOUT_BYTES,  /* captured stdout, default 1 MiB */
-	CACT_LIMIT_STDERR_BYTES,  /* captured stderr, default 1 MiB */
-	CACT_LIMIT_OUTPUT_FILES,  /* files harvested from /output, default 1000 */
-	CACT_LIMIT_OUTPUT_BYTES,  /* bytes harvested from /output, default 64 MiB */
-	CACT_LIMIT_OUTPUT_DEPTH,  /* folder levels below /output (1: /output/a/file), default 16 */
-	CACT_LIMIT_TMP_BYTES,     /* size of the private /tmp, default 64 MiB */
-	CACT_LIMIT_OPEN_FILES,    /* open file descriptors, default 256 */
-	CACT_LIMIT_THREADS,       /* threads, default 64 (see docs/sandbox.md for uid 0) */
-	CACT_LIMIT_CODE_BYTES,    /* size of the code, default 10 MiB */
-	CACT_LIMIT_TOOL_CALLS,    /* call_tool calls per execution, default 1000 */
+	CACT_LIMIT_TIMEOUT_MS,	 /* wall clock from the sandbox being ready, default 30000 */
+	CACT_LIMIT_MEMORY_BYTES, /* address space the code may add, default 512 MiB */
+	CACT_LIMIT_STDOUT_BYTES, /* captured stdout, default 1 MiB */
+	CACT_LIMIT_STDERR_BYTES, /* captured stderr, default 1 MiB */
+	CACT_LIMIT_OUTPUT_FILES, /* files harvested from /output, default 1000 */
+	CACT_LIMIT_OUTPUT_BYTES, /* bytes harvested from /output, default 64 MiB */
+	CACT_LIMIT_OUTPUT_DEPTH, /* folder levels below /output (1: /output/a/file), default 16 */
+	CACT_LIMIT_TMP_BYTES,	 /* size of the private /tmp, default 64 MiB */
+	CACT_LIMIT_OPEN_FILES,	 /* open file descriptors, default 256 */
+	CACT_LIMIT_THREADS,	 /* threads, default 64 (see docs/sandbox.md for uid 0) */
+	CACT_LIMIT_CODE_BYTES,	 /* size of the code, default 10 MiB */
+	CACT_LIMIT_TOOL_CALLS,	 /* call_tool calls per execution, default 1000 */
 	CACT_LIMIT_TOOL_ARGS_BYTES,   /* one call's arguments as JSON, default 1 MiB */
 	CACT_LIMIT_TOOL_RESULT_BYTES, /* one call's result as JSON, default 1 MiB */
 	CACT_LIMIT_HTTP_TIMEOUT_MS,   /* one HTTP request: connect, first byte, idle; 30000 */
 	CACT_LIMIT_HTTP_BODY_BYTES,   /* one HTTP response body, default 16 MiB */
-	CACT_LIMIT_HTTP_BYTES,        /* HTTP bytes sent and received per execution, 64 MiB */
+	CACT_LIMIT_HTTP_BYTES,	      /* HTTP bytes sent and received per execution, 64 MiB */
 	CACT_LIMIT_HTTP_REQUESTS,     /* HTTP requests (each redirect hop counts), 1000 */
 	CACT_LIMIT__COUNT
 };
@@ -85,8 +85,8 @@ CACT_API int cact_request_remove_mount(struct cact_request *req, const char *gue
 				       struct cact_error *err);
 
 /* Sets a limit. CACT_EINVAL when which is unknown or value out of range. */
-CACT_API int cact_request_set_limit(struct cact_request *req, enum cact_limit which,
-				    uint64_t value, struct cact_error *err);
+CACT_API int cact_request_set_limit(struct cact_request *req, enum cact_limit which, uint64_t value,
+				    struct cact_error *err);
 CACT_API uint64_t cact_request_limit(const struct cact_request *req, enum cact_limit which);
 
 /*
@@ -121,8 +121,8 @@ CACT_API struct cact_tool *cact_request_tool(const struct cact_request *req, siz
  * default, in which case the request runs its tools without asking (asking
  * up front is the caller's business: see cact_codeact_approval).
  */
-CACT_API void cact_request_set_approval(struct cact_request *req, int per_call,
-					cact_approval_fn fn, void *user);
+CACT_API void cact_request_set_approval(struct cact_request *req, int per_call, cact_approval_fn fn,
+					void *user);
 
 /*
  * Network targets the code may reach over HTTP(S), through the host (see
@@ -176,8 +176,8 @@ CACT_API const char *cact_request_proxy(const struct cact_request *req);
  * that address itself is allowed. For tests and split-horizon set-ups; at
  * most 256 names.
  */
-CACT_API int cact_request_add_resolve(struct cact_request *req, const char *host,
-				      const char *addr, struct cact_error *err);
+CACT_API int cact_request_add_resolve(struct cact_request *req, const char *host, const char *addr,
+				      struct cact_error *err);
 CACT_API void cact_request_clear_resolve(struct cact_request *req);
 
 /*

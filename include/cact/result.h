@@ -15,22 +15,22 @@ extern "C" {
 struct cact_result;
 
 enum cact_status {
-	CACT_STATUS_OK = 0,            /* the code ran to the end with exit code 0 */
+	CACT_STATUS_OK = 0,	       /* the code ran to the end with exit code 0 */
 	CACT_STATUS_PYTHON_ERROR,      /* uncaught exception or non-zero exit code */
-	CACT_STATUS_TIMEOUT,           /* wall-clock or CPU limit; the sandbox was killed */
+	CACT_STATUS_TIMEOUT,	       /* wall-clock or CPU limit; the sandbox was killed */
 	CACT_STATUS_MEMORY_LIMIT,      /* the memory cap was hit */
 	CACT_STATUS_OUTPUT_LIMIT,      /* output beyond what the caps allow */
 	CACT_STATUS_SANDBOX_VIOLATION, /* killed by the seccomp filter, or broke the wire protocol */
-	CACT_STATUS_CRASHED,           /* any other fatal signal */
+	CACT_STATUS_CRASHED,	       /* any other fatal signal */
 	CACT_STATUS_SETUP_ERROR,       /* the sandbox could not be built; no code ran */
-	CACT_STATUS_CANCELLED,         /* stopped by the caller (cact_request_set_cancel_fd) */
+	CACT_STATUS_CANCELLED,	       /* stopped by the caller (cact_request_set_cancel_fd) */
 };
 
 /* Static name of a status ("ok", "python_error", ...). */
 CACT_API const char *cact_status_name(enum cact_status s);
 
 struct cact_file {
-	const char *path;       /* "/output/..." (borrowed from the result) */
+	const char *path;	/* "/output/..." (borrowed from the result) */
 	const char *media_type; /* by extension; "application/octet-stream" otherwise */
 	const unsigned char *data;
 	size_t size;
@@ -42,17 +42,18 @@ struct cact_stats {
 	uint64_t peak_rss_kib; /* largest resident set of the sandbox */
 	uint64_t tool_calls;   /* call_tool calls, refused ones included */
 	uint64_t tool_us;      /* time handlers ran (summed; calls may overlap) */
-	uint64_t http_requests; /* HTTP requests (each redirect hop counts), refused ones included */
-	uint64_t http_bytes;    /* HTTP bytes sent and received (bodies and headers) */
+	uint64_t
+		http_requests; /* HTTP requests (each redirect hop counts), refused ones included */
+	uint64_t http_bytes;   /* HTTP bytes sent and received (bodies and headers) */
 };
 
 /* One HTTP request hop of the code (a redirect is a hop of its own). */
 struct cact_http_entry {
 	const char *method;
-	const char *url;   /* canonical; as written (repaired to UTF-8) when unparsable */
-	int status;        /* 0 when there was no response */
+	const char *url; /* canonical; as written (repaired to UTF-8) when unparsable */
+	int status;	 /* 0 when there was no response */
 	uint64_t bytes_in, bytes_out;
-	int allowed;       /* 0 when the policy refused it */
+	int allowed;	   /* 0 when the policy refused it */
 	const char *error; /* NULL when none */
 };
 
@@ -129,7 +130,6 @@ CACT_API char *cact_result_contents_json(const struct cact_result *r);
  * traceback or stderr. Owned (cact_free), valid UTF-8.
  */
 CACT_API char *cact_result_model_text(const struct cact_result *r);
-
 
 enum cact_save_flags {
 	CACT_SAVE_FORCE = 1u << 0, /* overwrite existing regular files */

@@ -23,8 +23,8 @@ struct cact_runtime;
 
 /* Kernel features the sandbox is built from. */
 enum cact_feature {
-	CACT_FEATURE_USER_NS = 1u << 0,   /* unprivileged user namespaces */
-	CACT_FEATURE_MOUNT_NS = 1u << 1,  /* mount namespace and the fd-based mount API (5.2+) */
+	CACT_FEATURE_USER_NS = 1u << 0,	 /* unprivileged user namespaces */
+	CACT_FEATURE_MOUNT_NS = 1u << 1, /* mount namespace and the fd-based mount API (5.2+) */
 	CACT_FEATURE_PID_NS = 1u << 2,
 	CACT_FEATURE_NET_NS = 1u << 3,
 	CACT_FEATURE_IPC_NS = 1u << 4,
@@ -36,7 +36,7 @@ enum cact_feature {
 };
 
 /* Features every isolation level needs; without one of them cact refuses. */
-#define CACT_FEATURES_REQUIRED                                                                     \
+#define CACT_FEATURES_REQUIRED                                                                    \
 	(CACT_FEATURE_USER_NS | CACT_FEATURE_MOUNT_NS | CACT_FEATURE_PID_NS |                     \
 	 CACT_FEATURE_NET_NS | CACT_FEATURE_IPC_NS | CACT_FEATURE_UTS_NS | CACT_FEATURE_SECCOMP | \
 	 CACT_FEATURE_PIDFD)
@@ -50,9 +50,9 @@ enum cact_isolation {
 
 /* What this machine supports, as found by probing (no side effects). */
 struct cact_features {
-	unsigned present;  /* CACT_FEATURE_* bits */
-	int landlock_abi;  /* 0 when landlock is unavailable */
-	char kernel[128];  /* uname release */
+	unsigned present;      /* CACT_FEATURE_* bits */
+	int landlock_abi;      /* 0 when landlock is unavailable */
+	char kernel[128];      /* uname release */
 	char missing_why[256]; /* why the first missing required feature is missing */
 };
 

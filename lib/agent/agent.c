@@ -233,14 +233,13 @@ static json_t *tools_json(struct cact_tool *const *tools, size_t n)
 
 	for (i = 0; list && i < n; i++) {
 		json_t *params = json_loads(cact_tool_parameters(tools[i]), 0, NULL);
-		json_t *fn = json_pack("{s:s, s:s, s:o}", "name", cact_tool_name(tools[i]),
-				       "description",
-				       cact_tool_description(tools[i]) ? cact_tool_description(tools[i])
-								       : "",
-				       "parameters", params ? params : json_object());
+		json_t *fn = json_pack(
+			"{s:s, s:s, s:o}", "name", cact_tool_name(tools[i]), "description",
+			cact_tool_description(tools[i]) ? cact_tool_description(tools[i]) : "",
+			"parameters", params ? params : json_object());
 
-		if (json_array_append_new(list, json_pack("{s:s, s:o}", "type", "function",
-							  "function", fn))) {
+		if (json_array_append_new(
+			    list, json_pack("{s:s, s:o}", "type", "function", "function", fn))) {
 			json_decref(list);
 			return NULL;
 		}
@@ -293,14 +292,15 @@ static char *tool_call(struct cact_run_context *ctx, const char *name, const cha
 		goto done;
 	}
 	if (cact_tool_validate(tool, compact, &err)) {
-		ut_buf_addf(&b, "Error: the arguments do not match the parameters of '%s': %s", name,
-			    err.message);
+		ut_buf_addf(&b, "Error: the arguments do not match the parameters of '%s': %s",
+			    name, err.message);
 		goto done;
 	}
 	if (cact_tool_approval(tool) == CACT_APPROVAL_ALWAYS_REQUIRE &&
 	    !(ctx->opts->approve && ctx->opts->approve(ctx->opts->approve_user, name, compact))) {
-		ut_buf_addf(&b, "Denied: the user did not approve this call of '%s'. Do not retry it "
-				"unless the user asks.",
+		ut_buf_addf(&b,
+			    "Denied: the user did not approve this call of '%s'. Do not retry it "
+			    "unless the user asks.",
 			    name);
 		goto done;
 	}
@@ -361,9 +361,8 @@ static json_t *request_messages(const struct cact_run_context *ctx)
 	ut_buf_init(&b, 16u << 20);
 	json_array_foreach(ctx->instructions, i, item)
 		ut_buf_addf(&b, "%s%s", b.len ? "\n\n" : "", json_string_value(item));
-	if (b.len &&
-	    json_array_append_new(msgs, json_pack("{s:s, s:s%}", "role", "system", "content", b.p,
-						  b.len))) {
+	if (b.len && json_array_append_new(msgs, json_pack("{s:s, s:s%}", "role", "system",
+							   "content", b.p, b.len))) {
 		ut_buf_reset(&b);
 		json_decref(msgs);
 		return NULL;
@@ -406,12 +405,12 @@ static int step(struct cact_run_context *ctx, struct cact_chat *chat, json_t *to
 		return ut_err(err, CACT_EPROTO, "the model's answer has no message");
 	}
 	usage = json_object_get(resp, "usage");
-	ev = (struct cact_event){
-		.kind = CACT_EVENT_MODEL,
-		.prompt_tokens = (uint64_t)json_integer_value(json_object_get(usage, "prompt_tokens")),
-		.completion_tokens =
-			(uint64_t)json_integer_value(json_object_get(usage, "completion_tokens")),
-		.elapsed_us = ut_now_us() - t0};
+	ev = (struct cact_event){.kind = CACT_EVENT_MODEL,
+				 .prompt_tokens = (uint64_t)json_integer_value(
+					 json_object_get(usage, "prompt_tokens")),
+				 .completion_tokens = (uint64_t)json_integer_value(
+					 json_object_get(usage, "completion_tokens")),
+				 .elapsed_us = ut_now_us() - t0};
 	run->prompt_tokens += ev.prompt_tokens;
 	run->completion_tokens += ev.completion_tokens;
 	emit(ctx, &ev);
@@ -447,10 +446,9 @@ static int step(struct cact_run_context *ctx, struct cact_chat *chat, json_t *to
 		int ok;
 
 		answer = tool_call(ctx, name ? name : "", args ? args : "", &ok);
-		if (!answer ||
-		    remember(ctx, run,
-			     json_pack("{s:s, s:s, s:s}", "role", "tool", "tool_call_id", id ? id : "",
-				       "content", answer))) {
+		if (!answer || remember(ctx, run,
+					json_pack("{s:s, s:s, s:s}", "role", "tool", "tool_call_id",
+						  id ? id : "", "content", answer))) {
 			free(answer);
 			json_decref(resp);
 			return ut_err(err, CACT_ENOMEM, "out of memory");
@@ -538,7 +536,8 @@ CACT_API int cact_agent_run(struct cact_agent *a, struct cact_session *session, 
 	}
 	ctx.current = NULL;
 	tools = tools_json(ctx.tools, ctx.n_tools);
-	if (!tools || remember(&ctx, run, json_pack("{s:s, s:s}", "role", "user", "content", prompt))) {
+	if (!tools ||
+	    remember(&ctx, run, json_pack("{s:s, s:s}", "role", "user", "content", prompt))) {
 		rc = ut_err(err, CACT_EINVAL, "the prompt is not valid UTF-8, or out of memory");
 		goto out;
 	}
@@ -602,10 +601,11 @@ CACT_API void cact_run_usage(const struct cact_run *r, uint64_t *prompt_tokens,
 
 CACT_API char *cact_run_to_json(const struct cact_run *r)
 {
-	json_t *root = json_pack("{s:s, s:s, s:i, s:{s:I, s:I}, s:O}", "stop", cact_stop_name(r->stop),
-				 "text", cact_run_text(r), "steps", (int)r->steps, "usage",
-				 "prompt_tokens", (json_int_t)r->prompt_tokens, "completion_tokens",
-				 (json_int_t)r->completion_tokens, "messages", r->messages);
+	json_t *root =
+		json_pack("{s:s, s:s, s:i, s:{s:I, s:I}, s:O}", "stop", cact_stop_name(r->stop),
+			  "text", cact_run_text(r), "steps", (int)r->steps, "usage",
+			  "prompt_tokens", (json_int_t)r->prompt_tokens, "completion_tokens",
+			  (json_int_t)r->completion_tokens, "messages", r->messages);
 	char *out = root ? json_dumps(root, JSON_COMPACT) : NULL;
 
 	json_decref(root);

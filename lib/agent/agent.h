@@ -10,7 +10,7 @@
 
 struct cact_session {
 	json_t *messages; /* array of message objects */
-	json_t *state;    /* object: provider name -> any JSON */
+	json_t *state;	  /* object: provider name -> any JSON */
 };
 
 struct cact_agent {
@@ -28,7 +28,7 @@ struct cact_agent {
 struct cact_run_context {
 	struct cact_session *session;
 	const struct cact_context_provider *current; /* whose hook runs now */
-	json_t *instructions;     /* array of strings */
+	json_t *instructions;			     /* array of strings */
 	struct cact_tool **direct; /* the agent's direct tools at the start of the run */
 	size_t n_direct;
 	struct cact_tool **tools; /* every tool the model is offered: direct, then added */
@@ -54,7 +54,7 @@ struct cact_run {
 struct agent_tool_scope {
 	const struct cact_run_context *ctx;
 	const struct cact_result *result; /* set by execute_code, borrowed until the call returns */
-	struct cact_result *owned;        /* freed when the call's events are sent */
+	struct cact_result *owned;	  /* freed when the call's events are sent */
 };
 
 struct agent_tool_scope *agent_current_scope(void);

@@ -242,8 +242,7 @@ static int message_content(json_t *v, json_t **out, char *why, size_t wsize)
 		return CACT_EPROTO;
 	}
 	ut_buf_init(&b, SIZE_MAX - 1);
-	json_array_foreach(v, i, part)
-	{
+	json_array_foreach(v, i, part) {
 		json_t *t = json_object_get(part, "text");
 
 		if (!json_is_string(t)) {
@@ -327,8 +326,7 @@ static int parse_calls(json_t *v, json_t **out, char *why, size_t wsize)
 	calls = json_array();
 	if (!calls)
 		return CACT_ENOMEM;
-	json_array_foreach(v, i, tc)
-	{
+	json_array_foreach(v, i, tc) {
 		rc = parse_call(tc, i, &one, why, wsize);
 		if (!rc && json_array_append_new(calls, one))
 			rc = CACT_ENOMEM;
@@ -548,8 +546,7 @@ static int choice_delta(struct chat_stream *s, json_t *ch, struct cact_error *er
 				    json_string_length(content));
 		}
 	}
-	json_array_foreach(calls, i, d)
-	{
+	json_array_foreach(calls, i, d) {
 		rc = call_delta(s, d, i, err);
 		if (rc)
 			return rc;
@@ -580,8 +577,7 @@ static int chunk(struct chat_stream *s, json_t *root, struct cact_error *err)
 	}
 	if (choices && !json_is_null(choices) && !json_is_array(choices))
 		return proto(err, "choices is not an array");
-	json_array_foreach(choices, i, ch)
-	{
+	json_array_foreach(choices, i, ch) {
 		rc = choice_delta(s, ch, err);
 		if (rc)
 			return rc;

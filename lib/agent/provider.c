@@ -14,7 +14,7 @@
 
 struct exec_tool {
 	struct cact_codeact *cc;
-	int owned; /* a snapshot the tool frees */
+	int owned;		     /* a snapshot the tool frees */
 	enum cact_approval approval; /* what the tool said when it was made */
 };
 
@@ -65,11 +65,13 @@ static int exec_invoke(void *data, const char *name, const char *args_json, size
 	if (!t->owned && t->approval == CACT_APPROVAL_NEVER_REQUIRE &&
 	    cact_codeact_approval(t->cc) == CACT_APPROVAL_ALWAYS_REQUIRE &&
 	    !(scope && scope->ctx->opts->approve &&
-	      scope->ctx->opts->approve(scope->ctx->opts->approve_user, "execute_code", args_json))) {
+	      scope->ctx->opts->approve(scope->ctx->opts->approve_user, "execute_code",
+					args_json))) {
 		json_decref(args);
-		return ut_err(err, CACT_EINVAL,
-			      "execute_code now needs approval (its configuration changed) and was not "
-			      "approved");
+		return ut_err(
+			err, CACT_EINVAL,
+			"execute_code now needs approval (its configuration changed) and was not "
+			"approved");
 	}
 	if (scope) {
 		hooks.approve = scope->ctx->opts->approve;

@@ -47,13 +47,16 @@ static int check_message(json_t *m, size_t i, struct cact_error *err)
 		return ut_err(err, CACT_EINVAL, "session: messages[%zu] is not an object", i);
 	if (!role || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0 &&
 		      strcmp(role, "tool") != 0 && strcmp(role, "system") != 0))
-		return ut_err(err, CACT_EINVAL,
-			      "session: messages[%zu] needs a role of user, assistant, tool or system", i);
-	if (content && !json_is_string(content) && !json_is_null(content) && !json_is_array(content))
+		return ut_err(
+			err, CACT_EINVAL,
+			"session: messages[%zu] needs a role of user, assistant, tool or system",
+			i);
+	if (content && !json_is_string(content) && !json_is_null(content) &&
+	    !json_is_array(content))
 		return ut_err(err, CACT_EINVAL, "session: messages[%zu].content must be text", i);
 	if (strcmp(role, "tool") == 0 && !json_is_string(json_object_get(m, "tool_call_id")))
-		return ut_err(err, CACT_EINVAL, "session: messages[%zu] (a tool result) has no tool_call_id",
-			      i);
+		return ut_err(err, CACT_EINVAL,
+			      "session: messages[%zu] (a tool result) has no tool_call_id", i);
 	return 0;
 }
 
@@ -68,7 +71,8 @@ CACT_API int cact_session_load(const char *text, struct cact_session **out, stru
 	*out = NULL;
 	root = json_loads(text ? text : "", JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
-		return ut_err(err, CACT_EINVAL, "session: not JSON: line %d: %s", jerr.line, jerr.text);
+		return ut_err(err, CACT_EINVAL, "session: not JSON: line %d: %s", jerr.line,
+			      jerr.text);
 	if (!json_is_object(root)) {
 		json_decref(root);
 		return ut_err(err, CACT_EINVAL, "session: not a JSON object");

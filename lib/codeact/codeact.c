@@ -61,12 +61,12 @@ CACT_API void cact_codeact_free(struct cact_codeact *cc)
 	free(cc);
 }
 
-#define LOCKED(cc, expr)                                                                          \
-	({                                                                                        \
-		pthread_mutex_lock(&((struct cact_codeact *)(cc))->lock);                        \
-		__typeof__(expr) locked_result_ = (expr);                                         \
-		pthread_mutex_unlock(&((struct cact_codeact *)(cc))->lock);                      \
-		locked_result_;                                                                   \
+#define LOCKED(cc, expr)                                                    \
+	({                                                                  \
+		pthread_mutex_lock(&((struct cact_codeact *)(cc))->lock);   \
+		__typeof__(expr) locked_result_ = (expr);                   \
+		pthread_mutex_unlock(&((struct cact_codeact *)(cc))->lock); \
+		locked_result_;                                             \
 	})
 
 enum cact_approval cc_effective_approval(const struct cact_codeact *cc)
@@ -310,7 +310,8 @@ CACT_API int cact_codeact_load_config(struct cact_codeact *cc, const char *path,
 				  path ? path : "(null)");
 	root = json_load_file(real, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
-		return ut_err(err, CACT_EINVAL, "config %s: line %d: %s", path, jerr.line, jerr.text);
+		return ut_err(err, CACT_EINVAL, "config %s: line %d: %s", path, jerr.line,
+			      jerr.text);
 	if (!json_is_object(root)) {
 		json_decref(root);
 		return ut_err(err, CACT_EINVAL, "config %s: not a JSON object", path);
@@ -393,7 +394,8 @@ CACT_API int cact_codeact_call(struct cact_codeact *cc, const char *args_json,
 
 	*out = NULL;
 	if (!args)
-		return ut_err(err, CACT_EINVAL, "execute_code arguments are not JSON: %s", jerr.text);
+		return ut_err(err, CACT_EINVAL, "execute_code arguments are not JSON: %s",
+			      jerr.text);
 	if (!json_is_object(args) || !json_is_string(code) || json_object_size(args) != 1) {
 		json_decref(args);
 		return ut_err(err, CACT_EINVAL,

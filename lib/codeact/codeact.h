@@ -10,9 +10,9 @@
 #include "../runtime/rt.h"
 
 struct cact_codeact {
-	pthread_mutex_t lock;    /* guards everything below */
-	struct cact_runtime *rt; /* borrowed */
-	struct cact_request *cfg; /* the configuration: files, domains, tools, limits */
+	pthread_mutex_t lock;	     /* guards everything below */
+	struct cact_runtime *rt;     /* borrowed */
+	struct cact_request *cfg;    /* the configuration: files, domains, tools, limits */
 	struct cact_request *direct; /* only its tools: the config file's direct_tools */
 	enum cact_approval default_approval;
 	int per_call;

@@ -90,7 +90,8 @@ static int allowed_domains(struct cfgctx *c, struct cact_request *r, json_t *v)
 
 		ut_snprintf(key, sizeof(key), "allowed_domains[%zu]", i);
 		if (json_is_string(item)) {
-			rc = cact_request_add_allowed_domain(r, json_string_value(item), NULL, 0, c->err);
+			rc = cact_request_add_allowed_domain(r, json_string_value(item), NULL, 0,
+							     c->err);
 		} else if (json_is_array(item) && json_array_size(item) == 2 &&
 			   json_is_string(json_array_get(item, 0))) {
 			json_t *ms = json_array_get(item, 1), *m;
@@ -107,12 +108,14 @@ static int allowed_domains(struct cfgctx *c, struct cact_request *r, json_t *v)
 					methods[n++] = json_string_value(m);
 				}
 			} else {
-				return fail(c, key, "methods must be a string or a list of strings");
+				return fail(c, key,
+					    "methods must be a string or a list of strings");
 			}
-			rc = cact_request_add_allowed_domain(r, json_string_value(json_array_get(item, 0)),
-							     methods, n, c->err);
+			rc = cact_request_add_allowed_domain(
+				r, json_string_value(json_array_get(item, 0)), methods, n, c->err);
 		} else {
-			return fail(c, key, "must be a target or a [target, method or methods] pair");
+			return fail(c, key,
+				    "must be a target or a [target, method or methods] pair");
 		}
 		if (rc)
 			return relabel(c, key, rc);
@@ -137,8 +140,8 @@ json_t *cc_network_json(const struct cact_request *cfg)
 			return NULL;
 		}
 	}
-	return resolve ? json_pack("{s:s?, s:s?, s:o}", "ca_file", cfg->ca_file, "proxy", cfg->proxy,
-				   "resolve", resolve)
+	return resolve ? json_pack("{s:s?, s:s?, s:o}", "ca_file", cfg->ca_file, "proxy",
+				   cfg->proxy, "resolve", resolve)
 		       : NULL;
 }
 
@@ -189,11 +192,13 @@ int cc_network_apply(struct cact_request *cfg, json_t *v, const char *folder, co
 	}
 	if ((item = json_object_get(v, "resolve"))) {
 		if (!json_is_object(item))
-			return net_fail(err, where, "resolve", "must map host names to address lists");
+			return net_fail(err, where, "resolve",
+					"must map host names to address lists");
 		cact_request_clear_resolve(cfg);
 		json_object_foreach(item, host, addrs) {
 			if (json_is_string(addrs)) {
-				if ((rc = cact_request_add_resolve(cfg, host, json_string_value(addrs), err)))
+				if ((rc = cact_request_add_resolve(cfg, host,
+								   json_string_value(addrs), err)))
 					goto relabel;
 				continue;
 			}
@@ -202,8 +207,10 @@ int cc_network_apply(struct cact_request *cfg, json_t *v, const char *folder, co
 						"values must be an address or a list of addresses");
 			json_array_foreach(addrs, i, a) {
 				if (!json_is_string(a))
-					return net_fail(err, where, "resolve", "addresses must be strings");
-				if ((rc = cact_request_add_resolve(cfg, host, json_string_value(a), err)))
+					return net_fail(err, where, "resolve",
+							"addresses must be strings");
+				if ((rc = cact_request_add_resolve(cfg, host, json_string_value(a),
+								   err)))
 					goto relabel;
 			}
 		}
@@ -217,8 +224,8 @@ relabel:
 static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, const char *list,
 		    size_t i)
 {
-	static const char *const keys[] = {"name",    "description", "parameters", "approval_mode",
-					   "command", "timeout_s"};
+	static const char *const keys[] = {"name",	    "description", "parameters",
+					   "approval_mode", "command",	   "timeout_s"};
 	char key[96], cmdpath[PATH_MAX];
 	const char *name, *argv[65];
 	enum cact_approval approval = CACT_APPROVAL_NEVER_REQUIRE;
@@ -254,8 +261,8 @@ static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, const 
 	    (!json_is_string(v) || cact_approval_parse(json_string_value(v), &approval)))
 		return fail(c, key, "approval_mode must be never_require or always_require");
 	if ((v = json_object_get(t, "timeout_s"))) {
-		if (!json_is_number(v) || json_number_value(v) <= 0 || json_number_value(v) > 86400 ||
-		    !isfinite(json_number_value(v)))
+		if (!json_is_number(v) || json_number_value(v) <= 0 ||
+		    json_number_value(v) > 86400 || !isfinite(json_number_value(v)))
 			return fail(c, key, "timeout_s must be a number of seconds above 0");
 		timeout_ms = (uint64_t)(json_number_value(v) * 1000.0 + 0.5);
 		if (timeout_ms == 0)
@@ -271,7 +278,8 @@ static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, const 
 			argv[argc++] = json_string_value(v);
 		}
 	} else {
-		return fail(c, key, "needs a \"command\": a program or a list of program and arguments");
+		return fail(c, key,
+			    "needs a \"command\": a program or a list of program and arguments");
 	}
 	argv[argc] = NULL;
 	/* "./tool.py" and "bin/tool" are the file's; bare names come from PATH. */
@@ -282,8 +290,8 @@ static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, const 
 	}
 	if ((v = json_object_get(t, "parameters")))
 		params = json_dumps(v, JSON_COMPACT);
-	rc = cact_tool_new_command(name, json_string_value(json_object_get(t, "description")), params,
-				   approval, argv, c->folder, timeout_ms, &tool, c->err);
+	rc = cact_tool_new_command(name, json_string_value(json_object_get(t, "description")),
+				   params, approval, argv, c->folder, timeout_ms, &tool, c->err);
 	free(params);
 	if (rc)
 		return relabel(c, key, rc);
@@ -408,9 +416,9 @@ static int mcp_tools_key(struct cfgctx *c, const char *key, struct mcp_entry *e,
 /* Checks one server's entry and fills e->o; nothing starts yet. */
 static int mcp_entry(struct cfgctx *c, const char *name, json_t *v, struct mcp_entry *e)
 {
-	static const char *const keys[] = {"command", "env",	      "cwd",
-					   "url",     "headers",      "approval_mode",
-					   "tools",   "timeout_s",    "max_message_bytes"};
+	static const char *const keys[] = {"command", "env",	   "cwd",
+					   "url",     "headers",   "approval_mode",
+					   "tools",   "timeout_s", "max_message_bytes"};
 	char key[160];
 	const char *k;
 	json_t *item, *cmd;
@@ -446,7 +454,8 @@ static int mcp_entry(struct cfgctx *c, const char *name, json_t *v, struct mcp_e
 	} else if (cmd) {
 		if (!json_is_array(cmd) || json_array_size(cmd) == 0 ||
 		    json_array_size(cmd) > MCP_ARGS_MAX)
-			return fail(c, key, "command must be a program or a list of program and arguments");
+			return fail(c, key,
+				    "command must be a program or a list of program and arguments");
 		json_array_foreach(cmd, j, item) {
 			if (!json_is_string(item))
 				return fail(c, key, "command must be a list of strings");
@@ -538,8 +547,8 @@ static int mcp_connect(struct cfgctx *c, struct cact_codeact *cc, struct mcp_ent
 	}
 	for (i = 0; i < n; i++) {
 		struct cact_tool *t = cact_tool_ref(tools[i]), *other = NULL;
-		json_t *mode = json_object_get(json_object_get(e->tools, cact_tool_name(t) + prefix),
-					       "approval_mode");
+		json_t *mode = json_object_get(
+			json_object_get(e->tools, cact_tool_name(t) + prefix), "approval_mode");
 		enum cact_approval a = e->approval;
 
 		if (mode)
@@ -606,8 +615,8 @@ int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, c
 		    struct cact_error *err)
 {
 	static const char *const known[] = {"approval_mode", "per_call_approval", "workspace_root",
-					    "file_mounts",   "allowed_domains",   "tools",
-					    "limits",        "network",		"direct_tools",
+					    "file_mounts",   "allowed_domains",	  "tools",
+					    "limits",	     "network",		  "direct_tools",
 					    "mcp_servers"};
 	struct cfgctx c = {.path = path, .folder = folder, .err = err};
 	char ws[PATH_MAX];
@@ -624,7 +633,8 @@ int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, c
 			return fail(&c, k, "is not a known key");
 	}
 	if ((v = json_object_get(root, "approval_mode")) &&
-	    (!json_is_string(v) || cact_approval_parse(json_string_value(v), &cc->default_approval)))
+	    (!json_is_string(v) ||
+	     cact_approval_parse(json_string_value(v), &cc->default_approval)))
 		return fail(&c, "approval_mode", "must be never_require or always_require");
 	if ((v = json_object_get(root, "per_call_approval"))) {
 		if (!json_is_boolean(v))
@@ -643,7 +653,8 @@ int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, c
 	}
 	if ((v = json_object_get(root, "file_mounts")) && (rc = file_mounts(&c, cc->cfg, v)))
 		return rc;
-	if ((v = json_object_get(root, "allowed_domains")) && (rc = allowed_domains(&c, cc->cfg, v)))
+	if ((v = json_object_get(root, "allowed_domains")) &&
+	    (rc = allowed_domains(&c, cc->cfg, v)))
 		return rc;
 	for (k = "tools"; k; k = strcmp(k, "tools") == 0 ? "direct_tools" : NULL) {
 		json_t *t;

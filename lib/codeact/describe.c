@@ -106,8 +106,8 @@ static void describe_tool(struct ut_buf *b, const struct cact_tool *t)
 		char type[160];
 
 		type_text(sub, type, sizeof(type));
-		ut_buf_addf(b, "%s%s%s: %s", first ? "" : ", ", key, is_required(t->params, key) ? "" : "?",
-			    type);
+		ut_buf_addf(b, "%s%s%s: %s", first ? "" : ", ", key,
+			    is_required(t->params, key) ? "" : "?", type);
 		first = 0;
 	}
 	ut_buf_addf(b, ")");
@@ -168,17 +168,19 @@ static void describe_network(struct ut_buf *b, const struct cact_request *cfg)
 		ut_buf_addf(b, "%s %s (%s)", i ? ";" : "", cfg->domains[i].target,
 			    cfg->domains[i].methods ? cfg->domains[i].methods
 						    : "any method but CONNECT and TRACE");
-	ut_buf_addf(b, ". A target without a port means the scheme's default port; *.name means "
-		       "its subdomains.\nUse the built-ins http_get(url, headers=None), "
-		       "http_post(url, body=\"\", content_type=\"application/json\", headers=None) and "
-		       "http_request(method, url, body=None, headers=None); each returns "
-		       "{\"status\": int, \"headers\": dict, \"body\": str, \"url\": str} (pass "
-		       "binary=True for body as bytes), follows redirects to allowed targets, for "
-		       "example: r = http_get(\"https://%s/\"); data = json.loads(r[\"body\"]). "
-		       "urllib.request.urlopen and http.client work too. A failed request raises "
-		       "OSError (urllib: URLError).\n",
-		    cfg->domains[0].target[0] == '*' ? cfg->domains[0].target + 2
-						     : cfg->domains[0].target);
+	ut_buf_addf(
+		b,
+		". A target without a port means the scheme's default port; *.name means "
+		"its subdomains.\nUse the built-ins http_get(url, headers=None), "
+		"http_post(url, body=\"\", content_type=\"application/json\", headers=None) and "
+		"http_request(method, url, body=None, headers=None); each returns "
+		"{\"status\": int, \"headers\": dict, \"body\": str, \"url\": str} (pass "
+		"binary=True for body as bytes), follows redirects to allowed targets, for "
+		"example: r = http_get(\"https://%s/\"); data = json.loads(r[\"body\"]). "
+		"urllib.request.urlopen and http.client work too. A failed request raises "
+		"OSError (urllib: URLError).\n",
+		cfg->domains[0].target[0] == '*' ? cfg->domains[0].target + 2
+						 : cfg->domains[0].target);
 }
 
 /* "512 MiB", "64 KiB", "100 bytes". */
@@ -218,8 +220,7 @@ static void describe_limits(struct ut_buf *b, const struct cact_request *cfg)
 	ut_buf_addf(b,
 		    "Limits per run: %s s of wall-clock time (time spent in tools counts), %s of "
 		    "memory, %s of stdout (the rest is cut), %llu files and %s in /output",
-		    secs, mem, out,
-		    (unsigned long long)l[CACT_LIMIT_OUTPUT_FILES], files);
+		    secs, mem, out, (unsigned long long)l[CACT_LIMIT_OUTPUT_FILES], files);
 	if (cfg->n_tools > 0)
 		ut_buf_addf(b, ", %llu tool calls", (unsigned long long)l[CACT_LIMIT_TOOL_CALLS]);
 	ut_buf_addf(b, ".\n");
@@ -232,19 +233,21 @@ char *cc_describe(const struct cact_codeact *cc)
 	size_t i;
 
 	ut_buf_init(&b, TEXT_MAX);
-	ut_buf_addf(&b,
-		    "Run Python 3.11 code in a sandbox and get back its stdout, stderr, errors and the "
-		    "files it writes. Every run starts fresh: no variables or files survive between "
-		    "runs, so do all the work in one program and print the results you need. The value "
-		    "of a final bare expression is printed, as in the interactive interpreter. The "
-		    "standard library is available; packages cannot be installed.\n\n");
+	ut_buf_addf(
+		&b,
+		"Run Python 3.11 code in a sandbox and get back its stdout, stderr, errors and the "
+		"files it writes. Every run starts fresh: no variables or files survive between "
+		"runs, so do all the work in one program and print the results you need. The value "
+		"of a final bare expression is printed, as in the interactive interpreter. The "
+		"standard library is available; packages cannot be installed.\n\n");
 	if (cfg->n_tools == 0) {
 		ut_buf_addf(&b, "Tools: none are registered.\n\n");
 	} else {
-		ut_buf_addf(&b, "Tools: call them with call_tool(name, **kwargs): the tool name "
-				"first, then keyword arguments only (never a dict or other positional "
-				"arguments). It returns the tool's result as Python values and raises "
-				"RuntimeError if the tool fails");
+		ut_buf_addf(&b,
+			    "Tools: call them with call_tool(name, **kwargs): the tool name "
+			    "first, then keyword arguments only (never a dict or other positional "
+			    "arguments). It returns the tool's result as Python values and raises "
+			    "RuntimeError if the tool fails");
 		for (i = 0; i < cfg->n_tools; i++)
 			if (cfg->tools[i]->approval == CACT_APPROVAL_ALWAYS_REQUIRE && cc->per_call)
 				break;

@@ -25,8 +25,9 @@ char *cc_state(const struct cact_codeact *cc)
 	for (i = 0; i < cfg->n_tools; i++)
 		json_array_append_new(names, json_string(cact_tool_name(cfg->tools[i])));
 	for (i = 0; i < cfg->n_mounts; i++)
-		json_array_append_new(mounts, json_pack("{s:s, s:s}", "host_path", cfg->mounts[i].host,
-							"mount_path", cfg->mounts[i].guest));
+		json_array_append_new(mounts,
+				      json_pack("{s:s, s:s}", "host_path", cfg->mounts[i].host,
+						"mount_path", cfg->mounts[i].guest));
 	/* Already sorted by target. */
 	for (i = 0; i < cfg->n_domains; i++) {
 		json_t *methods = json_null();
@@ -39,21 +40,22 @@ char *cc_state(const struct cact_codeact *cc)
 			for (m = strtok_r(list, ",", &save); m; m = strtok_r(NULL, ",", &save))
 				json_array_append_new(methods, json_string(m));
 		}
-		json_array_append_new(domains, json_pack("{s:s, s:o}", "target",
-							 cfg->domains[i].target, "methods", methods));
+		json_array_append_new(domains,
+				      json_pack("{s:s, s:o}", "target", cfg->domains[i].target,
+						"methods", methods));
 	}
 	for (i = 0; i < CACT_LIMIT__COUNT; i++)
 		json_object_set_new(limits, cact_limit_name((enum cact_limit)i),
 				    json_integer((json_int_t)cfg->limits[i]));
 	root = json_pack("{s:s, s:s, s:s, s:b, s:O, s:b, s:s?, s:O, s:b, s:O, s:O, s:o}", "backend",
-			 BACKEND,
-			 "approval_mode", cact_approval_name(cc_effective_approval(cc)),
+			 BACKEND, "approval_mode", cact_approval_name(cc_effective_approval(cc)),
 			 "default_approval_mode", cact_approval_name(cc->default_approval),
 			 "per_call_approval", cc->per_call, "tool_names", names,
 			 "filesystem_enabled", cfg->has_workspace || cfg->n_mounts > 0,
 			 "workspace_root", cfg->has_workspace ? cfg->workspace.host : NULL,
 			 "file_mounts", mounts, "network_enabled", cfg->n_domains > 0,
-			 "allowed_domains", domains, "limits", limits, "network", cc_network_json(cfg));
+			 "allowed_domains", domains, "limits", limits, "network",
+			 cc_network_json(cfg));
 	if (root)
 		out = json_dumps(root, JSON_COMPACT);
 out:
@@ -81,7 +83,8 @@ static int restore(struct cact_codeact *cc, json_t *st, struct cact_tool *const 
 	v = json_object_get(st, "default_approval_mode");
 	if (!v)
 		v = json_object_get(st, "approval_mode");
-	if (v && (!json_is_string(v) || cact_approval_parse(json_string_value(v), &cc->default_approval)))
+	if (v && (!json_is_string(v) ||
+		  cact_approval_parse(json_string_value(v), &cc->default_approval)))
 		return bad(err, "default_approval_mode", "must be never_require or always_require");
 	v = json_object_get(st, "per_call_approval");
 	if (v && !json_is_boolean(v))
@@ -94,10 +97,12 @@ static int restore(struct cact_codeact *cc, json_t *st, struct cact_tool *const 
 		if (!json_is_string(item))
 			return bad(err, "tool_names", "must hold names");
 		for (k = 0; k < n; k++)
-			if (tools[k] && strcmp(cact_tool_name(tools[k]), json_string_value(item)) == 0)
+			if (tools[k] &&
+			    strcmp(cact_tool_name(tools[k]), json_string_value(item)) == 0)
 				break;
 		if (k == n)
-			return ut_err(err, CACT_ENOENT, "state names tool '%s', which was not given",
+			return ut_err(err, CACT_ENOENT,
+				      "state names tool '%s', which was not given",
 				      json_string_value(item));
 		if ((rc = cact_request_add_tool(cc->cfg, tools[k], err)))
 			return rc;
@@ -136,7 +141,8 @@ static int restore(struct cact_codeact *cc, json_t *st, struct cact_tool *const 
 			return bad(err, "allowed_domains", "methods must be a list or null");
 		json_array_foreach(ms, j, m) {
 			if (!json_is_string(m) || nm == 16)
-				return bad(err, "allowed_domains", "methods must be at most 16 names");
+				return bad(err, "allowed_domains",
+					   "methods must be at most 16 names");
 			list[nm++] = json_string_value(m);
 		}
 		if ((rc = cact_request_add_allowed_domain(cc->cfg, t, nm ? list : NULL, nm, err)))

@@ -31,7 +31,7 @@
 
 #define MAX_MOUNTS 256
 /* Room above the warm interpreter's size for the runner's own allocations. */
-#define VSZ_SLACK (32ull << 20)
+#define VSZ_SLACK   (32ull << 20)
 #define STACK_BYTES (8ull << 20)
 /* Pids of an execution's namespace beyond its thread limit (see docs/sandbox.md). */
 #define PID_RESERVE 301
@@ -85,7 +85,7 @@ static uint64_t u64_of(json_t *obj, const char *key, uint64_t dflt)
 	json_t *v = json_object_get(obj, key);
 
 	return json_is_integer(v) && json_integer_value(v) >= 0 ? (uint64_t)json_integer_value(v)
-								 : dflt;
+								: dflt;
 }
 
 static int parse_mount(json_t *j, struct sbx_mount *m, struct cact_error *err)

@@ -34,8 +34,8 @@
 #include "guest.h"
 #include "py.h"
 
-#define CTL_FD 3
-#define MAX_RO 64
+#define CTL_FD	       3
+#define MAX_RO	       64
 #define NOT_NAMESPACES (CACT_FEATURE_SECCOMP | CACT_FEATURE_PIDFD | CACT_FEATURE_LANDLOCK)
 
 static void fatal(int ctl, const struct cact_error *err) __attribute__((noreturn));
@@ -159,7 +159,8 @@ static void zygote_setup(struct zygote *z, unsigned required, const char *level,
 	z->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	z->pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	if (z->devnull < 0 || z->pidns < 0) {
-		ut_err_sys(&err, CACT_ESANDBOX, errno, "cannot open /dev/null or the pid namespace");
+		ut_err_sys(&err, CACT_ESANDBOX, errno,
+			   "cannot open /dev/null or the pid namespace");
 		fatal(z->ctl, &err);
 	}
 	runtime_paths(&ps, extra);
@@ -227,7 +228,8 @@ int main(int argc, char **argv)
 	pid_t pid;
 
 	if (argc != 4 || strcmp(argv[1], "zygote") != 0) {
-		fprintf(stderr, "cact-guest: internal helper of cact, started by the cact library\n");
+		fprintf(stderr,
+			"cact-guest: internal helper of cact, started by the cact library\n");
 		return 2;
 	}
 	/* Die with the host; and if it died before this line, do not linger. */
@@ -256,7 +258,7 @@ int main(int argc, char **argv)
 		ut_err(&err, CACT_EUNSUPPORTED, "%s is unavailable on this kernel%s",
 		       cact_feature_name(miss & (0u - miss)),
 		       (miss & CACT_FEATURES_FULL_ONLY) ? " (--isolation reduced runs without it)"
-							 : "");
+							: "");
 		fatal(CTL_FD, &err);
 	}
 	want = ~hide;

@@ -102,8 +102,7 @@ static PyObject *cact_request(PyObject *self, PyObject *args)
 	hdr[1] = (unsigned char)(len >> 16);
 	hdr[2] = (unsigned char)(len >> 8);
 	hdr[3] = (unsigned char)len;
-	Py_BEGIN_ALLOW_THREADS
-	pthread_mutex_lock(&send_lock);
+	Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&send_lock);
 	sent = ut_write_full(GUEST_FD_WIRE, hdr, 4) == 0 &&
 	       ut_write_full(GUEST_FD_WIRE, payload, (size_t)len) == 0;
 	pthread_mutex_unlock(&send_lock);
@@ -127,8 +126,8 @@ static PyObject *cact_request(PyObject *self, PyObject *args)
 		}
 	}
 	pthread_mutex_unlock(&recv_lock);
-	Py_END_ALLOW_THREADS
-	if (!r) {
+	Py_END_ALLOW_THREADS if (!r)
+	{
 		PyErr_SetString(PyExc_ConnectionError, "the host closed the connection");
 		return NULL;
 	}
@@ -139,13 +138,21 @@ static PyObject *cact_request(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef cact_methods[] = {
-	{"request", cact_request, METH_VARARGS, "Send a frame to the host and wait for its answer."},
+	{"request", cact_request, METH_VARARGS,
+	 "Send a frame to the host and wait for its answer."},
 	{NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef cact_module = {
-	PyModuleDef_HEAD_INIT, "_cact", "The guest side of cact's wire protocol.", -1, cact_methods,
-	NULL, NULL, NULL, NULL,
+	PyModuleDef_HEAD_INIT,
+	"_cact",
+	"The guest side of cact's wire protocol.",
+	-1,
+	cact_methods,
+	NULL,
+	NULL,
+	NULL,
+	NULL,
 };
 
 static PyObject *cact_module_init(void)
@@ -196,7 +203,8 @@ int pyg_init(const char *stdlib, const char *const *extra, size_t n_extra, struc
 	pre.utf8_mode = 1;
 	st = Py_PreInitialize(&pre);
 	if (PyStatus_Exception(st))
-		return ut_err(err, CACT_ESANDBOX, "python pre-init: %s", st.err_msg ? st.err_msg : "?");
+		return ut_err(err, CACT_ESANDBOX, "python pre-init: %s",
+			      st.err_msg ? st.err_msg : "?");
 
 	PyConfig_InitIsolatedConfig(&config);
 	config.site_import = 0;

@@ -193,8 +193,8 @@ void zygote_main(struct zygote *z, const char *level)
 	}
 	hello = json_pack("{s:s, s:i, s:i, s:s, s:I, s:s}", "op", "hello", "features",
 			  (int)z->features, "landlock_abi",
-			  (z->features & CACT_FEATURE_LANDLOCK) ? sbx_landlock_abi() : 0, "level", level,
-			  "base_vsz", (long long)z->base_vsz, "python", pyg_version());
+			  (z->features & CACT_FEATURE_LANDLOCK) ? sbx_landlock_abi() : 0, "level",
+			  level, "base_vsz", (long long)z->base_vsz, "python", pyg_version());
 	if (!hello || ctl_send(z->ctl, hello, NULL, 0))
 		_exit(1);
 	json_decref(hello);

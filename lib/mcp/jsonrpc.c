@@ -138,9 +138,9 @@ json_t *jrpc_result(json_t *id, json_t *result)
 
 json_t *jrpc_error(json_t *id, int code, const char *message, json_t *data)
 {
-	json_t *e = data ? json_pack("{s:i, s:s, s:O}", "code", code, "message", message, "data",
-				     data)
-			 : json_pack("{s:i, s:s}", "code", code, "message", message);
+	json_t *e =
+		data ? json_pack("{s:i, s:s, s:O}", "code", code, "message", message, "data", data)
+		     : json_pack("{s:i, s:s}", "code", code, "message", message);
 
 	if (!e)
 		return NULL;

@@ -16,30 +16,30 @@
 
 #include <cact/error.h>
 
-#define JRPC_PARSE_ERROR -32700
-#define JRPC_INVALID_REQUEST -32600
+#define JRPC_PARSE_ERROR      -32700
+#define JRPC_INVALID_REQUEST  -32600
 #define JRPC_METHOD_NOT_FOUND -32601
-#define JRPC_INVALID_PARAMS -32602
-#define JRPC_INTERNAL_ERROR -32603
+#define JRPC_INVALID_PARAMS   -32602
+#define JRPC_INTERNAL_ERROR   -32603
 /* MCP: a request that needs an initialized session (server-defined range). */
 #define JRPC_NOT_INITIALIZED -32002
-#define JRPC_MAX_DEPTH 64
+#define JRPC_MAX_DEPTH	     64
 
 enum jrpc_kind {
-	JRPC_REQUEST,      /* method, params, id */
+	JRPC_REQUEST,	   /* method, params, id */
 	JRPC_NOTIFICATION, /* method, params */
-	JRPC_RESULT,       /* id, result */
-	JRPC_ERROR,        /* id (may be null), error {code, message, data} */
+	JRPC_RESULT,	   /* id, result */
+	JRPC_ERROR,	   /* id (may be null), error {code, message, data} */
 };
 
 struct jrpc_msg {
 	enum jrpc_kind kind;
-	json_t *root;       /* owned: the whole message */
-	json_t *id;         /* borrowed from root; NULL for notifications */
+	json_t *root;	    /* owned: the whole message */
+	json_t *id;	    /* borrowed from root; NULL for notifications */
 	const char *method; /* borrowed */
-	json_t *params;     /* borrowed; NULL when absent */
-	json_t *result;     /* borrowed */
-	json_t *error;      /* borrowed */
+	json_t *params;	    /* borrowed; NULL when absent */
+	json_t *result;	    /* borrowed */
+	json_t *error;	    /* borrowed */
 };
 
 /*

@@ -154,7 +154,8 @@ static int resolve(const struct net_request *r, const struct net_url *u, const c
 			ut_snprintf(why, wsize,
 				    target_is_localhost(target)
 					    ? "%s resolves to %s, which is not a loopback address"
-					    : "%s resolves to %s, which is not a public address and not "
+					    : "%s resolves to %s, which is not a public address "
+					      "and not "
 					      "allowed by address",
 				    u->host, shown);
 			return -2;
@@ -336,16 +337,15 @@ static int dropped_header(const char *name)
 }
 
 /* Builds the curl header list; refuses names and values with CR, LF or NUL. */
-static int header_list(json_t *headers, int cross_origin, int drop_content,
-		       struct curl_slist **out, int *has_ua, char *why, size_t wsize)
+static int header_list(json_t *headers, int cross_origin, int drop_content, struct curl_slist **out,
+		       int *has_ua, char *why, size_t wsize)
 {
 	struct curl_slist *list = NULL, *grown;
 	const char *name;
 	json_t *v;
 
 	*has_ua = 0;
-	json_object_foreach(headers, name, v)
-	{
+	json_object_foreach(headers, name, v) {
 		const char *value = json_string_value(v);
 		char *line;
 		size_t i, n;

@@ -88,11 +88,11 @@ struct net_request {
 	json_t *headers; /* object of string values, borrowed; may be NULL */
 	const unsigned char *body;
 	size_t body_len;
-	int has_body;		  /* a body was given (maybe empty) */
-	int cancel_fd;		  /* readable: stop (the execution ended) */
-	_Atomic uint64_t *budget; /* bytes left for the execution, shared */
+	int has_body;			 /* a body was given (maybe empty) */
+	int cancel_fd;			 /* readable: stop (the execution ended) */
+	_Atomic uint64_t *budget;	 /* bytes left for the execution, shared */
 	_Atomic uint64_t *requests_left; /* hops left for the execution, shared */
-	uint64_t deadline_us;	  /* the execution's own deadline */
+	uint64_t deadline_us;		 /* the execution's own deadline */
 };
 
 struct net_response {

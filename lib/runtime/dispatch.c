@@ -33,11 +33,11 @@ enum call_kind { CALL_TOOL, CALL_HTTP };
 struct call {
 	enum call_kind kind;
 	long long id;
-	struct cact_tool *tool; /* a reference (tool calls) */
+	struct cact_tool *tool;	 /* a reference (tool calls) */
 	struct net_request http; /* HTTP requests: url, method, headers, body owned */
 	struct net_response resp;
-	char *args;             /* compact JSON */
-	int ask;                /* per-call approval needed */
+	char *args; /* compact JSON */
+	int ask;    /* per-call approval needed */
 	cact_approval_fn approve;
 	void *approve_user;
 	rt_observe_fn observe;
@@ -89,7 +89,9 @@ static void run_tool(struct call *c)
 	}
 	if (c->observe)
 		c->observe(c->observe_user, c->tool->name, 1, c->ok,
-			   c->ok ? c->value : c->detail ? c->detail : c->error,
+			   c->ok       ? c->value
+			   : c->detail ? c->detail
+				       : c->error,
 			   ut_now_us() - c->started_us);
 }
 
@@ -142,8 +144,8 @@ int rt_calls_init(struct rt_calls *cs, const struct cact_request *req, struct ca
 }
 
 /* Appends one tool_result frame to the outgoing queue. */
-static int answer(struct rt_calls *cs, struct ut_buf *outq, const char *type, long long id,
-		  int ok, int denied, const char *value, const char *error)
+static int answer(struct rt_calls *cs, struct ut_buf *outq, const char *type, long long id, int ok,
+		  int denied, const char *value, const char *error)
 {
 	json_t *head = NULL;
 	char *text = NULL, *frame = NULL;
@@ -296,7 +298,8 @@ int rt_calls_on_frame(struct rt_calls *cs, json_t *msg, size_t frame_len, struct
 	}
 	cs->total++;
 	if (cs->total > req->limits[CACT_LIMIT_TOOL_CALLS]) {
-		ut_snprintf(why, sizeof(why), "the limit of %llu tool calls per execution is reached",
+		ut_snprintf(why, sizeof(why),
+			    "the limit of %llu tool calls per execution is reached",
 			    (unsigned long long)req->limits[CACT_LIMIT_TOOL_CALLS]);
 		return answer(cs, outq, "tool_result", id, 0, 0, NULL, why) ? -2 : 0;
 	}
@@ -402,7 +405,8 @@ int rt_calls_on_http(struct rt_calls *cs, json_t *msg, size_t frame_len, struct 
 
 	if (check_id(cs, json_object_get(msg, "id"), "http_request", &id, violation, vsize))
 		return -1;
-	if (!method || !url || !json_is_object(headers) || !(json_is_null(jbody) || json_is_string(jbody))) {
+	if (!method || !url || !json_is_object(headers) ||
+	    !(json_is_null(jbody) || json_is_string(jbody))) {
 		ut_snprintf(violation, vsize, "malformed http_request frame");
 		return -1;
 	}
@@ -510,8 +514,9 @@ int rt_calls_collect(struct rt_calls *cs, struct ut_buf *outq)
 		if (!c || !atomic_load(&c->done))
 			continue;
 		if (!rc)
-			rc = answer(cs, outq, c->kind == CALL_HTTP ? "http_response" : "tool_result",
-				    c->id, c->ok, c->denied, c->value, c->detail ? c->detail : c->error);
+			rc = answer(cs, outq,
+				    c->kind == CALL_HTTP ? "http_response" : "tool_result", c->id,
+				    c->ok, c->denied, c->value, c->detail ? c->detail : c->error);
 		finish(cs, i);
 	}
 	return rc;

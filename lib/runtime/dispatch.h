@@ -11,7 +11,7 @@
 #include "rt.h"
 
 /* Tool calls, and HTTP requests, one execution may have in flight at once (each). */
-#define RT_MAX_KIND 16
+#define RT_MAX_KIND  16
 #define RT_MAX_CALLS (2 * RT_MAX_KIND)
 
 struct call;
@@ -20,17 +20,17 @@ struct rt_calls {
 	const struct cact_request *req;
 	struct call *calls[RT_MAX_CALLS];
 	unsigned in_flight, tool_in_flight, http_in_flight;
-	uint64_t total;    /* calls made, including refused ones */
-	uint64_t ok;       /* calls whose handler succeeded */
+	uint64_t total; /* calls made, including refused ones */
+	uint64_t ok;	/* calls whose handler succeeded */
 	uint64_t answered;
-	uint64_t busy_us;  /* summed handler time */
-	int wake_r, wake_w; /* a handler finished */
-	int cancel;        /* eventfd: the execution is over */
-	uint64_t http_total;          /* HTTP requests made, refused ones included */
+	uint64_t busy_us;	      /* summed handler time */
+	int wake_r, wake_w;	      /* a handler finished */
+	int cancel;		      /* eventfd: the execution is over */
+	uint64_t http_total;	      /* HTTP requests made, refused ones included */
 	_Atomic uint64_t http_budget; /* HTTP bytes left */
 	_Atomic uint64_t http_left;   /* HTTP requests (hops) left */
-	uint64_t deadline_us;         /* the code's deadline, for HTTP requests */
-	struct rt_http *log;          /* every HTTP hop, in order */
+	uint64_t deadline_us;	      /* the code's deadline, for HTTP requests */
+	struct rt_http *log;	      /* every HTTP hop, in order */
 	size_t n_log, log_alloc;
 };
 

@@ -57,12 +57,12 @@ struct run {
 	struct rt_calls calls;
 	struct wire_decoder dec;
 	struct stream out, err;
-	int outdir;       /* /output tmpfs, from the ready frame */
+	int outdir; /* /output tmpfs, from the ready frame */
 	int ready;
 	int running; /* the guest said the code starts: everything after is the code's */
 	int have_result;
-	json_t *report;   /* the guest's result frame */
-	char *setup_msg;  /* from a setup_error frame */
+	json_t *report;	 /* the guest's result frame */
+	char *setup_msg; /* from a setup_error frame */
 	char violation[256];
 	int killed_timeout, killed_flood, killed_violation, killed_cancel;
 	int dead;
@@ -184,8 +184,9 @@ static void feed(struct run *x, const char *data, size_t n)
 		int rc = wire_decoder_feed(&x->dec, data, n, &used, &frame, &flen);
 
 		if (rc < 0) {
-			violation(x, "%s", rc == CACT_ETOOBIG ? "frame from the sandbox over the size cap"
-							      : "out of memory decoding a frame");
+			violation(x, "%s",
+				  rc == CACT_ETOOBIG ? "frame from the sandbox over the size cap"
+						     : "out of memory decoding a frame");
 			return;
 		}
 		data += used;
@@ -364,7 +365,8 @@ static void supervise(struct run *x)
 		if (iw >= 0 && (p[iw].revents & POLLOUT))
 			write_frames(x);
 		/* Answers queued by the frames just read, or by finished handlers. */
-		if (wire_open && x->outq_off < x->outq.len && !(iw >= 0 && (p[iw].revents & POLLOUT)))
+		if (wire_open && x->outq_off < x->outq.len &&
+		    !(iw >= 0 && (p[iw].revents & POLLOUT)))
 			write_frames(x);
 		if (iw >= 0 && (p[iw].revents & (POLLIN | POLLHUP | POLLERR)) && read_wire(x))
 			wire_open = 0;
@@ -420,7 +422,8 @@ static int classify(struct run *x)
 	}
 	if (!x->running) {
 		if (x->killed_timeout && !x->setup_msg && x->ready)
-			ut_snprintf(msg, sizeof(msg), "the time limit ran out before the code started");
+			ut_snprintf(msg, sizeof(msg),
+				    "the time limit ran out before the code started");
 		else if (x->killed_timeout && !x->setup_msg)
 			ut_snprintf(msg, sizeof(msg), "the sandbox was not ready within %llu s",
 				    SETUP_LIMIT_US / 1000000);
@@ -459,19 +462,20 @@ static int classify(struct run *x)
 
 		if (sig == SIGSYS) {
 			r->status = CACT_STATUS_SANDBOX_VIOLATION;
-			return rt_result_set_error(r, "sandbox_violation",
-						   "killed by the seccomp filter (a forbidden system call)",
-						   NULL);
+			return rt_result_set_error(
+				r, "sandbox_violation",
+				"killed by the seccomp filter (a forbidden system call)", NULL);
 		}
 		if (sig == SIGXCPU) {
 			r->status = CACT_STATUS_TIMEOUT;
-			return rt_result_set_error(r, "timeout", "execution exceeded its CPU time limit",
-						   NULL);
+			return rt_result_set_error(r, "timeout",
+						   "execution exceeded its CPU time limit", NULL);
 		}
 		if ((sig == SIGSEGV || sig == SIGABRT || sig == SIGBUS || sig == SIGKILL) &&
 		    x->slot->maxrss_kib >= cap_kib * 9 / 10) {
 			r->status = CACT_STATUS_MEMORY_LIMIT;
-			ut_snprintf(msg, sizeof(msg), "killed by SIG%s at the memory cap", signame(sig));
+			ut_snprintf(msg, sizeof(msg), "killed by SIG%s at the memory cap",
+				    signame(sig));
 			return rt_result_set_error(r, "memory_limit", msg, NULL);
 		}
 		r->status = CACT_STATUS_CRASHED;
@@ -493,8 +497,10 @@ static int classify(struct run *x)
 				json_string_value(json_object_get(error, "traceback")) ?: "");
 		if (r->exit_code != 0 && json_is_true(json_object_get(x->report, "memory_error"))) {
 			r->status = CACT_STATUS_MEMORY_LIMIT;
-			ut_snprintf(msg, sizeof(msg), "MemoryError: the %llu MiB memory cap was reached",
-				    (unsigned long long)(x->req->limits[CACT_LIMIT_MEMORY_BYTES] >> 20));
+			ut_snprintf(msg, sizeof(msg),
+				    "MemoryError: the %llu MiB memory cap was reached",
+				    (unsigned long long)(x->req->limits[CACT_LIMIT_MEMORY_BYTES] >>
+							 20));
 			free(r->error_message);
 			r->error_message = strdup(msg);
 			return r->error_message ? rc : CACT_ENOMEM;
@@ -557,10 +563,13 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 		 * and, with the network on, every HTTP response the byte budget
 		 * allows (in base64) should the code never read them.
 		 */
-		ut_buf_init(&x.outq, len + OUTQ_SLACK +
-					     (req->n_domains ? req->limits[CACT_LIMIT_HTTP_BYTES] / 3 * 4 +
-								       req->limits[CACT_LIMIT_HTTP_BODY_BYTES] / 3 * 4
-							     : 0));
+		ut_buf_init(
+			&x.outq,
+			len + OUTQ_SLACK +
+				(req->n_domains
+					 ? req->limits[CACT_LIMIT_HTTP_BYTES] / 3 * 4 +
+						   req->limits[CACT_LIMIT_HTTP_BODY_BYTES] / 3 * 4
+					 : 0));
 		if (rc || ut_buf_add(&x.outq, buf, len)) {
 			free(buf);
 			free(profile);
@@ -585,8 +594,10 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 	if ((rc = rt_slot_acquire(rt, profile, &x.slot, x.start + 60ull * 1000000, err)))
 		goto fail;
 	/* An HTTP request frame carries its body in base64. */
-	wire_decoder_init(&x.dec, req->n_domains ? GUEST_FRAME_MAX + req->limits[CACT_LIMIT_HTTP_BODY_BYTES] / 3 * 4 + 4
-						 : GUEST_FRAME_MAX);
+	wire_decoder_init(
+		&x.dec, req->n_domains ? GUEST_FRAME_MAX +
+						 req->limits[CACT_LIMIT_HTTP_BODY_BYTES] / 3 * 4 + 4
+				       : GUEST_FRAME_MAX);
 	x.out.fd = x.slot->out;
 	x.out.cap = req->limits[CACT_LIMIT_STDOUT_BYTES];
 	ut_buf_init(&x.out.buf, x.out.cap);
@@ -645,7 +656,8 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 		if (rc == 1 && x.res->status == CACT_STATUS_OK) {
 			x.res->status = CACT_STATUS_OUTPUT_LIMIT;
 			rt_result_set_error(x.res, "output_limit",
-					    "/output holds more than the caps allow; see skipped", NULL);
+					    "/output holds more than the caps allow; see skipped",
+					    NULL);
 		}
 		rc = 0;
 	}

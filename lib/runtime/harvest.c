@@ -193,9 +193,10 @@ static void walk_dir(struct walk *w, int dirfd, const char *prefix, uint64_t dep
 		} else if (S_ISLNK(st.st_mode)) {
 			skip(w, path, "symbolic link, not followed");
 		} else if (!S_ISREG(st.st_mode)) {
-			skip(w, path, S_ISFIFO(st.st_mode)   ? "FIFO, not read"
-				      : S_ISSOCK(st.st_mode) ? "socket, not read"
-							     : "device node, not read");
+			skip(w, path,
+			     S_ISFIFO(st.st_mode)   ? "FIFO, not read"
+			     : S_ISSOCK(st.st_mode) ? "socket, not read"
+						    : "device node, not read");
 		} else if (st.st_nlink > 1) {
 			skip(w, path, "hard link, not read");
 		} else {

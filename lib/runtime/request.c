@@ -14,10 +14,10 @@
 #include "../util/util.h"
 #include "rt.h"
 
-#define KIB 1024ull
-#define MIB (1024ull * 1024)
-#define GIB (1024ull * 1024 * 1024)
-#define MAX_MOUNTS 256
+#define KIB	     1024ull
+#define MIB	     (1024ull * 1024)
+#define GIB	     (1024ull * 1024 * 1024)
+#define MAX_MOUNTS   256
 #define MAX_RESOLVES 256
 
 static const struct {
@@ -162,7 +162,8 @@ CACT_API int cact_mount_path_normalize(const char *path, char *out, size_t out_s
 		if (strcmp(s, ".") == 0)
 			continue;
 		if (strcmp(s, "..") == 0)
-			return ut_err(err, CACT_EINVAL, "mount path %s must stay within /input", path);
+			return ut_err(err, CACT_EINVAL, "mount path %s must stay within /input",
+				      path);
 		parts[n++] = s;
 	}
 	i = 0;
@@ -317,8 +318,8 @@ CACT_API int cact_request_remove_mount(struct cact_request *req, const char *gue
 	return 0;
 }
 
-CACT_API int cact_request_set_limit(struct cact_request *req, enum cact_limit which,
-				    uint64_t value, struct cact_error *err)
+CACT_API int cact_request_set_limit(struct cact_request *req, enum cact_limit which, uint64_t value,
+				    struct cact_error *err)
 {
 	if ((unsigned)which >= CACT_LIMIT__COUNT)
 		return ut_err(err, CACT_EINVAL, "unknown limit %d", (int)which);
@@ -343,7 +344,10 @@ static json_t *mount_json(const struct rt_mount *m)
 
 /* Limits that shape the sandbox itself, and so belong to the prepare frame. */
 static const enum cact_limit shape[] = {
-	CACT_LIMIT_OUTPUT_BYTES, CACT_LIMIT_OUTPUT_FILES, CACT_LIMIT_TMP_BYTES, CACT_LIMIT_THREADS,
+	CACT_LIMIT_OUTPUT_BYTES,
+	CACT_LIMIT_OUTPUT_FILES,
+	CACT_LIMIT_TMP_BYTES,
+	CACT_LIMIT_THREADS,
 };
 
 json_t *rt_prepare_frame(const struct cact_request *req)
@@ -381,7 +385,8 @@ json_t *rt_exec_frame(const struct cact_request *req)
 	if (!lim)
 		return NULL;
 	for (i = 0; i < CACT_LIMIT__COUNT; i++) {
-		if (json_object_set_new(lim, limits[i].name, json_integer((json_int_t)req->limits[i]))) {
+		if (json_object_set_new(lim, limits[i].name,
+					json_integer((json_int_t)req->limits[i]))) {
 			json_decref(lim);
 			return NULL;
 		}
@@ -483,8 +488,8 @@ CACT_API struct cact_tool *cact_request_tool(const struct cact_request *req, siz
 	return i < req->n_tools ? req->tools[i] : NULL;
 }
 
-CACT_API void cact_request_set_approval(struct cact_request *req, int per_call,
-					cact_approval_fn fn, void *user)
+CACT_API void cact_request_set_approval(struct cact_request *req, int per_call, cact_approval_fn fn,
+					void *user)
 {
 	req->per_call = !!per_call;
 	req->approve_fn = fn;
@@ -526,7 +531,8 @@ CACT_API int cact_domain_normalize(const char *target, char *out, size_t out_siz
 		for (p = buf; p < start; p++)
 			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '+' ||
 			      *p == '-' || *p == '.' || (p > buf && *p >= '0' && *p <= '9')))
-				return ut_err(err, CACT_EINVAL, "allowed domain %s: bad scheme", target);
+				return ut_err(err, CACT_EINVAL, "allowed domain %s: bad scheme",
+					      target);
 		start += 3;
 	} else {
 		start = buf;
@@ -535,7 +541,8 @@ CACT_API int cact_domain_normalize(const char *target, char *out, size_t out_siz
 	end = start + strcspn(start, "/?#");
 	*end = '\0';
 	if (strchr(start, '@'))
-		return ut_err(err, CACT_EINVAL, "allowed domain %s: user info is not allowed", target);
+		return ut_err(err, CACT_EINVAL, "allowed domain %s: user info is not allowed",
+			      target);
 	for (p = start; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
@@ -545,29 +552,31 @@ CACT_API int cact_domain_normalize(const char *target, char *out, size_t out_siz
 		char *close = strchr(host, ']');
 
 		if (!close || close == host + 1)
-			return ut_err(err, CACT_EINVAL, "allowed domain %s: bad IPv6 literal", target);
+			return ut_err(err, CACT_EINVAL, "allowed domain %s: bad IPv6 literal",
+				      target);
 		for (p = host + 1; p < close; p++)
 			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || *p == ':' ||
 			      *p == '.'))
-				return ut_err(err, CACT_EINVAL, "allowed domain %s: bad IPv6 literal",
-					      target);
+				return ut_err(err, CACT_EINVAL,
+					      "allowed domain %s: bad IPv6 literal", target);
 		{
 			char v6[64];
 			unsigned char bin[16];
 
 			if ((size_t)(close - host - 1) >= sizeof(v6))
-				return ut_err(err, CACT_EINVAL, "allowed domain %s: bad IPv6 literal",
-					      target);
+				return ut_err(err, CACT_EINVAL,
+					      "allowed domain %s: bad IPv6 literal", target);
 			memcpy(v6, host + 1, (size_t)(close - host - 1));
 			v6[close - host - 1] = '\0';
 			if (inet_pton(AF_INET6, v6, bin) != 1)
-				return ut_err(err, CACT_EINVAL, "allowed domain %s: bad IPv6 literal",
-					      target);
+				return ut_err(err, CACT_EINVAL,
+					      "allowed domain %s: bad IPv6 literal", target);
 		}
 		if (close[1] == ':')
 			port = close + 2;
 		else if (close[1])
-			return ut_err(err, CACT_EINVAL, "allowed domain %s: junk after ']'", target);
+			return ut_err(err, CACT_EINVAL, "allowed domain %s: junk after ']'",
+				      target);
 		close[1] = '\0';
 	} else {
 		port = strchr(host, ':');
@@ -584,9 +593,10 @@ CACT_API int cact_domain_normalize(const char *target, char *out, size_t out_siz
 			if (*p == '*' && p == host && p[1] == '.' && p[2])
 				continue; /* "*.example.com": its subdomains */
 			if (!host_char((unsigned char)*p))
-				return ut_err(err, CACT_EINVAL,
-					      "allowed domain %s: '%c' is not allowed in a host name",
-					      target, *p);
+				return ut_err(
+					err, CACT_EINVAL,
+					"allowed domain %s: '%c' is not allowed in a host name",
+					target, *p);
 		}
 		if (strstr(host, ".."))
 			return ut_err(err, CACT_EINVAL, "allowed domain %s: empty label", target);
@@ -619,8 +629,8 @@ CACT_API int cact_domain_normalize(const char *target, char *out, size_t out_siz
 }
 
 /* Normalized, sorted, comma-joined methods; NULL (all) when n == 0. */
-static int normalize_methods(const char *target, const char *const *methods, size_t n,
-			     char **out, struct cact_error *err)
+static int normalize_methods(const char *target, const char *const *methods, size_t n, char **out,
+			     struct cact_error *err)
 {
 	int used[UT_ARRAY_SIZE(http_methods)] = {0};
 	char joined[128] = "";
@@ -638,7 +648,8 @@ static int normalize_methods(const char *target, const char *const *methods, siz
 		size_t j = 0;
 
 		if (!s)
-			return ut_err(err, CACT_EINVAL, "allowed domain %s: method is NULL", target);
+			return ut_err(err, CACT_EINVAL, "allowed domain %s: method is NULL",
+				      target);
 		while (*s == ' ')
 			s++;
 		for (; *s && *s != ' ' && j < sizeof(m) - 1; s++)
@@ -647,8 +658,8 @@ static int normalize_methods(const char *target, const char *const *methods, siz
 		while (*s == ' ')
 			s++;
 		if (*s || j == 0)
-			return ut_err(err, CACT_EINVAL, "allowed domain %s: bad method '%s'", target,
-				      methods[i]);
+			return ut_err(err, CACT_EINVAL, "allowed domain %s: bad method '%s'",
+				      target, methods[i]);
 		if (strcmp(m, "CONNECT") == 0 || strcmp(m, "TRACE") == 0)
 			return ut_err(err, CACT_EINVAL, "allowed domain %s: %s is never allowed",
 				      target, m);
@@ -801,8 +812,8 @@ CACT_API int cact_request_set_ca_file(struct cact_request *req, const char *path
 		return set_string(&req->ca_file, NULL);
 	real = realpath(path, NULL);
 	if (!real)
-		return ut_err(err, errno == ENOENT ? CACT_ENOENT : CACT_EINVAL, "CA file %s: %s", path,
-			      strerror(errno));
+		return ut_err(err, errno == ENOENT ? CACT_ENOENT : CACT_EINVAL, "CA file %s: %s",
+			      path, strerror(errno));
 	if (stat(real, &st) || !S_ISREG(st.st_mode) || access(real, R_OK)) {
 		free(real);
 		return ut_err(err, CACT_EINVAL, "CA file %s is not a readable file", path);
@@ -851,8 +862,8 @@ CACT_API const char *cact_request_proxy(const struct cact_request *req)
 	return req->proxy;
 }
 
-CACT_API int cact_request_add_resolve(struct cact_request *req, const char *host,
-				      const char *addr, struct cact_error *err)
+CACT_API int cact_request_add_resolve(struct cact_request *req, const char *host, const char *addr,
+				      struct cact_error *err)
 {
 	struct cact_error why = {0};
 	unsigned char bin[16];
@@ -864,9 +875,12 @@ CACT_API int cact_request_add_resolve(struct cact_request *req, const char *host
 
 	if (!host || !addr)
 		return ut_err(err, CACT_EINVAL, "resolve needs a host name and an address");
-	af = inet_pton(AF_INET, addr, bin) == 1 ? AF_INET : inet_pton(AF_INET6, addr, bin) == 1 ? AF_INET6 : 0;
+	af = inet_pton(AF_INET, addr, bin) == 1	   ? AF_INET
+	     : inet_pton(AF_INET6, addr, bin) == 1 ? AF_INET6
+						   : 0;
 	if (!af)
-		return ut_err(err, CACT_EINVAL, "resolve %s: '%s' is not an IP address", host, addr);
+		return ut_err(err, CACT_EINVAL, "resolve %s: '%s' is not an IP address", host,
+			      addr);
 	inet_ntop(af, bin, canon, sizeof(canon));
 	if (strpbrk(host, ":/?#"))
 		return ut_err(err, CACT_EINVAL, "resolve %s: not a host name", host);
@@ -883,9 +897,11 @@ CACT_API int cact_request_add_resolve(struct cact_request *req, const char *host
 	if (!slot) {
 		if (req->n_resolves == MAX_RESOLVES) {
 			net_url_clear(&u);
-			return ut_err(err, CACT_EINVAL, "more than %d resolve entries", MAX_RESOLVES);
+			return ut_err(err, CACT_EINVAL, "more than %d resolve entries",
+				      MAX_RESOLVES);
 		}
-		if (!req->resolves && !(req->resolves = calloc(MAX_RESOLVES, sizeof(*req->resolves)))) {
+		if (!req->resolves &&
+		    !(req->resolves = calloc(MAX_RESOLVES, sizeof(*req->resolves)))) {
 			net_url_clear(&u);
 			return ut_err(err, CACT_ENOMEM, "out of memory");
 		}
@@ -989,7 +1005,8 @@ CACT_API int cact_request_dup(const struct cact_request *req, struct cact_reques
 			r->domains[i].methods =
 				req->domains[i].methods ? strdup(req->domains[i].methods) : NULL;
 			r->n_domains++;
-			if (!r->domains[i].target || (req->domains[i].methods && !r->domains[i].methods))
+			if (!r->domains[i].target ||
+			    (req->domains[i].methods && !r->domains[i].methods))
 				goto fail;
 		}
 	}

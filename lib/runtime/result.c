@@ -153,11 +153,10 @@ CACT_API int cact_result_http(const struct cact_result *r, size_t i, struct cact
 	if (i >= r->n_http)
 		return CACT_EINVAL;
 	h = &r->http[i];
-	*out = (struct cact_http_entry){h->method, h->url, h->status, h->bytes_in, h->bytes_out,
-					h->allowed, h->error};
+	*out = (struct cact_http_entry){h->method,    h->url,	  h->status, h->bytes_in,
+					h->bytes_out, h->allowed, h->error};
 	return 0;
 }
-
 
 CACT_API const char *cact_result_isolation_json(const struct cact_result *r)
 {
@@ -189,13 +188,13 @@ static json_t *error_json(const struct cact_result *r)
 		return json_null();
 	if (r->status == CACT_STATUS_PYTHON_ERROR || r->status == CACT_STATUS_MEMORY_LIMIT)
 		if (r->error_traceback)
-			return json_pack("{s:o, s:o, s:o}", "type",
-					 text(r->error_type, r->error_type ? strlen(r->error_type) : 0),
-					 "message",
-					 text(r->error_message,
-					      r->error_message ? strlen(r->error_message) : 0),
-					 "traceback",
-					 text(r->error_traceback, strlen(r->error_traceback)));
+			return json_pack(
+				"{s:o, s:o, s:o}", "type",
+				text(r->error_type, r->error_type ? strlen(r->error_type) : 0),
+				"message",
+				text(r->error_message,
+				     r->error_message ? strlen(r->error_message) : 0),
+				"traceback", text(r->error_traceback, strlen(r->error_traceback)));
 	return text(r->error_message, r->error_message ? strlen(r->error_message) : 0);
 }
 
@@ -212,8 +211,8 @@ static json_t *error_details(const struct cact_result *r)
 	const char *more = r->err_len ? r->err : r->error_traceback;
 	size_t n;
 
-	if (r->status == CACT_STATUS_PYTHON_ERROR || (r->status == CACT_STATUS_MEMORY_LIMIT &&
-						      r->error_traceback))
+	if (r->status == CACT_STATUS_PYTHON_ERROR ||
+	    (r->status == CACT_STATUS_MEMORY_LIMIT && r->error_traceback))
 		n = (size_t)snprintf(NULL, 0, "%s (exit code %d): %s: %s\n%s",
 				     cact_status_name(r->status), r->exit_code,
 				     r->error_type ? r->error_type : "Error",
@@ -224,10 +223,11 @@ static json_t *error_details(const struct cact_result *r)
 	joined = malloc(n + 1);
 	if (!joined)
 		return NULL;
-	if (r->status == CACT_STATUS_PYTHON_ERROR || (r->status == CACT_STATUS_MEMORY_LIMIT &&
-						      r->error_traceback))
-		snprintf(joined, n + 1, "%s (exit code %d): %s: %s\n%s", cact_status_name(r->status),
-			 r->exit_code, r->error_type ? r->error_type : "Error",
+	if (r->status == CACT_STATUS_PYTHON_ERROR ||
+	    (r->status == CACT_STATUS_MEMORY_LIMIT && r->error_traceback))
+		snprintf(joined, n + 1, "%s (exit code %d): %s: %s\n%s",
+			 cact_status_name(r->status), r->exit_code,
+			 r->error_type ? r->error_type : "Error",
 			 r->error_message ? r->error_message : "", more ? more : "");
 	else
 		snprintf(joined, n + 1, "%s: %s\n%s", cact_status_name(r->status),
@@ -275,9 +275,9 @@ static json_t *contents(const struct cact_result *r)
 		if (r->err_len)
 			json_array_append_new(items, text_item(r->err, r->err_len));
 	} else {
-		json_array_append_new(items, json_pack("{s:s, s:s, s:o}", "type", "error", "message",
-						       "Execution error", "details",
-						       error_details(r)));
+		json_array_append_new(items,
+				      json_pack("{s:s, s:s, s:o}", "type", "error", "message",
+						"Execution error", "details", error_details(r)));
 	}
 	if (json_array_size(items) == 0)
 		json_array_append_new(items,
@@ -350,8 +350,8 @@ static json_t *http_log(const struct cact_result *r)
 		json_t *e = json_pack("{s:o, s:o, s:i, s:I, s:I, s:b, s:o}", "method",
 				      text(h->method, strlen(h->method)), "url",
 				      text(h->url, strlen(h->url)), "status", h->status, "bytes_in",
-				      (json_int_t)h->bytes_in, "bytes_out", (json_int_t)h->bytes_out,
-				      "allowed", h->allowed, "error",
+				      (json_int_t)h->bytes_in, "bytes_out",
+				      (json_int_t)h->bytes_out, "allowed", h->allowed, "error",
 				      h->error ? text(h->error, strlen(h->error)) : json_null());
 
 		if (json_array_append_new(log, e)) {
@@ -392,20 +392,19 @@ CACT_API char *cact_result_to_json(const struct cact_result *r)
 	iso = r->isolation ? json_loads(r->isolation, 0, NULL) : json_null();
 	if (!iso)
 		iso = json_null();
-	root = json_pack("{s:s, s:b, s:i, s:o, s:o, s:b, s:b, s:o, s:o, s:o, "
-			 "s:{s:f, s:f, s:I, s:I, s:f, s:I, s:I}, s:o, s:o, s:o}",
-			 "status", cact_status_name(r->status), "success",
-			 r->status == CACT_STATUS_OK, "exit_code", r->exit_code, "stdout",
-			 text(r->out, r->out_len), "stderr", text(r->err, r->err_len),
-			 "stdout_truncated", r->out_trunc, "stderr_truncated", r->err_trunc,
-			 "error", error_json(r), "files", files, "skipped", skipped, "stats",
-			 "wall_ms", (double)r->stats.wall_us / 1000.0, "cpu_ms",
-			 (double)r->stats.cpu_us / 1000.0, "peak_rss_kib",
-			 (json_int_t)r->stats.peak_rss_kib, "tool_calls",
-			 (json_int_t)r->stats.tool_calls, "tool_ms", (double)r->stats.tool_us / 1000.0,
-			 "http_requests", (json_int_t)r->stats.http_requests, "http_bytes",
-			 (json_int_t)r->stats.http_bytes, "network", http_log(r), "isolation", iso,
-			 "contents", contents(r));
+	root = json_pack(
+		"{s:s, s:b, s:i, s:o, s:o, s:b, s:b, s:o, s:o, s:o, "
+		"s:{s:f, s:f, s:I, s:I, s:f, s:I, s:I}, s:o, s:o, s:o}",
+		"status", cact_status_name(r->status), "success", r->status == CACT_STATUS_OK,
+		"exit_code", r->exit_code, "stdout", text(r->out, r->out_len), "stderr",
+		text(r->err, r->err_len), "stdout_truncated", r->out_trunc, "stderr_truncated",
+		r->err_trunc, "error", error_json(r), "files", files, "skipped", skipped, "stats",
+		"wall_ms", (double)r->stats.wall_us / 1000.0, "cpu_ms",
+		(double)r->stats.cpu_us / 1000.0, "peak_rss_kib", (json_int_t)r->stats.peak_rss_kib,
+		"tool_calls", (json_int_t)r->stats.tool_calls, "tool_ms",
+		(double)r->stats.tool_us / 1000.0, "http_requests",
+		(json_int_t)r->stats.http_requests, "http_bytes", (json_int_t)r->stats.http_bytes,
+		"network", http_log(r), "isolation", iso, "contents", contents(r));
 	files = skipped = iso = NULL;
 	if (root)
 		out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15));

@@ -59,7 +59,7 @@ struct cact_request {
 	size_t n_resolves;
 	rt_observe_fn observe_fn; /* not copied by cact_request_dup */
 	void *observe_user;
-	int cancel_fd;            /* -1: none; not copied either */
+	int cancel_fd; /* -1: none; not copied either */
 };
 
 /* The addresses a resolve override gives host ("a,b"), or NULL. Borrowed. */
@@ -84,8 +84,8 @@ struct rt_file {
 /* One HTTP request hop of sandboxed code, as logged in the result. */
 struct rt_http {
 	char method[16];
-	char *url;   /* owned; as the code wrote it when it could not be parsed */
-	int status;  /* 0 when there was no response */
+	char *url;  /* owned; as the code wrote it when it could not be parsed */
+	int status; /* 0 when there was no response */
 	uint64_t bytes_in, bytes_out;
 	int allowed; /* 0: refused by the policy */
 	char *error; /* owned, NULL when none */

@@ -32,8 +32,15 @@
 
 /* The environment of the sandbox, built from nothing. */
 static char *const guest_env[] = {
-	"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/tmp", "TMPDIR=/tmp", "USER=sandbox",
-	"LOGNAME=sandbox", "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1", NULL,
+	"PATH=/usr/bin:/bin",
+	"LANG=C.UTF-8",
+	"HOME=/tmp",
+	"TMPDIR=/tmp",
+	"USER=sandbox",
+	"LOGNAME=sandbox",
+	"OPENBLAS_NUM_THREADS=1",
+	"OMP_NUM_THREADS=1",
+	NULL,
 };
 
 CACT_API const char *cact_version(void)
@@ -73,12 +80,14 @@ static int find_guest(const struct cact_runtime_options *o, char *out, size_t si
 
 	if (o->guest_path) {
 		if (access(o->guest_path, X_OK))
-			return ut_err_sys(err, CACT_ENOENT, errno, "guest helper %s", o->guest_path);
+			return ut_err_sys(err, CACT_ENOENT, errno, "guest helper %s",
+					  o->guest_path);
 		return ut_snprintf(out, size, "%s", o->guest_path) < 0 ? CACT_EINVAL : 0;
 	}
 	if (env && *env) {
 		if (access(env, X_OK))
-			return ut_err_sys(err, CACT_ENOENT, errno, "guest helper $CACT_GUEST=%s", env);
+			return ut_err_sys(err, CACT_ENOENT, errno, "guest helper $CACT_GUEST=%s",
+					  env);
 		return ut_snprintf(out, size, "%s", env) < 0 ? CACT_EINVAL : 0;
 	}
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -89,7 +98,8 @@ static int find_guest(const struct cact_runtime_options *o, char *out, size_t si
 		slash = strrchr(self, '/');
 		if (slash) {
 			*slash = '\0';
-			if (ut_snprintf(out, size, "%s/cact-guest", self) >= 0 && access(out, X_OK) == 0)
+			if (ut_snprintf(out, size, "%s/cact-guest", self) >= 0 &&
+			    access(out, X_OK) == 0)
 				return 0;
 		}
 	}
@@ -241,7 +251,8 @@ static void dispatch(struct cact_runtime *rt, json_t *msg, const char *op, int *
 		ut_snprintf(rt->spawn_msg, sizeof(rt->spawn_msg), "%s",
 			    json_string_value(json_object_get(msg, "message")) ?: "unknown");
 	} else if (strcmp(op, "fatal") == 0) {
-		mark_broken(rt, json_string_value(json_object_get(msg, "message")) ?: "zygote failed");
+		mark_broken(rt,
+			    json_string_value(json_object_get(msg, "message")) ?: "zygote failed");
 	}
 }
 
@@ -279,7 +290,8 @@ static void pump(struct cact_runtime *rt, uint64_t deadline_us)
 	pthread_mutex_unlock(&rt->lock);
 	timeout = (int)((deadline_us - now + 999) / 1000);
 	if (timeout > 100)
-		timeout = 100; /* come back now and then: another thread may be waiting on the cond */
+		timeout =
+			100; /* come back now and then: another thread may be waiting on the cond */
 	rc = poll(&pfd, 1, timeout);
 	if (rc > 0)
 		rc = ctl_recv(rt->ctl, &msg, &op, fds, &nfds, &err);
@@ -438,7 +450,8 @@ int rt_slot_acquire(struct cact_runtime *rt, const char *profile, struct rt_slot
 			goto out;
 		}
 		for (s = rt->slots; s; s = s->next)
-			if (!s->taken && !s->exited && s->profile && strcmp(s->profile, profile) == 0)
+			if (!s->taken && !s->exited && s->profile &&
+			    strcmp(s->profile, profile) == 0)
 				break;
 		if (!s) {
 			for (s = rt->slots; s; s = s->next)
@@ -453,7 +466,8 @@ int rt_slot_acquire(struct cact_runtime *rt, const char *profile, struct rt_slot
 			break;
 		}
 		if (rt->spawn_failures != failures) {
-			rc = ut_err(err, CACT_ESANDBOX, "cannot start an execution: %s", rt->spawn_msg);
+			rc = ut_err(err, CACT_ESANDBOX, "cannot start an execution: %s",
+				    rt->spawn_msg);
 			goto out;
 		}
 		if (!waiting) {
@@ -588,10 +602,11 @@ static int await_hello(struct cact_runtime *rt, struct cact_error *err)
 		if (strcmp(op, "fatal") == 0) {
 			json_t *code = json_object_get(msg, "code");
 
-			rc = ut_err(err,
-				    json_integer_value(code) == CACT_EUNSUPPORTED ? CACT_EUNSUPPORTED
-										  : CACT_ESANDBOX,
-				    "%s", json_string_value(json_object_get(msg, "message")) ?: "?");
+			rc = ut_err(
+				err,
+				json_integer_value(code) == CACT_EUNSUPPORTED ? CACT_EUNSUPPORTED
+									      : CACT_ESANDBOX,
+				"%s", json_string_value(json_object_get(msg, "message")) ?: "?");
 			json_decref(msg);
 			return rc;
 		}
@@ -636,7 +651,8 @@ CACT_API int cact_runtime_new(const struct cact_runtime_options *opts, struct ca
 		char real[PATH_MAX];
 		struct stat st;
 
-		if (!realpath(opts->python_paths[i], real) || stat(real, &st) || !S_ISDIR(st.st_mode)) {
+		if (!realpath(opts->python_paths[i], real) || stat(real, &st) ||
+		    !S_ISDIR(st.st_mode)) {
 			rc = ut_err(err, CACT_ENOENT, "python path %s is not a folder",
 				    opts->python_paths[i]);
 			goto fail;

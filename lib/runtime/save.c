@@ -41,7 +41,8 @@ static int write_one(int root, const char *dir, const struct rt_file *f, unsigne
 	struct stat st;
 
 	/* f->path is "/output/a/b": keep "a/b". */
-	if (strncmp(f->path, "/output/", 8) != 0 || ut_snprintf(rel, sizeof(rel), "%s", f->path + 8) < 0)
+	if (strncmp(f->path, "/output/", 8) != 0 ||
+	    ut_snprintf(rel, sizeof(rel), "%s", f->path + 8) < 0)
 		return ut_err(err, CACT_EINVAL, "bad output path %s", f->path);
 	for (part = rel; (next = strchr(part, '/')); part = next + 1) {
 		int sub;
@@ -78,8 +79,8 @@ static int write_one(int root, const char *dir, const struct rt_file *f, unsigne
 		    S_ISLNK(lst.st_mode))
 			rc = ut_err(err, CACT_EINVAL, "%s is a symlink; not written", shown);
 		else if (errno == EEXIST)
-			rc = ut_err(err, CACT_EEXIST, "%s already exists (use --force to overwrite)",
-				    shown);
+			rc = ut_err(err, CACT_EEXIST,
+				    "%s already exists (use --force to overwrite)", shown);
 		else if (errno == ELOOP)
 			rc = ut_err(err, CACT_EINVAL, "%s is a symlink; not written", shown);
 		else

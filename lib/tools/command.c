@@ -169,7 +169,8 @@ int tool_run_command(const struct cact_tool *t, const char *args_json, size_t re
 		if (ierr >= 0 && p[ierr].revents && pull(c.err, &errb))
 			ut_close(&c.err);
 		if (out.dropped > 0) {
-			rc = ut_err(err, CACT_ETOOBIG, "result is larger than %zu bytes", result_cap);
+			rc = ut_err(err, CACT_ETOOBIG, "result is larger than %zu bytes",
+				    result_cap);
 			goto done;
 		}
 		/* Exited, or (no pidfd) both pipes closed. */
@@ -221,11 +222,12 @@ int tool_run_command(const struct cact_tool *t, const char *args_json, size_t re
 	}
 	{
 		json_error_t jerr;
-		json_t *v = json_loadb(out.p ? out.p : "", out.len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-				       &jerr);
+		json_t *v = json_loadb(out.p ? out.p : "", out.len,
+				       JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 
 		if (!v) {
-			rc = ut_err(err, CACT_EINVAL, "printed no JSON value on stdout: %s", jerr.text);
+			rc = ut_err(err, CACT_EINVAL, "printed no JSON value on stdout: %s",
+				    jerr.text);
 			goto done;
 		}
 		*result_json = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -235,7 +237,8 @@ int tool_run_command(const struct cact_tool *t, const char *args_json, size_t re
 		else if (strlen(*result_json) > result_cap) {
 			free(*result_json);
 			*result_json = NULL;
-			rc = ut_err(err, CACT_ETOOBIG, "result is larger than %zu bytes", result_cap);
+			rc = ut_err(err, CACT_ETOOBIG, "result is larger than %zu bytes",
+				    result_cap);
 		}
 	}
 done:

@@ -16,7 +16,7 @@
 #include "../util/util.h"
 #include "tools.h"
 
-#define MAX_DEPTH 64
+#define MAX_DEPTH    64
 #define PATH_MAX_LEN 256
 
 static const char *type_of(const json_t *v)
@@ -57,7 +57,7 @@ static int is_type(const json_t *v, const char *type)
 
 static int known_type(const char *t)
 {
-	static const char *const types[] = {"object", "array",   "string", "integer",
+	static const char *const types[] = {"object", "array",	 "string", "integer",
 					    "number", "boolean", "null"};
 	size_t i;
 
@@ -138,8 +138,8 @@ static int check_type(struct ctx *c, const json_t *s, const json_t *v)
 	json_array_foreach(t, i, item) {
 		if (is_type(v, json_string_value(item)))
 			return 0;
-		ut_snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s", i ? " or " : "",
-			    json_string_value(item));
+		ut_snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s",
+			    i ? " or " : "", json_string_value(item));
 	}
 	return fail(c, "expected %s, got %s", want, type_of(v));
 }
@@ -160,13 +160,11 @@ static int check_number(struct ctx *c, const json_t *s, const json_t *v)
 		ut_snprintf(b, sizeof(b), "%.17g", num(k));
 		return fail(c, "%s is above the maximum %s", a, b);
 	}
-	if ((k = json_object_get(s, "exclusiveMinimum")) && json_is_number(k) &&
-	    num(v) <= num(k)) {
+	if ((k = json_object_get(s, "exclusiveMinimum")) && json_is_number(k) && num(v) <= num(k)) {
 		ut_snprintf(b, sizeof(b), "%.17g", num(k));
 		return fail(c, "%s is not above %s", a, b);
 	}
-	if ((k = json_object_get(s, "exclusiveMaximum")) && json_is_number(k) &&
-	    num(v) >= num(k)) {
+	if ((k = json_object_get(s, "exclusiveMaximum")) && json_is_number(k) && num(v) >= num(k)) {
 		ut_snprintf(b, sizeof(b), "%.17g", num(k));
 		return fail(c, "%s is not below %s", a, b);
 	}
@@ -240,7 +238,8 @@ static int check_object(struct ctx *c, const json_t *s, const json_t *v, int dep
 		return 0;
 	json_array_foreach(req, i, item) {
 		if (json_is_string(item) && !json_object_get(v, json_string_value(item)))
-			return fail(c, "missing required property '%s'%s", json_string_value(item), "");
+			return fail(c, "missing required property '%s'%s", json_string_value(item),
+				    "");
 	}
 	json_object_foreach((json_t *)v, key, item) {
 		const json_t *sub = json_object_get(props, key);
@@ -363,7 +362,8 @@ static int check_node(struct ctx *c, const json_t *s, int depth)
 				if (!json_is_string(item) || !known_type(json_string_value(item)))
 					return fail(c, "bad entry in \"type\"%s%s", "", "");
 		} else {
-			return fail(c, "\"type\" must be a string or a list of strings%s%s", "", "");
+			return fail(c, "\"type\" must be a string or a list of strings%s%s", "",
+				    "");
 		}
 	}
 	for (i = 0; i < UT_ARRAY_SIZE(numeric); i++)
@@ -409,7 +409,8 @@ int schema_check(const json_t *schema, struct cact_error *err)
 	if (!json_is_object(schema))
 		return ut_err(err, CACT_EINVAL, "parameters must be a JSON Schema object");
 	if (t && !(json_is_string(t) && strcmp(json_string_value(t), "object") == 0))
-		return ut_err(err, CACT_EINVAL, "parameters must be an object schema (\"type\": \"object\")");
+		return ut_err(err, CACT_EINVAL,
+			      "parameters must be an object schema (\"type\": \"object\")");
 	if ((rc = check_node(&c, schema, 0)))
 		return rc;
 	return 0;

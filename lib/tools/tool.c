@@ -33,14 +33,16 @@ static int check_name(const char *name, struct cact_error *err)
 		return ut_err(err, CACT_EINVAL, "tool name is empty");
 	n = strlen(name);
 	if (n > NAME_MAX_LEN)
-		return ut_err(err, CACT_EINVAL, "tool name is longer than %d characters", NAME_MAX_LEN);
+		return ut_err(err, CACT_EINVAL, "tool name is longer than %d characters",
+			      NAME_MAX_LEN);
 	for (i = 0; i < n; i++) {
 		char c = name[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '_' || c == '-' || c == '.'))
 			return ut_err(err, CACT_EINVAL,
-				      "tool name '%s': only letters, digits, '_', '-' and '.' are allowed",
+				      "tool name '%s': only letters, digits, '_', '-' and '.' are "
+				      "allowed",
 				      name);
 	}
 	return 0;
@@ -218,8 +220,8 @@ CACT_API int cact_tool_validate(const struct cact_tool *t, const char *args_json
 }
 
 /* Checks a handler's output: exactly one JSON value, within the cap; re-encoded compact. */
-static int normalize_result(const char *name, const char *text, size_t len, size_t cap,
-			    char **out, struct cact_error *err)
+static int normalize_result(const char *name, const char *text, size_t len, size_t cap, char **out,
+			    struct cact_error *err)
 {
 	json_error_t jerr;
 	json_t *v;
@@ -228,8 +230,9 @@ static int normalize_result(const char *name, const char *text, size_t len, size
 		return ut_err(err, CACT_ETOOBIG, "result is larger than %zu bytes", cap);
 	v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (!v)
-		return ut_err(err, CACT_EINVAL, "%s returned something that is not one JSON value: %s",
-			      name, jerr.text);
+		return ut_err(err, CACT_EINVAL,
+			      "%s returned something that is not one JSON value: %s", name,
+			      jerr.text);
 	*out = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(v);
 	if (!*out)
@@ -262,14 +265,17 @@ int tool_invoke(struct cact_tool *t, const char *args_json, size_t result_cap, i
 		}
 		if (!raw)
 			return ut_err(err, CACT_EINVAL, "the handler returned no result");
-		rc = normalize_result("the handler", raw, strlen(raw), result_cap, result_json, err);
+		rc = normalize_result("the handler", raw, strlen(raw), result_cap, result_json,
+				      err);
 		free(raw);
 		return rc;
 	}
 	case TOOL_COMMAND:
-		return tool_run_command(t, args_json, result_cap, cancel_fd, result_json, detail, err);
+		return tool_run_command(t, args_json, result_cap, cancel_fd, result_json, detail,
+					err);
 	case TOOL_CUSTOM:
-		rc = t->ops->invoke(t->ops_data, t->name, args_json, result_cap, cancel_fd, &raw, err);
+		rc = t->ops->invoke(t->ops_data, t->name, args_json, result_cap, cancel_fd, &raw,
+				    err);
 		if (rc)
 			return rc;
 		rc = normalize_result("the server", raw, strlen(raw), result_cap, result_json, err);

@@ -14,7 +14,7 @@
 #include <cact/tools.h>
 
 #define TOOL_DEFAULT_TIMEOUT_MS 30000u
-#define TOOL_STDERR_MAX 4096u
+#define TOOL_STDERR_MAX		4096u
 
 enum tool_kind {
 	TOOL_CALLBACK,
@@ -33,13 +33,13 @@ struct cact_tool {
 	atomic_int refs;
 	char *name;
 	char *description;
-	json_t *params;     /* the schema, validated at creation */
-	char *params_text;  /* compact JSON */
+	json_t *params;	   /* the schema, validated at creation */
+	char *params_text; /* compact JSON */
 	enum cact_approval approval;
 	enum tool_kind kind;
 	cact_tool_fn fn;
 	void *user;
-	char **argv;        /* NULL-terminated */
+	char **argv; /* NULL-terminated */
 	char *cwd;
 	uint64_t timeout_ms;
 	const struct tool_ops *ops;

@@ -65,7 +65,8 @@ int ut_read_all(int fd, size_t max, char **out, size_t *len, struct cact_error *
 		if (used == cap) {
 			/* One byte past max proves the input is too big. */
 			if (cap > max) {
-				rc = ut_err(err, CACT_ETOOBIG, "input is larger than %zu bytes", max);
+				rc = ut_err(err, CACT_ETOOBIG, "input is larger than %zu bytes",
+					    max);
 				goto out;
 			}
 			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;

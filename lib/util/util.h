@@ -20,7 +20,7 @@
 #include "banned.h"
 
 #define UT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define UT_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define UT_PRINTF(f, a)	 __attribute__((format(printf, f, a)))
 
 /*
  * Sets err (when non-NULL) to code and the formatted message; returns code so
@@ -29,8 +29,7 @@
 int ut_err(struct cact_error *err, int code, const char *fmt, ...) UT_PRINTF(3, 4);
 
 /* As ut_err, appending ": <ERRNO-NAME>" for errnum (e.g. ": ENOENT"). */
-int ut_err_sys(struct cact_error *err, int code, int errnum, const char *fmt, ...)
-	UT_PRINTF(4, 5);
+int ut_err_sys(struct cact_error *err, int code, int errnum, const char *fmt, ...) UT_PRINTF(4, 5);
 
 /* "ENOENT" for ENOENT; "errno 1234" for unknown values (static or per-thread buffer). */
 const char *ut_errno_name(int errnum);

@@ -50,8 +50,7 @@ int ctl_recv(int sock, json_t **msg, const char **op, int *fds, size_t *nfds,
 		goto out;
 	}
 	root = json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root || !json_is_object(root) ||
-	    !json_is_string(json_object_get(root, "op"))) {
+	if (!root || !json_is_object(root) || !json_is_string(json_object_get(root, "op"))) {
 		rc = ut_err(err, CACT_EPROTO, "control channel: malformed message");
 		goto out;
 	}

@@ -23,20 +23,20 @@
 
 #include <cact/error.h>
 
-#define WIRE_HEADER 4
+#define WIRE_HEADER    4
 #define WIRE_MAX_DEPTH 64
 
 enum wire_type {
 	WIRE_UNKNOWN = 0,
-	WIRE_PREPARE,     /* host -> guest: build the sandbox for these mounts and caps */
-	WIRE_EXEC,        /* host -> guest: run this code with these limits */
-	WIRE_READY,       /* guest -> host: sandbox built, waiting for code (carries /output fd) */
-	WIRE_RUNNING,     /* guest -> host: limits applied, the code starts now */
-	WIRE_RESULT,      /* guest -> host: code finished */
-	WIRE_SETUP_ERROR, /* guest -> host: sandbox could not be built */
-	WIRE_TOOL_CALL,   /* guest -> host: call_tool(name, **args) */
-	WIRE_TOOL_RESULT, /* host -> guest: its answer */
-	WIRE_HTTP_REQUEST,  /* guest -> host: an HTTP(S) request of the code */
+	WIRE_PREPARE,	   /* host -> guest: build the sandbox for these mounts and caps */
+	WIRE_EXEC,	   /* host -> guest: run this code with these limits */
+	WIRE_READY,	   /* guest -> host: sandbox built, waiting for code (carries /output fd) */
+	WIRE_RUNNING,	   /* guest -> host: limits applied, the code starts now */
+	WIRE_RESULT,	   /* guest -> host: code finished */
+	WIRE_SETUP_ERROR,  /* guest -> host: sandbox could not be built */
+	WIRE_TOOL_CALL,	   /* guest -> host: call_tool(name, **args) */
+	WIRE_TOOL_RESULT,  /* host -> guest: its answer */
+	WIRE_HTTP_REQUEST, /* guest -> host: an HTTP(S) request of the code */
 	WIRE_HTTP_RESPONSE, /* host -> guest: its answer */
 };
 
@@ -47,7 +47,7 @@ struct wire_decoder {
 	char *payload;
 	size_t need; /* payload length from the header */
 	size_t got;
-	size_t max;  /* largest payload accepted */
+	size_t max; /* largest payload accepted */
 };
 
 void wire_decoder_init(struct wire_decoder *d, size_t max_payload);

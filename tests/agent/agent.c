@@ -191,8 +191,7 @@ static json_t *fake_log_n(const struct fake *f, size_t n)
 	json_t *log = fake_log(f), *e;
 	size_t i;
 
-	json_array_foreach(log, i, e)
-	{
+	json_array_foreach(log, i, e) {
 		json_t *failed = json_object_get(e, "failed");
 
 		ck_assert_msg(json_is_null(failed),
@@ -226,8 +225,7 @@ static const char *tool_content(json_t *req, const char *id)
 	json_t *m;
 	size_t i;
 
-	json_array_foreach(json_object_get(req, "messages"), i, m)
-	{
+	json_array_foreach(json_object_get(req, "messages"), i, m) {
 		if (strcmp(jstr(m, "role"), "tool") == 0 &&
 		    strcmp(jstr(m, "tool_call_id"), id) == 0)
 			return json_string_value(json_object_get(m, "content"));
@@ -243,8 +241,7 @@ static const char *system_text(json_t *req, size_t *n)
 	size_t i;
 
 	*n = 0;
-	json_array_foreach(json_object_get(req, "messages"), i, m)
-	{
+	json_array_foreach(json_object_get(req, "messages"), i, m) {
 		if (strcmp(jstr(m, "role"), "system") == 0) {
 			if ((*n)++ == 0)
 				first = json_string_value(json_object_get(m, "content"));
@@ -259,8 +256,7 @@ static const char *tool_description(json_t *req, const char *name)
 	json_t *t;
 	size_t i;
 
-	json_array_foreach(json_object_get(req, "tools"), i, t)
-	{
+	json_array_foreach(json_object_get(req, "tools"), i, t) {
 		json_t *fn = json_object_get(t, "function");
 
 		if (strcmp(jstr(fn, "name"), name) == 0)
@@ -276,8 +272,7 @@ static char *tool_names(json_t *req)
 	json_t *t;
 	size_t i;
 
-	json_array_foreach(json_object_get(req, "tools"), i, t)
-	{
+	json_array_foreach(json_object_get(req, "tools"), i, t) {
 		grown = t_fmt(
 			"%s%s%s", s, i ? "," : "",
 			json_string_value(json_object_get(json_object_get(t, "function"), "name")));
@@ -1240,14 +1235,14 @@ START_TEST(concurrent_runs_one_agent)
 
 	for (i = 0; i < 4; i++) {
 		grown = t_fmt("%s%s"
-			    "{`match`: {`last_user_contains`: `task-%d:`}, `delay_ms`: 100,"
-			    " `response`: {`tool_calls`: [{`id`: `t%d`, `name`: `execute_code`,"
-			    "   `arguments`: {`code`: `print('sum', call_tool('compute', a=%d, "
-			    "b=100))`}}]}},"
-			    "{`match`: {`last_user_contains`: `task-%d:`, `last_tool_contains`: "
-			    "`sum %d`},"
-			    " `response`: {`content`: `answer %d: %d`}}",
-			    script, i ? "," : "", i, i, i, i, 100 + i, i, 100 + i);
+			      "{`match`: {`last_user_contains`: `task-%d:`}, `delay_ms`: 100,"
+			      " `response`: {`tool_calls`: [{`id`: `t%d`, `name`: `execute_code`,"
+			      "   `arguments`: {`code`: `print('sum', call_tool('compute', a=%d, "
+			      "b=100))`}}]}},"
+			      "{`match`: {`last_user_contains`: `task-%d:`, `last_tool_contains`: "
+			      "`sum %d`},"
+			      " `response`: {`content`: `answer %d: %d`}}",
+			      script, i ? "," : "", i, i, i, i, 100 + i, i, 100 + i);
 		free(script);
 		script = grown;
 	}
@@ -1882,17 +1877,17 @@ static char *cli_config(const char *dir, int wipe)
 {
 	char *text =
 		t_fmt("{`tools`: ["
-		    " {`name`: `compute`, `description`: `adds a and b`,"
-		    "  `parameters`: {`type`: `object`, `properties`: {`a`: {`type`: `integer`},"
-		    "    `b`: {`type`: `integer`}}, `required`: [`a`, `b`]},"
-		    "  `command`: [`/usr/bin/python3`, `-c`,"
-		    "    `import json, sys; a = json.load(sys.stdin); print(a['a'] + a['b'])`]}%s"
-		    "]}",
-		    wipe ? ", {`name`: `wipe`, `description`: `deletes everything`,"
-			   "  `approval_mode`: `always_require`,"
-			   "  `command`: [`/usr/bin/python3`, `-c`,"
-			   "    `open('wiped', 'w').write('x'); print(1)`]}"
-			 : "");
+		      " {`name`: `compute`, `description`: `adds a and b`,"
+		      "  `parameters`: {`type`: `object`, `properties`: {`a`: {`type`: `integer`},"
+		      "    `b`: {`type`: `integer`}}, `required`: [`a`, `b`]},"
+		      "  `command`: [`/usr/bin/python3`, `-c`,"
+		      "    `import json, sys; a = json.load(sys.stdin); print(a['a'] + a['b'])`]}%s"
+		      "]}",
+		      wipe ? ", {`name`: `wipe`, `description`: `deletes everything`,"
+			     "  `approval_mode`: `always_require`,"
+			     "  `command`: [`/usr/bin/python3`, `-c`,"
+			     "    `open('wiped', 'w').write('x'); print(1)`]}"
+			   : "");
 
 	write_json(dir, "cfg.json", text);
 	free(text);

@@ -350,8 +350,7 @@ static void expect_shape(json_t *out)
 		  json_is_null(json_object_get(out, "usage")));
 	calls = json_object_get(msg, "tool_calls");
 	ck_assert(json_object_size(msg) == (calls ? 3u : 2u));
-	json_array_foreach(calls, i, tc)
-	{
+	json_array_foreach(calls, i, tc) {
 		ck_assert(json_is_string(json_object_get(tc, "id")));
 		ck_assert(json_is_string(json_object_get(tc, "type")));
 		ck_assert(json_is_string(jget(tc, "function.name")));

@@ -74,8 +74,7 @@ static void check_shape(json_t *out)
 	if (calls && (!json_is_array(calls) || json_array_size(calls) == 0 ||
 		      json_array_size(calls) > CHAT_MAX_TOOL_CALLS))
 		abort();
-	json_array_foreach(calls, i, tc)
-	{
+	json_array_foreach(calls, i, tc) {
 		check_call(tc);
 	}
 	if (!json_is_null(usage) && (!json_is_object(usage) || json_object_size(usage) != 3 ||

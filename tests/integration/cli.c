@@ -284,7 +284,8 @@ END_TEST
 
 START_TEST(mount_file_with_guest)
 {
-	char *dir = t_tmpdir(), *host = t_fmt("%s/f.txt", dir), *spec = t_fmt("%s=data/g.txt", host);
+	char *dir = t_tmpdir(), *host = t_fmt("%s/f.txt", dir),
+	     *spec = t_fmt("%s=data/g.txt", host);
 	char *out, *err;
 	int rc;
 
@@ -312,9 +313,9 @@ START_TEST(mount_folder_default_guest)
 	t_write(dir, "tree/x.txt", "x\n");
 	t_write(dir, "tree/deep/y.txt", "y\n");
 	code = t_fmt("import os\n"
-		   "print(sorted(os.listdir('/input%s')))\n"
-		   "print(open('/input%s/deep/y.txt').read(), end='')\n",
-		   host, host);
+		     "print(sorted(os.listdir('/input%s')))\n"
+		     "print(open('/input%s/deep/y.txt').read(), end='')\n",
+		     host, host);
 	rc = CLI(NULL, &out, &err, "exec", "--mount", host, "-c", code);
 	assert_status(rc, 0, out, err);
 	ck_assert_str_eq(out, "['deep', 'x.txt']\ny\n");
@@ -1186,7 +1187,8 @@ START_TEST(bad_network_options)
 
 		ck_assert_msg(rc == 2, "%s %s: status %d", bad[i][0], bad[i][1], rc);
 		assert_usage_error(rc, out, err);
-		ck_assert_msg(strstr(err, bad[i][0]) != NULL, "%s %s: %s", bad[i][0], bad[i][1], err);
+		ck_assert_msg(strstr(err, bad[i][0]) != NULL, "%s %s: %s", bad[i][0], bad[i][1],
+			      err);
 		free(out);
 		free(err);
 	}

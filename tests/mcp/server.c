@@ -785,8 +785,7 @@ START_TEST(stdio_progress_and_logging)
 	put(&f, line);
 	m = response(&f, "2", 30000, &others);
 	ck_assert_str_eq(tool_text(result_of(m)), "Q\n");
-	json_array_foreach(others, i, n)
-	{
+	json_array_foreach(others, i, n) {
 		const char *method = json_string_value(json_object_get(n, "method"));
 		json_t *p = json_object_get(n, "params");
 

@@ -953,7 +953,8 @@ START_TEST(command_closing_stdin_early)
 	struct cact_request *req = req_new();
 	struct cact_result *r;
 
-	ck_assert_int_eq(cact_request_set_limit(req, CACT_LIMIT_TOOL_ARGS_BYTES, 2u << 20, NULL), 0);
+	ck_assert_int_eq(cact_request_set_limit(req, CACT_LIMIT_TOOL_ARGS_BYTES, 2u << 20, NULL),
+			 0);
 	add_sh(req, "deaf", "exit 0", NULL, 0);
 	r = expect_ok(rt, req,
 		      "try:\n"

@@ -2463,8 +2463,8 @@ START_TEST(config_limits_accepted)
 	text = strdup("{\"limits\": {");
 	for (i = 0; i < CACT_LIMIT__COUNT; i++) {
 		tmp = t_fmt("%s%s\"%s\": %llu", text, i ? ", " : "",
-			  cact_limit_name((enum cact_limit)i),
-			  (unsigned long long)cact_limit_default((enum cact_limit)i));
+			    cact_limit_name((enum cact_limit)i),
+			    (unsigned long long)cact_limit_default((enum cact_limit)i));
 		free(text);
 		text = tmp;
 	}

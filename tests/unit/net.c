@@ -1509,8 +1509,7 @@ START_TEST(request_proxy)
 	static const struct {
 		const char *in, *needle;
 	} bad[] = {
-		{"socks5://p.example:1080",
-		 "proxy: URL scheme socks5 is not"},
+		{"socks5://p.example:1080", "proxy: URL scheme socks5 is not"},
 		/* The message never repeats the proxy's URL, which may hold a password. */
 		{"http://user:pw@p.example:3128", "proxy: URL has user info"},
 		{"p.example:3128", "proxy: URL p.example:3128 has no scheme"},
@@ -2020,14 +2019,14 @@ START_TEST(config_network_resolve_map_replaced)
 	t_write(dir, "other/ca2.pem", "pem");
 	path = t_fmt("%s/other/ca2.pem", rdir);
 	want = t_fmt("{\"network\": {\"ca_file\": \"%s\", \"resolve\": {\"b.example\": \"::1\"}}}",
-		   path);
+		     path);
 	free(path);
 	path = write_config(dir, "second.json", want);
 	free(want);
 	ck_assert_msg(cact_codeact_load_config(cc, path, &err) == 0, "%s", err.message);
 	want = t_fmt("{\"ca_file\": \"%s/other/ca2.pem\", \"proxy\": \"http://proxy.example:3128\","
-		   " \"resolve\": {\"b.example\": [\"::1\"]}}",
-		   rdir);
+		     " \"resolve\": {\"b.example\": [\"::1\"]}}",
+		     rdir);
 	network_is(cc, want);
 	free(want);
 	free(path);
@@ -2165,9 +2164,9 @@ START_TEST(state_round_trip_keeps_network)
 	st2 = cact_codeact_state(back);
 	ck_assert_str_eq(st2, st);
 	want = t_fmt("{\"ca_file\": \"%s\", \"proxy\": \"https://proxy.example:8443\","
-		   " \"resolve\": {\"api.example.com\": [\"10.0.0.5\", \"fd00::5\"],"
-		   " \"b.example\": [\"::ffff:127.0.0.1\"]}}",
-		   rca);
+		     " \"resolve\": {\"api.example.com\": [\"10.0.0.5\", \"fd00::5\"],"
+		     " \"b.example\": [\"::ffff:127.0.0.1\"]}}",
+		     rca);
 	network_is(back, want);
 	free(want);
 	free(rca);

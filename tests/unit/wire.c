@@ -65,7 +65,8 @@ START_TEST(decoder_two_frames_one_chunk)
 {
 	struct wire_decoder d;
 	size_t l1, l2, used, flen;
-	char *a = frame_of("{\"type\":\"ready\"}", &l1), *b = frame_of("{\"type\":\"result\"}", &l2);
+	char *a = frame_of("{\"type\":\"ready\"}", &l1),
+	     *b = frame_of("{\"type\":\"result\"}", &l2);
 	char *both = malloc(l1 + l2), *frame = NULL;
 	int rc;
 
@@ -96,7 +97,8 @@ START_TEST(decoder_giant_length_refused_before_allocation)
 	char *frame = NULL;
 
 	wire_decoder_init(&d, 1 << 20);
-	ck_assert_int_eq(wire_decoder_feed(&d, hdr, sizeof(hdr), &used, &frame, &flen), CACT_ETOOBIG);
+	ck_assert_int_eq(wire_decoder_feed(&d, hdr, sizeof(hdr), &used, &frame, &flen),
+			 CACT_ETOOBIG);
 	ck_assert_ptr_null(frame);
 	/* Nothing was allocated for the claimed 4 GiB. */
 	ck_assert_ptr_null(d.payload);
