@@ -1,24 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cact bench: latency of a trivial execution, measured side by side in one
- * run on one machine:
- *   (a) cact through the library: warm runtime, full isolation, clean state
- *       per call (every call is a fresh sandbox forked from the zygote);
- *   (b) a fresh `python3 -I -S -c` process (Debian's /usr/bin/python3);
- *   (c) the same under `bwrap --unshare-all` (Debian's bubblewrap).
- * Prints p50/p90 of each and the ratios; the last line is
- * "p50 speedup vs bwrap+python: <ratio>x". Also reports the zygote's
- * start-up time, the private memory of one warm execution child, and the
- * round trip of a trivial call_tool from sandboxed code to the host.
+ * cact bench: what a clean execution costs, measured side by side in one
+ * run on one machine against
+ *   - a fresh `python3 -I -S -c` process (Debian's /usr/bin/python3), and
+ *   - the same under `bwrap --unshare-all` (Debian's bubblewrap),
+ * each running the same snippet.
+ *
+ * Latency mode (default) times cact interleaved with the peers (the pool
+ * has time to refill between cact samples: what an idle caller sees) and
+ * back to back (no idle time: what a busy caller sees), and the CPU each
+ * execution costs the whole process tree (host, zygote, children; the
+ * peers' whole trees) and the whole machine. The last line is
+ * "p50 speedup vs bwrap+python: <ratio>x", from the back-to-back figures.
+ *
+ * --concurrency runs K callers at once for a while (K = 1, 4, 16, 64 by
+ * default), for cact and for bwrap + python3, and reports executions per
+ * second, p50 and p99 and CPU per execution.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,6 +43,35 @@
 
 extern char **environ;
 
+static char *const py_argv[] = {PYTHON, "-I", "-S", "-c", SNIPPET, NULL};
+static char *const bwrap_argv[] = {BWRAP,
+				   "--unshare-all",
+				   "--die-with-parent",
+				   "--ro-bind",
+				   "/usr",
+				   "/usr",
+				   "--symlink",
+				   "usr/lib",
+				   "/lib",
+				   "--symlink",
+				   "usr/lib64",
+				   "/lib64",
+				   "--symlink",
+				   "usr/bin",
+				   "/bin",
+				   "--proc",
+				   "/proc",
+				   "--dev",
+				   "/dev",
+				   "--tmpfs",
+				   "/tmp",
+				   PYTHON,
+				   "-I",
+				   "-S",
+				   "-c",
+				   SNIPPET,
+				   NULL};
+
 static uint64_t now_us(void)
 {
 	struct timespec ts;
@@ -50,12 +87,121 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Percentile p of v[0..n) in ms; sorts v. */
 static double pct(uint64_t *v, size_t n, double p)
 {
-	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+	size_t i;
 
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_u64);
+	i = (size_t)(p * (double)(n - 1) + 0.5);
 	return (double)v[i] / 1000.0;
 }
+
+/* ---- CPU accounting ---- */
+
+/* CPU time (µs) the machine spent busy so far, all CPUs (/proc/stat), or 0. */
+static uint64_t machine_busy_us(void)
+{
+	unsigned long long v[10] = {0};
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f = fopen("/proc/stat", "r");
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+		   &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+	fclose(f);
+	if (n < 8)
+		return 0;
+	/* All but idle (3) and iowait (4); guest time is already in user. */
+	return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * 1000000ull / (uint64_t)hz;
+}
+
+/* utime + stime (+ the reaped children's, with children) of pid, in µs; 0 when unreadable. */
+static uint64_t proc_cpu_us(pid_t pid, int children)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st, cut, cst;
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return 0;
+	}
+	fclose(f);
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
+			 &ut, &st, &cut, &cst) != 4)
+		return 0;
+	return (ut + st + (children ? cut + cst : 0)) * 1000000ull / (uint64_t)hz;
+}
+
+/* The zygote: the guest helper's only child. */
+static pid_t zygote_of(pid_t outer)
+{
+	char path[96];
+	FILE *f;
+	int z = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)outer, (int)outer);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%d", &z) != 1)
+			z = -1;
+		fclose(f);
+	}
+	return z;
+}
+
+static uint64_t self_cpu_us(int who)
+{
+	struct rusage ru;
+
+	getrusage(who, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/*
+ * CPU of cact's whole process tree so far: this process (every thread of
+ * the host), the guest helper, the zygote and every child it reaped.
+ * Children still alive (prepared, or not reaped yet) count once reaped:
+ * measure between two settled moments.
+ */
+static uint64_t cact_tree_us(struct cact_runtime *rt)
+{
+	pid_t outer = cact_runtime_zygote_pid(rt);
+	pid_t z = outer > 0 ? zygote_of(outer) : -1;
+
+	return self_cpu_us(RUSAGE_SELF) + (outer > 0 ? proc_cpu_us(outer, 0) : 0) +
+	       (z > 0 ? proc_cpu_us(z, 1) : 0);
+}
+
+/* Waits until nothing runs or is being prepared, and the zygote reaped the last children. */
+static void settle(struct cact_runtime *rt)
+{
+	uint64_t deadline = now_us() + 5000000;
+	struct cact_runtime_stats st;
+
+	do {
+		usleep(20000);
+		cact_runtime_stats(rt, &st);
+	} while ((st.running || st.preparing) && now_us() < deadline);
+	usleep(100000);
+}
+
+/* ---- the peers ---- */
+
+/* Latency mode: reap orphans after each peer process (concurrent callers must not). */
+static int reap_orphans;
 
 /* Runs argv, checks that it printed "4950", returns its wall time in µs (0 on failure). */
 static uint64_t run_process(char *const argv[])
@@ -67,11 +213,10 @@ static uint64_t run_process(char *const argv[])
 	ssize_t n;
 	pid_t pid;
 
-	if (pipe(fds))
+	if (pipe2(fds, O_CLOEXEC))
 		return 0;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	posix_spawn_file_actions_addclose(&fa, fds[0]);
 	t0 = now_us();
 	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ)) {
 		posix_spawn_file_actions_destroy(&fa);
@@ -85,29 +230,74 @@ static uint64_t run_process(char *const argv[])
 	while (read(fds[0], buf + (n > 0 ? n : 0), 0) > 0)
 		;
 	close(fds[0]);
-	waitpid(pid, &status, 0);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
 	t = now_us() - t0;
+	/*
+	 * bwrap's own init may outlive it for a moment: as a subreaper this
+	 * process adopts it, and reaping it counts its CPU in RUSAGE_CHILDREN.
+	 */
+	while (reap_orphans && waitpid(-1, NULL, WNOHANG | __WALL) > 0)
+		;
 	if (n < 4 || strncmp(buf, "4950", 4) != 0 || !WIFEXITED(status) || WEXITSTATUS(status))
 		return 0;
-	return t;
+	return t ? t : 1;
 }
 
-/* Private memory (KiB) of one warm execution child: a grandchild of the guest process. */
+/* One cact execution of the snippet; wall time in µs, 0 on failure. */
+static uint64_t run_cact(struct cact_runtime *rt, const struct cact_request *req)
+{
+	struct cact_error err = {0};
+	struct cact_result *res = NULL;
+	uint64_t t0 = now_us(), t;
+	int ok;
+
+	if (cact_runtime_run(rt, req, &res, &err)) {
+		fprintf(stderr, "cact bench: %s\n", err.message);
+		return 0;
+	}
+	t = now_us() - t0;
+	ok = cact_result_status(res) == CACT_STATUS_OK &&
+	     strcmp(cact_result_stdout(res, NULL, NULL), "4950\n") == 0;
+	if (!ok)
+		fprintf(stderr, "cact bench: the execution failed: %s: %s\n",
+			cact_status_name(cact_result_status(res)),
+			cact_result_error_message(res) ?: "");
+	cact_result_free(res);
+	return ok ? (t ? t : 1) : 0;
+}
+
+/* ---- latency mode ---- */
+
+struct series {
+	const char *name;
+	uint64_t *v;
+	size_t n;
+	uint64_t tree_us, machine_us; /* CPU over the series */
+};
+
+static void print_series(struct series *s)
+{
+	double p50 = pct(s->v, s->n, 0.5), p90 = pct(s->v, s->n, 0.9), p99 = pct(s->v, s->n, 0.99);
+
+	printf("%-34s p50 %8.3f ms  p90 %8.3f ms  p99 %8.3f ms", s->name, p50, p90, p99);
+	if (s->tree_us)
+		printf("  cpu %6.2f ms/exec (machine %6.2f)",
+		       (double)s->tree_us / 1e3 / (double)s->n,
+		       (double)s->machine_us / 1e3 / (double)s->n);
+	printf("  (n=%zu)\n", s->n);
+}
+
+/* Private memory (KiB) of one prepared child: a grandchild of the guest process. */
 static long private_kib(pid_t outer)
 {
 	char path[128], line[256];
 	long total = -1;
+	pid_t zyg = zygote_of(outer), kid = 0;
 	FILE *f;
-	pid_t zyg = 0, kid = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)outer, (int)outer);
-	f = fopen(path, "r");
-	if (!f || fscanf(f, "%d", &zyg) != 1) {
-		if (f)
-			fclose(f);
+	if (zyg <= 0)
 		return -1;
-	}
-	fclose(f);
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)zyg, (int)zyg);
 	f = fopen(path, "r");
 	if (!f || fscanf(f, "%d", &kid) != 1) {
@@ -181,7 +371,7 @@ static int bench_tool_calls(struct cact_runtime *rt, size_t n)
 			cact_result_stderr(res, NULL, NULL));
 		goto out;
 	}
-	printf("%-28s p50 %9.3f ms   p90 %9.3f ms   (n=%zu, inside one execution)\n",
+	printf("%-34s p50 %8.3f ms  p90 %8.3f ms  (n=%zu, inside one execution)\n",
 	       "call_tool round trip", (double)p50 / 1e6, (double)p90 / 1e6, n);
 	rc = 0;
 out:
@@ -191,145 +381,325 @@ out:
 	return rc;
 }
 
-static void report(const char *name, uint64_t *v, size_t n)
+static int latency(struct cact_runtime *rt, const struct cact_request *req, size_t n,
+		   int have_bwrap)
 {
-	qsort(v, n, sizeof(*v), cmp_u64);
-	printf("%-28s p50 %9.3f ms   p90 %9.3f ms   (n=%zu)\n", name, pct(v, n, 0.5),
-	       pct(v, n, 0.9), n);
+	struct series s_int = {"cact, interleaved (idle pool)"}, s_b2b = {"cact, back to back"};
+	struct series s_py = {"python3 -I -S -c"}, s_bw = {"bwrap --unshare-all python3"};
+	struct series s_bwb = {"bwrap + python3, back to back"};
+	uint64_t t0, m0, c0;
+	size_t i;
+	int rc = -1;
+	long priv;
+
+	s_int.v = calloc(n, sizeof(uint64_t));
+	s_b2b.v = calloc(n, sizeof(uint64_t));
+	s_py.v = calloc(n, sizeof(uint64_t));
+	s_bw.v = calloc(n, sizeof(uint64_t));
+	s_bwb.v = calloc(n, sizeof(uint64_t));
+	if (!s_int.v || !s_b2b.v || !s_py.v || !s_bw.v || !s_bwb.v)
+		goto out;
+
+	/* Interleaved, so that a noisy neighbour hurts every peer alike. */
+	for (i = 0; i < n; i++) {
+		if (!(s_int.v[s_int.n++] = run_cact(rt, req)))
+			goto out;
+		if (!(s_py.v[s_py.n++] = run_process(py_argv))) {
+			fprintf(stderr, "cact bench: %s failed\n", PYTHON);
+			goto out;
+		}
+		if (have_bwrap && (s_bw.v[s_bw.n] = run_process(bwrap_argv)) != 0)
+			s_bw.n++;
+	}
+
+	/* Back to back: every execution starts the moment the last one returned. */
+	settle(rt);
+	c0 = cact_tree_us(rt);
+	m0 = machine_busy_us();
+	for (i = 0; i < n; i++)
+		if (!(s_b2b.v[s_b2b.n++] = run_cact(rt, req)))
+			goto out;
+	settle(rt);
+	s_b2b.tree_us = cact_tree_us(rt) - c0;
+	s_b2b.machine_us = machine_busy_us() - m0;
+
+	if (have_bwrap) {
+		c0 = self_cpu_us(RUSAGE_CHILDREN);
+		m0 = machine_busy_us();
+		t0 = now_us();
+		for (i = 0; i < n; i++)
+			if ((s_bwb.v[s_bwb.n] = run_process(bwrap_argv)) != 0)
+				s_bwb.n++;
+		(void)t0;
+		s_bwb.tree_us = self_cpu_us(RUSAGE_CHILDREN) - c0;
+		s_bwb.machine_us = machine_busy_us() - m0;
+	}
+	c0 = self_cpu_us(RUSAGE_CHILDREN);
+	m0 = machine_busy_us();
+	for (i = 0; i < n; i++)
+		if (!run_process(py_argv))
+			goto out;
+	s_py.tree_us = self_cpu_us(RUSAGE_CHILDREN) - c0;
+	s_py.machine_us = machine_busy_us() - m0;
+
+	print_series(&s_int);
+	print_series(&s_b2b);
+	print_series(&s_py);
+	if (s_bw.n)
+		print_series(&s_bw);
+	if (s_bwb.n)
+		print_series(&s_bwb);
+	settle(rt);
+	priv = private_kib(cact_runtime_zygote_pid(rt));
+	if (priv >= 0)
+		printf("private memory of one prepared child: %ld KiB\n", priv);
+	if (bench_tool_calls(rt, n * 5))
+		goto out;
+	printf("cpu per execution, cact vs bwrap+python: %.2f ms vs %.2f ms (%.1fx less)\n",
+	       (double)s_b2b.tree_us / 1e3 / (double)s_b2b.n,
+	       s_bwb.n ? (double)s_bwb.tree_us / 1e3 / (double)s_bwb.n : 0.0,
+	       s_bwb.n && s_b2b.tree_us ? ((double)s_bwb.tree_us / (double)s_bwb.n) /
+						  ((double)s_b2b.tree_us / (double)s_b2b.n)
+					: 0.0);
+	printf("p50 speedup vs python3: %.1fx\n", pct(s_py.v, s_py.n, 0.5) / pct(s_b2b.v, n, 0.5));
+	printf("p50 speedup vs bwrap+python, interleaved: %.1fx\n",
+	       s_bw.n ? pct(s_bw.v, s_bw.n, 0.5) / pct(s_int.v, s_int.n, 0.5) : 0.0);
+	if (!s_bwb.n) {
+		printf("p50 speedup vs bwrap+python: unavailable (bwrap missing or failing "
+		       "here)\n");
+		goto out;
+	}
+	printf("p50 speedup vs bwrap+python: %.1fx\n",
+	       pct(s_bwb.v, s_bwb.n, 0.5) / pct(s_b2b.v, s_b2b.n, 0.5));
+	rc = 0;
+out:
+	free(s_int.v);
+	free(s_b2b.v);
+	free(s_py.v);
+	free(s_bw.v);
+	free(s_bwb.v);
+	return rc;
+}
+
+/* ---- concurrency mode ---- */
+
+struct load {
+	struct cact_runtime *rt; /* NULL: run bwrap + python3 */
+	const struct cact_request *req;
+	uint64_t until_us;
+	pthread_mutex_t lock;
+	uint64_t *v;
+	size_t n, cap;
+	size_t failures;
+};
+
+static void *caller(void *arg)
+{
+	struct load *l = arg;
+
+	while (now_us() < l->until_us) {
+		uint64_t t = l->rt ? run_cact(l->rt, l->req) : run_process(bwrap_argv);
+
+		pthread_mutex_lock(&l->lock);
+		if (!t)
+			l->failures++;
+		else if (l->n < l->cap)
+			l->v[l->n++] = t;
+		pthread_mutex_unlock(&l->lock);
+	}
+	return NULL;
+}
+
+struct level {
+	double per_s, p50, p99, cpu_ms;
+	size_t n, failures;
+};
+
+/* K callers for secs seconds; fills *out. */
+static int load_run(struct cact_runtime *rt, const struct cact_request *req, unsigned k,
+		    double secs, struct level *out)
+{
+	struct load l = {.rt = rt, .req = req, .cap = 1u << 20};
+	pthread_t th[256];
+	uint64_t t0, c0, c1;
+	unsigned i, started = 0;
+
+	/*
+	 * CPU of the whole machine (this process, the peers' processes, the
+	 * kernel's threads): with concurrent callers, a peer's orphans cannot
+	 * be told apart from another caller's children.
+	 */
+	memset(out, 0, sizeof(*out));
+	l.v = calloc(l.cap, sizeof(*l.v));
+	if (!l.v || k > 256)
+		return -1;
+	pthread_mutex_init(&l.lock, NULL);
+	if (rt)
+		settle(rt);
+	c0 = machine_busy_us();
+	t0 = now_us();
+	l.until_us = t0 + (uint64_t)(secs * 1e6);
+	for (i = 0; i < k; i++)
+		if (pthread_create(&th[i], NULL, caller, &l) == 0)
+			started++;
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	out->per_s = (double)l.n / ((double)(now_us() - t0) / 1e6);
+	if (rt)
+		settle(rt);
+	c1 = machine_busy_us();
+	out->n = l.n;
+	out->failures = l.failures;
+	out->p50 = pct(l.v, l.n, 0.5);
+	out->p99 = pct(l.v, l.n, 0.99);
+	out->cpu_ms = l.n ? (double)(c1 - c0) / 1e3 / (double)l.n : 0;
+	pthread_mutex_destroy(&l.lock);
+	free(l.v);
+	return started == k ? 0 : -1;
+}
+
+static int concurrency(struct cact_runtime *rt, const struct cact_request *req, const unsigned *ks,
+		       size_t n_ks, double secs, int have_bwrap)
+{
+	struct level idle, c, b;
+	size_t i;
+	int rc = 0;
+
+	/* The idle p50 the busy ones are compared with: one caller, a pause between calls. */
+	{
+		uint64_t v[50];
+		size_t j;
+
+		for (j = 0; j < 50; j++) {
+			settle(rt);
+			if (!(v[j] = run_cact(rt, req)))
+				return -1;
+		}
+		idle.p50 = pct(v, 50, 0.5);
+	}
+	printf("idle p50 (one caller, pool refilled between calls): %.3f ms\n", idle.p50);
+	printf("%-8s %-6s %10s %10s %10s %12s %9s %s\n", "callers", "peer", "exec/s", "p50 ms",
+	       "p99 ms", "cpu ms/exec", "failures", "(cpu: the whole machine's)");
+	for (i = 0; i < n_ks; i++) {
+		if (load_run(rt, req, ks[i], secs, &c))
+			return -1;
+		printf("%-8u %-6s %10.1f %10.3f %10.3f %12.2f %9zu  p50 %.1fx idle\n", ks[i],
+		       "cact", c.per_s, c.p50, c.p99, c.cpu_ms, c.failures, c.p50 / idle.p50);
+		if (!have_bwrap)
+			continue;
+		if (load_run(NULL, NULL, ks[i], secs, &b))
+			return -1;
+		printf("%-8u %-6s %10.1f %10.3f %10.3f %12.2f %9zu  cact %.1fx the throughput\n",
+		       ks[i], "bwrap", b.per_s, b.p50, b.p99, b.cpu_ms, b.failures,
+		       b.per_s > 0 ? c.per_s / b.per_s : 0.0);
+		if (c.failures || b.failures)
+			rc = -1;
+	}
+	return rc;
+}
+
+static int parse_callers(const char *s, unsigned *ks, size_t max, size_t *n)
+{
+	*n = 0;
+	while (*s) {
+		char *end;
+		unsigned long v = strtoul(s, &end, 10);
+
+		if (end == s || v < 1 || v > 256 || *n == max || (*end && *end != ','))
+			return -1;
+		ks[(*n)++] = (unsigned)v;
+		s = *end ? end + 1 : end;
+	}
+	return *n ? 0 : -1;
 }
 
 int cmd_bench(int argc, char **argv)
 {
-	struct opt o[] = {{"iterations", 'n', OPT_VALUE}, {"help", 'h', OPT_FLAG}};
-	char *py[] = {PYTHON, "-I", "-S", "-c", SNIPPET, NULL};
-	char *bw[] = {BWRAP,
-		      "--unshare-all",
-		      "--die-with-parent",
-		      "--ro-bind",
-		      "/usr",
-		      "/usr",
-		      "--symlink",
-		      "usr/lib",
-		      "/lib",
-		      "--symlink",
-		      "usr/lib64",
-		      "/lib64",
-		      "--symlink",
-		      "usr/bin",
-		      "/bin",
-		      "--proc",
-		      "/proc",
-		      "--dev",
-		      "/dev",
-		      "--tmpfs",
-		      "/tmp",
-		      PYTHON,
-		      "-I",
-		      "-S",
-		      "-c",
-		      SNIPPET,
-		      NULL};
+	enum { O_N, O_CONC, O_CALLERS, O_SECONDS, O_HELP, O__N };
+	struct opt o[O__N] = {
+		[O_N] = {"iterations", 'n', OPT_VALUE},	 [O_CONC] = {"concurrency", 0, OPT_FLAG},
+		[O_CALLERS] = {"callers", 0, OPT_VALUE}, [O_SECONDS] = {"seconds", 0, OPT_VALUE},
+		[O_HELP] = {"help", 'h', OPT_FLAG},
+	};
 	struct cact_runtime_options ro;
 	struct cact_runtime *rt = NULL;
 	struct cact_request *req = NULL;
 	struct cact_error err = {0};
-	uint64_t *a = NULL, *b = NULL, *c = NULL;
+	unsigned ks[16] = {1, 4, 16, 64};
+	size_t n_ks = 4, n_pos, n = 200;
+	double secs = 3;
 	const char *pos[1];
-	size_t n_pos, n = 200, i, nc = 0;
-	long priv;
-	int status = EXIT_SETUP, have_bwrap;
+	int status = EXIT_USAGE, have_bwrap;
 
-	if (opts_parse("bench", argc, argv, o, 2, pos, 0, &n_pos))
+	if (opts_parse("bench", argc, argv, o, O__N, pos, 0, &n_pos))
 		return EXIT_USAGE;
-	if (o[1].count) {
-		puts("usage: cact bench [-n ITERATIONS]\n\nTimes print(sum(range(100))) through "
-		     "cact, a fresh python3 -I -S -c, and the same under bwrap --unshare-all.");
-		opts_free(o, 2);
-		return EXIT_OK;
+	if (o[O_HELP].count) {
+		puts("usage: cact bench [-n ITERATIONS] [--concurrency [--callers K,...] "
+		     "[--seconds S]]\n\n"
+		     "Times print(sum(range(100))) through cact (interleaved with the peers, then\n"
+		     "back to back), a fresh python3 -I -S -c, and the same under bwrap\n"
+		     "--unshare-all, with the CPU each execution costs. --concurrency runs K\n"
+		     "callers at once for S seconds (default 1,4,16,64 for 3 s) for cact and\n"
+		     "for bwrap + python3.");
+		status = EXIT_OK;
+		goto out;
 	}
-	if (o[0].count) {
+	if (o[O_N].count) {
 		char *end;
-		unsigned long v = strtoul(o[0].values[0], &end, 10);
+		unsigned long v = strtoul(o[O_N].values[0], &end, 10);
 
-		if (*end || v < 10 || v > 100000 || o[0].values[0][0] == '-') {
+		if (*end || v < 10 || v > 100000 || o[O_N].values[0][0] == '-') {
 			fprintf(stderr, "cact bench: -n: '%s' is not a number from 10 to 100000\n",
-				o[0].values[0]);
-			opts_free(o, 2);
-			return EXIT_USAGE;
+				o[O_N].values[0]);
+			goto out;
 		}
 		n = v;
 	}
-	opts_free(o, 2);
-	a = calloc(n, sizeof(*a));
-	b = calloc(n, sizeof(*b));
-	c = calloc(n, sizeof(*c));
-	if (!a || !b || !c)
+	if (o[O_CALLERS].count && parse_callers(o[O_CALLERS].values[0], ks, 16, &n_ks)) {
+		fprintf(stderr,
+			"cact bench: --callers: '%s' is not a list of numbers from 1 to 256\n",
+			o[O_CALLERS].values[0]);
 		goto out;
+	}
+	if (o[O_SECONDS].count) {
+		char *end;
 
+		secs = strtod(o[O_SECONDS].values[0], &end);
+		if (*end || !(secs >= 0.5 && secs <= 600)) {
+			fprintf(stderr,
+				"cact bench: --seconds: '%s' is not a number from 0.5 to 600\n",
+				o[O_SECONDS].values[0]);
+			goto out;
+		}
+	}
+	if ((o[O_CALLERS].count || o[O_SECONDS].count) && !o[O_CONC].count) {
+		fprintf(stderr, "cact bench: --callers and --seconds go with --concurrency\n");
+		goto out;
+	}
+	status = EXIT_SETUP;
+	/* Every process the peers start is reaped here, so that its CPU counts (see run_process). */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	reap_orphans = !o[O_CONC].count;
 	cact_runtime_options_init(&ro);
-	ro.pool_size = 1;
 	if (cact_runtime_new(&ro, &rt, &err) || cact_request_new(&req) ||
 	    cact_request_set_code(req, SNIPPET, strlen(SNIPPET), &err)) {
 		fprintf(stderr, "cact bench: %s\n", err.message);
 		goto out;
 	}
-	printf("machine: %ld CPUs online; each sample is one complete execution\n",
-	       sysconf(_SC_NPROCESSORS_ONLN));
+	have_bwrap = access(BWRAP, X_OK) == 0 && run_process(bwrap_argv) != 0;
+	printf("machine: %ld CPUs online; each sample is one complete execution of %s\n",
+	       sysconf(_SC_NPROCESSORS_ONLN), SNIPPET);
 	printf("zygote start-up (spawn, namespaces, interpreter, preload): %.1f ms\n",
 	       (double)cact_runtime_startup_us(rt) / 1000.0);
-	/* Interleaved, so that a noisy neighbour hurts every peer alike. */
-	have_bwrap = access(BWRAP, X_OK) == 0;
-	for (i = 0; i < n; i++) {
-		struct cact_result *res = NULL;
-		uint64_t t0 = now_us();
-		size_t len;
-
-		if (cact_runtime_run(rt, req, &res, &err)) {
-			fprintf(stderr, "cact bench: %s\n", err.message);
-			goto out;
-		}
-		a[i] = now_us() - t0;
-		if (cact_result_status(res) != CACT_STATUS_OK ||
-		    strcmp(cact_result_stdout(res, &len, NULL), "4950\n") != 0) {
-			fprintf(stderr, "cact bench: cact run failed: %s\n",
-				cact_status_name(cact_result_status(res)));
-			cact_result_free(res);
-			goto out;
-		}
-		cact_result_free(res);
-		b[i] = run_process(py);
-		if (!b[i]) {
-			fprintf(stderr, "cact bench: %s failed\n", PYTHON);
-			goto out;
-		}
-		if (have_bwrap && (c[nc] = run_process(bw)) != 0)
-			nc++;
-	}
-	/* Let the pool refill before sampling a warm child's memory. */
-	usleep(200000);
-	priv = private_kib(cact_runtime_zygote_pid(rt));
-	report("cact (warm, full isolation)", a, n);
-	report("python3 -I -S -c", b, n);
-	if (nc > 0)
-		report("bwrap --unshare-all python3", c, nc);
-	if (priv >= 0)
-		printf("private memory of one warm execution child: %ld KiB\n", priv);
-	if (bench_tool_calls(rt, n * 5))
-		goto out;
-	printf("p50 speedup vs python3: %.1fx\n", pct(b, n, 0.5) / pct(a, n, 0.5));
-	if (nc == 0) {
-		printf("p50 speedup vs bwrap+python: unavailable (bwrap missing or failing "
-		       "here)\n");
-		status = EXIT_SETUP;
-		goto out;
-	}
-	printf("p50 speedup vs bwrap+python: %.1fx\n", pct(c, nc, 0.5) / pct(a, n, 0.5));
-	status = EXIT_OK;
+	if (!have_bwrap)
+		printf("bwrap: unavailable (missing, or cannot sandbox here): no bwrap figures\n");
+	if (o[O_CONC].count)
+		status = concurrency(rt, req, ks, n_ks, secs, have_bwrap) ? EXIT_SETUP : EXIT_OK;
+	else
+		status = latency(rt, req, n, have_bwrap) ? EXIT_SETUP : EXIT_OK;
 out:
+	opts_free(o, O__N);
 	cact_request_free(req);
 	cact_runtime_free(rt);
-	free(a);
-	free(b);
-	free(c);
 	return status;
 }

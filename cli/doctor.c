@@ -72,7 +72,7 @@ int cmd_doctor(int argc, char **argv)
 
 		cact_runtime_options_init(&ro);
 		ro.isolation = full ? CACT_ISOLATION_FULL : CACT_ISOLATION_REDUCED;
-		ro.pool_size = 0;
+		ro.one_shot = 1;
 		if (cact_runtime_new(&ro, &rt, &err)) {
 			printf("sandbox start: FAILED: %s\n", err.message);
 			return EXIT_SETUP;

@@ -93,6 +93,7 @@ static int exit_status(enum cact_status s)
 	case CACT_STATUS_CRASHED:
 		return EXIT_VIOLATION;
 	case CACT_STATUS_SETUP_ERROR:
+	case CACT_STATUS_BUSY:
 		return EXIT_SETUP;
 	case CACT_STATUS_CANCELLED:
 		return EXIT_VIOLATION;
@@ -453,8 +454,8 @@ static int configure(struct opt *o, struct cact_codeact *cc, struct cact_runtime
 	}
 	ro->python_paths = o[O_PYPATH].values;
 	ro->n_python_paths = (size_t)o[O_PYPATH].count;
-	/* One execution: no point forking a spare child. */
-	ro->pool_size = 0;
+	/* One execution: no preloaded modules, no spare child, no page probe. */
+	ro->one_shot = 1;
 	return 0;
 }
 

@@ -67,6 +67,7 @@ struct ctl {
 	const char *config;
 	int stop_fd;	      /* eventfd: SIGINT/SIGTERM */
 	int done;	      /* serving ended (atomic) */
+	int gave_up;	      /* the runtime gave up restarting its zygote (atomic) */
 	unsigned port;	      /* the bound port (atomic), HTTP only */
 	const char *url_host; /* NULL: stdio */
 };
@@ -222,6 +223,24 @@ static int loopback_host(const char *host)
 	       strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
 }
 
+/*
+ * The runtime's events go to the log (stderr). When it gives up after
+ * repeated losses of its zygote, serving stops and cact mcp exits non-zero,
+ * so that whatever supervises it starts a fresh one.
+ */
+static void runtime_event(void *user, enum cact_runtime_event ev, const char *message)
+{
+	struct ctl *c = user;
+	uint64_t one = 1;
+
+	fprintf(stderr, "cact mcp: %s\n", message);
+	if (ev == CACT_RUNTIME_GAVE_UP) {
+		__atomic_store_n(&c->gave_up, 1, __ATOMIC_RELEASE);
+		if (c->stop_fd >= 0 && write(c->stop_fd, &one, sizeof(one)) < 0)
+			(void)0;
+	}
+}
+
 static int serve_stdio(struct ctl *c, struct cact_error *err)
 {
 	struct fwd f;
@@ -324,18 +343,20 @@ int cmd_mcp(int argc, char **argv)
 		cli_error("mcp", "%s", err.message);
 		goto out;
 	}
-	if (cact_runtime_new(&rto, &rt, &err)) {
-		cli_error("mcp", "cannot set up the sandbox: %s", err.message);
-		status = EXIT_SETUP;
-		goto out;
-	}
-	cact_codeact_set_runtime(cc, rt);
 	c.stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (c.stop_fd < 0) {
 		cli_error("mcp", "eventfd: %s", strerror(errno));
 		status = 1;
 		goto out;
 	}
+	rto.event_fn = runtime_event;
+	rto.event_user = &c;
+	if (cact_runtime_new(&rto, &rt, &err)) {
+		cli_error("mcp", "cannot set up the sandbox: %s", err.message);
+		status = EXIT_SETUP;
+		goto out;
+	}
+	cact_codeact_set_runtime(cc, rt);
 	if (opts_value(o, O__N, "http")) {
 		c.url_host = host;
 		if (!loopback_host(host) && !so.token_env)
@@ -364,6 +385,11 @@ int cmd_mcp(int argc, char **argv)
 	if (rc)
 		fprintf(stderr, "cact mcp: %s\n", err.message);
 	status = rc ? 1 : EXIT_OK;
+	if (__atomic_load_n(&c.gave_up, __ATOMIC_ACQUIRE)) {
+		fprintf(stderr,
+			"cact mcp: exiting: the sandbox runtime gave up; restart cact mcp\n");
+		status = EXIT_SETUP;
+	}
 out:
 	if (sig_started) {
 		__atomic_store_n(&c.done, 1, __ATOMIC_RELEASE);

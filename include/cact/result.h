@@ -24,6 +24,7 @@ enum cact_status {
 	CACT_STATUS_CRASHED,	       /* any other fatal signal */
 	CACT_STATUS_SETUP_ERROR,       /* the sandbox could not be built; no code ran */
 	CACT_STATUS_CANCELLED,	       /* stopped by the caller (cact_request_set_cancel_fd) */
+	CACT_STATUS_BUSY,	       /* no sandbox within the queue's bound; no code ran: retry */
 };
 
 /* Static name of a status ("ok", "python_error", ...). */
@@ -37,7 +38,7 @@ struct cact_file {
 };
 
 struct cact_stats {
-	uint64_t wall_us;      /* request sent to sandbox dead */
+	uint64_t wall_us;      /* request sent to the code's end (the sandbox stopped, or dead) */
 	uint64_t cpu_us;       /* user + system time of the sandbox */
 	uint64_t peak_rss_kib; /* largest resident set of the sandbox */
 	uint64_t tool_calls;   /* call_tool calls, refused ones included */
@@ -45,6 +46,7 @@ struct cact_stats {
 	uint64_t
 		http_requests; /* HTTP requests (each redirect hop counts), refused ones included */
 	uint64_t http_bytes;   /* HTTP bytes sent and received (bodies and headers) */
+	uint64_t queue_us;     /* time spent waiting for a sandbox before the code could start */
 };
 
 /* One HTTP request hop of the code (a redirect is a hop of its own). */

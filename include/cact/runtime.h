@@ -67,6 +67,22 @@ CACT_API int cact_features_probe(struct cact_features *out, struct cact_error *e
 /* Static name of one CACT_FEATURE_* bit ("user_namespace", ...), or "unknown". */
 CACT_API const char *cact_feature_name(unsigned feature);
 
+/* What happened to a runtime's zygote (see cact_runtime_options.event_fn). */
+enum cact_runtime_event {
+	CACT_RUNTIME_LOST =
+		1, /* the zygote or the guest helper died; executions in flight failed */
+	CACT_RUNTIME_RESTARTED, /* a fresh zygote serves again */
+	CACT_RUNTIME_GAVE_UP,	/* it died too often (5 times in 60 s); every later call fails */
+};
+
+/*
+ * Told about runtime events, on the runtime's own thread: message is one
+ * line saying what happened (borrowed for the call). Must not call back
+ * into the runtime.
+ */
+typedef void (*cact_runtime_event_fn)(void *user, enum cact_runtime_event event,
+				      const char *message);
+
 struct cact_runtime_options {
 	enum cact_isolation isolation;
 	/*
@@ -81,8 +97,34 @@ struct cact_runtime_options {
 	 */
 	const char *const *python_paths;
 	size_t n_python_paths;
-	/* Warm children forked ahead of requests (default 1; 0 forks on demand). */
+	/*
+	 * Prepared children kept waiting for requests: at least pool_size
+	 * (default 1; 0 prepares one only when asked), growing towards pool_max
+	 * (default 8) while callers have to wait, and shrinking back after
+	 * 10 s without a wait. An idle prepared child holds about 3 MiB of
+	 * private memory: pool_max bounds what the pool holds.
+	 */
 	unsigned pool_size;
+	unsigned pool_max;
+	/* Executions running at once (default 64); more callers wait in line. */
+	unsigned max_running;
+	/*
+	 * Callers that may wait for a sandbox (default 256), served in arrival
+	 * order. One more gets a CACT_STATUS_BUSY result at once; a caller
+	 * still waiting after queue_timeout_ms (default 30000) gets one then.
+	 * The wait never counts against the code's own time limit.
+	 */
+	unsigned queue_max;
+	uint64_t queue_timeout_ms;
+	/*
+	 * The runtime will run one execution: no preloaded modules, no pool,
+	 * no page probe, so that starting it costs little more than starting
+	 * python3 (cact exec uses this). Later executions still work, slower.
+	 */
+	int one_shot;
+	/* Runtime events, for the program's log; NULL: none. */
+	cact_runtime_event_fn event_fn;
+	void *event_user;
 	/*
 	 * CACT_FEATURE_* bits to treat as missing although the kernel has them.
 	 * For testing the refusal and reduced paths; 0 in production.
@@ -122,6 +164,29 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 			      struct cact_result **out, struct cact_error *err);
 
 /*
+ * Whether rt can run executions: 0 while it serves or is restarting a lost
+ * zygote, CACT_ESANDBOX (err says why) once it gave up after repeated
+ * deaths. A program that serves others should exit non-zero then, so that
+ * its supervisor restarts it. Thread-safe.
+ */
+CACT_API int cact_runtime_check(struct cact_runtime *rt, struct cact_error *err);
+
+/* A snapshot of a runtime's load (for metrics and benchmarks). */
+struct cact_runtime_stats {
+	unsigned idle;	      /* prepared children waiting for a request */
+	unsigned preparing;   /* children asked for and not yet handed over */
+	unsigned running;     /* executions in progress */
+	unsigned waiting;     /* callers waiting for a sandbox */
+	unsigned pool_target; /* prepared children the pool aims at now */
+	uint64_t executions;  /* executions started since the runtime began */
+	uint64_t busy;	      /* callers refused as busy */
+	uint64_t restarts;    /* zygotes started after a loss */
+};
+
+/* Fills *st. Thread-safe. */
+CACT_API void cact_runtime_stats(struct cact_runtime *rt, struct cact_runtime_stats *st);
+
+/*
  * The isolation in force, as a JSON object {"level": "full"|"reduced",
  * "features": {name: bool, ...}, "landlock_abi": n}. Owned; free with cact_free.
  */
@@ -129,7 +194,8 @@ CACT_API char *cact_runtime_isolation_json(const struct cact_runtime *rt);
 
 /*
  * Host pid of the guest helper process, the parent of the zygote: every
- * process of the runtime descends from it (for diagnostics and tests).
+ * process of the runtime descends from it (for diagnostics and tests). It
+ * changes when a lost zygote is replaced; -1 while none runs.
  */
 CACT_API pid_t cact_runtime_zygote_pid(const struct cact_runtime *rt);
 

@@ -6,7 +6,7 @@
  *      then report "ready" with the /output fd; from here on the process is
  *      confined, though nothing untrusted has run yet;
  *   3. "exec": lower the rlimits to the request's, run the code, report the
- *      result, exit.
+ *      result, wait to be stopped and killed by the host.
  * The host sends "prepare" as soon as the child exists, so steps 1 and 2 are
  * off the request path. Any failure before the code runs is reported as
  * setup_error and ends the process: nothing runs half-sandboxed.
@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -247,7 +248,12 @@ void child_main(struct zygote *z, int wire, int out, int err)
 	 */
 	dup2(z->devnull, 1);
 	dup2(z->devnull, 2);
-	pyg_warm();
+	if (pyg_warm(!z->one_shot)) {
+		struct cact_error e = {0};
+
+		ut_err(&e, CACT_ESANDBOX, "cannot reseed and warm up the interpreter");
+		setup_failed(&e);
+	}
 	if (dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) {
 		struct cact_error e = {0};
 
@@ -311,6 +317,24 @@ void child_main(struct zygote *z, int wire, int out, int err)
 		if (ut_write_full(GUEST_FD_WIRE, hdr, 4) == 0)
 			ut_write_full(GUEST_FD_WIRE, report, rl);
 	}
-	/* The frame carries the real exit code; the status byte only says zero or not. */
+	/*
+	 * No frame of ours follows: the host sees the end of the stream, and
+	 * so a frame the code left half-written (which swallowed the report)
+	 * at once. Then wait for the host, which stops this process when it
+	 * reads the result, harvests /output and the streams while nothing
+	 * here can run, answers, and only then kills it: the address space is
+	 * torn down off the request path. Should the host close the socket
+	 * instead, exit; the status byte only says zero or not (the frame
+	 * carries the code).
+	 */
+	shutdown(GUEST_FD_WIRE, SHUT_WR);
+	{
+		ssize_t n;
+		char c;
+
+		do
+			n = read(GUEST_FD_WIRE, &c, 1);
+		while (n > 0 || (n < 0 && errno == EINTR));
+	}
 	_exit(exit_code == 0 ? 0 : ((exit_code & 0xff) ? (exit_code & 0xff) : 1));
 }

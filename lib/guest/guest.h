@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../sandbox/sandbox.h"
+#include "hot.h"
 
 /* Fixed fd numbers inside an execution child. */
 #define GUEST_FD_WIRE 3
@@ -19,16 +20,25 @@
 
 /* What every execution child inherits from the zygote. */
 struct zygote {
-	int ctl;       /* control socket to the host */
-	int host_tree; /* detached copy of the host mount tree */
-	int procfd;    /* detached procfs of the zygote's pid namespace */
-	int pidns;     /* the zygote's own pid namespace */
+	int ctl;	  /* control socket to the host */
+	int host_tree;	  /* detached copy of the host mount tree */
+	int procfd;	  /* detached procfs of the zygote's pid namespace */
+	int pidns;	  /* the zygote's own pid namespace */
 	int landlock_abi; /* 0 without landlock */
 	int devnull;
-	struct sbx_filter filter;
-	uint64_t base_vsz; /* address space of the warm interpreter */
-	unsigned features; /* CACT_FEATURE_* in force */
+	struct sbx_filter base_filter; /* installed in the zygote */
+	struct sbx_filter filter;      /* the closing layer each child installs */
+	uint64_t base_vsz;	       /* address space of the warm interpreter */
+	unsigned features;	       /* CACT_FEATURE_* in force */
+	struct hot_stats hot;	       /* what the page probe learned */
+	int one_shot;		       /* one execution: no preload, no warm-up run */
 };
+
+/*
+ * The first number in a small /proc file (path relative to dirfd), after
+ * key when key is not NULL ("VmHWM:"); 0 when unreadable.
+ */
+long long guest_proc_number(int dirfd, const char *path, const char *key);
 
 /* The zygote's main loop; never returns. */
 void zygote_main(struct zygote *z, const char *level) __attribute__((noreturn));

@@ -31,7 +31,9 @@
 #include "../util/text.h"
 #include "../util/util.h"
 #include "../wire/ctl.h"
+#include "../wire/wire.h"
 #include "guest.h"
+#include "hot.h"
 #include "py.h"
 
 #define CTL_FD	       3
@@ -108,21 +110,9 @@ static void runtime_paths(struct paths *ps, json_t *extra)
 
 static uint64_t vsz_now(void)
 {
-	char buf[128];
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-	unsigned long long pages = 0;
+	long long pages = guest_proc_number(AT_FDCWD, "/proc/self/statm", NULL);
 
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	if (sscanf(buf, "%llu", &pages) != 1)
-		return 0;
-	return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	return pages > 0 ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
 static unsigned unchecked_features(unsigned hide)
@@ -142,6 +132,50 @@ static unsigned unchecked_features(unsigned hide)
 	return f & ~hide;
 }
 
+/*
+ * What an execution child does before and around its code, for the probe
+ * that learns which pages children touch (hot.c): the fork hook, the
+ * warm-up, the helpers' set-up and a small run, output discarded.
+ */
+static void exercise(void *arg)
+{
+	static const char code[] = "print(1)\n";
+	/* The frames a child parses and sends, as the host writes them by default. */
+	static const char prepare[] =
+		"{\"type\":\"prepare\",\"workspace\":null,\"mounts\":[],\"limits\":{"
+		"\"output_bytes\":67108864,\"output_files\":1000,\"tmp_bytes\":67108864,"
+		"\"threads\":64}}";
+	static const char exec[] =
+		"{\"type\":\"exec\",\"code\":\"print(1)\",\"limits\":{\"timeout_ms\":30000,"
+		"\"memory_bytes\":536870912,\"stdout_bytes\":1048576,\"stderr_bytes\":1048576,"
+		"\"output_files\":1000,\"output_bytes\":67108864,\"output_depth\":16,"
+		"\"tmp_bytes\":67108864,\"open_files\":256,\"threads\":64,\"code_bytes\":"
+		"10485760,\"tool_calls\":1000,\"tool_args_bytes\":1048576,\"tool_result_bytes\":"
+		"1048576,\"http_timeout_ms\":30000,\"http_body_bytes\":16777216,\"http_bytes\":"
+		"67108864,\"http_requests\":1000},\"network\":false}";
+	const struct zygote *z = arg;
+	struct cact_error err = {0};
+	enum wire_type type;
+	char *report = NULL, *frame = NULL;
+	json_t *msg = NULL;
+	size_t len;
+
+	dup2(z->devnull, 1);
+	dup2(z->devnull, 2);
+	pyg_warm(1);
+	if (wire_parse(prepare, sizeof(prepare) - 1, &msg, &type, &err) == 0)
+		json_decref(msg);
+	msg = json_pack("{s:s, s:b, s:b}", "type", "ready", "pid_max", 1, "userns", 1);
+	if (msg && wire_encode(msg, 4096, &frame, &len) == 0)
+		free(frame);
+	json_decref(msg);
+	if (wire_parse(exec, sizeof(exec) - 1, &msg, &type, &err) == 0)
+		json_decref(msg);
+	pyg_configure(0, 1u << 20, 16u << 20);
+	pyg_run(code, sizeof(code) - 1, &report);
+	free(report);
+}
+
 static void zygote_setup(struct zygote *z, unsigned required, const char *level, json_t *cfg)
 	__attribute__((noreturn));
 static void zygote_setup(struct zygote *z, unsigned required, const char *level, json_t *cfg)
@@ -152,7 +186,7 @@ static void zygote_setup(struct zygote *z, unsigned required, const char *level,
 	json_t *extra = json_object_get(cfg, "python_paths");
 	const char *extra_paths[MAX_RO];
 	size_t n_extra = 0, i;
-	int abi, rc;
+	int abi, rc, one_shot;
 
 	/* The outer process waits for us; if it is gone, so is the host. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -188,12 +222,13 @@ static void zygote_setup(struct zygote *z, unsigned required, const char *level,
 	mallopt(M_ARENA_MAX, 1);
 	if ((rc = pyg_init(CACT_PY_STDLIB, extra_paths, n_extra, &err)))
 		fatal(z->ctl, &err);
-	pyg_preload();
+	one_shot = z->one_shot = json_is_true(json_object_get(cfg, "one_shot"));
+	pyg_preload(!one_shot);
 	z->base_vsz = vsz_now();
 
 	if ((rc = sbx_root_enter(&err)))
 		fatal(z->ctl, &err);
-	if ((rc = sbx_seccomp_build(&z->filter, &err)))
+	if ((rc = sbx_seccomp_build(&z->base_filter, &z->filter, &err)))
 		fatal(z->ctl, &err);
 	/* Checked here, used by each execution: see sbx_enter. */
 	abi = (z->features & CACT_FEATURE_LANDLOCK) ? sbx_landlock_abi() : 0;
@@ -212,6 +247,26 @@ static void zygote_setup(struct zygote *z, unsigned required, const char *level,
 	z->landlock_abi = abi;
 	for (i = 0; i < ps.n; i++)
 		free(ps.items[i]);
+	/*
+	 * The interpreter's code in huge pages (hot.h says why), then its
+	 * preloaded state, last: the zygote's memory does not change from
+	 * there on. Not for one execution: it would not pay for itself.
+	 */
+	if (!one_shot) {
+		const void *own[] = {&errno, &environ, z, &ps};
+
+		hot_text(z->procfd, (const void *)&Py_Initialize, &z->hot.huge_text);
+		hot_learn(z->procfd, exercise, z, own, UT_ARRAY_SIZE(own), &z->hot);
+	}
+	/*
+	 * The base layer of the execution filter, from here on for the zygote
+	 * and, through fork, every child; each child closes it last
+	 * (sandbox/seccomp.c). Single-threaded: TSYNC has nothing to sync.
+	 */
+	if ((rc = sbx_seccomp_install(&z->base_filter))) {
+		ut_err_sys(&err, CACT_ESANDBOX, -rc, "seccomp (base layer)");
+		fatal(z->ctl, &err);
+	}
 	zygote_main(z, level);
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <marshal.h>
 
 #include <jansson.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include "guest.h"
 #include "py.h"
 #include "runner_py.h"
+#include "runner_pyc.h"
 
 static PyObject *runner; /* the runner module, owned for the process lifetime */
 
@@ -177,9 +179,21 @@ static int append(PyWideStringList *list, const char *path, PyConfig *config, Py
 static PyObject *load_runner(void)
 {
 	PyObject *code = NULL, *mod = NULL;
+	long magic = PyImport_GetMagicNumber();
+	const unsigned char *m = runner_pyc;
 
-	/* compile() of the embedded source; runner.py is part of the binary. */
-	code = Py_CompileString(runner_py, "<cact-runner>", Py_file_input);
+	/*
+	 * The code compiled at build time when this interpreter reads that
+	 * bytecode (same magic number), else compile() of the embedded source.
+	 */
+	if (magic == (long)((unsigned long)m[0] | (unsigned long)m[1] << 8 |
+			    (unsigned long)m[2] << 16 | (unsigned long)m[3] << 24))
+		code = PyMarshal_ReadObjectFromString((const char *)m + 4,
+						      (Py_ssize_t)sizeof(runner_pyc) - 4);
+	if (!code) {
+		PyErr_Clear();
+		code = Py_CompileString(runner_py, "<cact-runner>", Py_file_input);
+	}
 	if (!code)
 		goto out;
 	mod = PyImport_ExecCodeModule("_cact_runner", code);
@@ -259,22 +273,29 @@ static PyObject *call(const char *name, PyObject *args)
 	return res;
 }
 
-void pyg_preload(void)
+void pyg_preload(int imports)
 {
-	PyObject *res = call("preload", NULL);
+	PyObject *args = Py_BuildValue("(O)", imports ? Py_True : Py_False);
+	PyObject *res = args ? call("preload", args) : NULL;
 
+	Py_XDECREF(args);
 	if (!res)
 		PyErr_Clear();
 	Py_XDECREF(res);
 }
 
-void pyg_warm(void)
+int pyg_warm(int run)
 {
-	PyObject *res = call("warm", NULL);
+	PyObject *args = Py_BuildValue("(O)", run ? Py_True : Py_False);
+	PyObject *res = args ? call("warm", args) : NULL;
 
-	if (!res)
+	Py_XDECREF(args);
+	if (!res) {
 		PyErr_Clear();
-	Py_XDECREF(res);
+		return -1;
+	}
+	Py_DECREF(res);
+	return 0;
 }
 
 int pyg_configure(int network, uint64_t tool_args_max, uint64_t http_body_max)
@@ -326,21 +347,6 @@ out:
 	Py_XDECREF(args);
 	Py_XDECREF(res);
 	return (int)exit_code;
-}
-
-void pyg_before_fork(void)
-{
-	PyOS_BeforeFork();
-}
-
-void pyg_after_fork_parent(void)
-{
-	PyOS_AfterFork_Parent();
-}
-
-void pyg_after_fork_child(void)
-{
-	PyOS_AfterFork_Child();
 }
 
 const char *pyg_version(void)

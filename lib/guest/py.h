@@ -14,10 +14,23 @@
 
 /* Initializes the interpreter with the standard library and extra import folders. */
 int pyg_init(const char *stdlib, const char *const *extra, size_t n_extra, struct cact_error *err);
-/* Imports the common modules and freezes the garbage collector. */
-void pyg_preload(void);
-/* Warm-up run in a fresh child, output discarded. */
-void pyg_warm(void);
+/*
+ * Installs the runner's helpers; with imports, also imports the common
+ * modules and freezes the garbage collector (not for a one-shot runtime,
+ * whose single execution would pay for them).
+ */
+void pyg_preload(int imports);
+/*
+ * In a child just forked from the zygote: what must differ from one
+ * execution to the next (the random module's seed), then, with run, a
+ * warm-up run, output discarded (a one-shot runtime's only execution would
+ * pay for it). The interpreter's own fork hooks (PyOS_AfterFork_Child)
+ * are not run: the zygote is single-threaded and holds no lock when it
+ * forks, so there is nothing for them to repair, and they would copy about
+ * 250 pages per child. 0, or -1 when it failed: the child must not run
+ * anyone's code then.
+ */
+int pyg_warm(int run);
 /*
  * Sets up the execution's helpers: the request caps the guest checks
  * before sending, and, when network is non-zero, http_get and friends and
@@ -30,10 +43,6 @@ int pyg_configure(int network, uint64_t tool_args_max, uint64_t http_body_max);
  * free()); may be NULL if even that failed. Returns the exit code.
  */
 int pyg_run(const char *code, size_t len, char **report);
-
-void pyg_before_fork(void);
-void pyg_after_fork_parent(void);
-void pyg_after_fork_child(void);
 
 /* "3.11.2" */
 const char *pyg_version(void);

@@ -8,15 +8,14 @@
 # would under `python3 file.py`, plus the interactive display of a final
 # expression.
 
-import ast
+# Only what every execution needs, and cheap to import: a one-shot runtime
+# pays for each import here. json, traceback and linecache are imported
+# where they are used (the zygote has them preloaded).
+import _ast as ast
 import atexit
 import builtins
 import gc
-import io
-import json
-import linecache
 import sys
-import traceback
 import types
 
 FILENAME = "<code>"
@@ -48,7 +47,17 @@ _call_ids = __import__("itertools").count(1)
 
 # Calls (and HTTP requests) one execution may have in flight; more wait here.
 IN_FLIGHT = 16
-_tool_slots = _http_slots = None
+_slots = {}
+
+
+def _in_flight(kind):
+    """The semaphore that caps one kind of request in flight, made on first use:
+    most executions never call a tool."""
+    slots = _slots.get(kind)
+    if slots is None:
+        import threading
+        slots = _slots.setdefault(kind, threading.BoundedSemaphore(IN_FLIGHT))
+    return slots
 JSON_DEPTH_MAX = 60  # the host refuses frames nested deeper than 64
 
 
@@ -80,6 +89,8 @@ def call_tool(name, /, *args, **kwargs):
     if not isinstance(name, str):
         raise TypeError("call_tool(): the tool name must be a str, not %s" % type(name).__name__)
     _check_json(kwargs, "call_tool(%r) arguments" % name)
+    import json
+
     call_id = next(_call_ids)
     try:
         payload = json.dumps({"type": "tool_call", "id": call_id, "name": name, "args": kwargs},
@@ -96,7 +107,7 @@ def call_tool(name, /, *args, **kwargs):
                            % (name, TOOL_ARGS_MAX))
     import _cact
 
-    with _tool_slots:
+    with _in_flight("tool"):
         reply = json.loads(_cact.request(call_id, payload))
     if reply.get("ok"):
         return reply.get("value")
@@ -158,13 +169,15 @@ def _host_http(method, url, body=None, headers=None):
         import binascii
 
         encoded = binascii.b2a_base64(body, newline=False).decode("ascii")
+    import json
+
     call_id = next(_call_ids)
     payload = json.dumps({"type": "http_request", "id": call_id, "method": method, "url": url,
                           "headers": fields, "body": encoded},
                          ensure_ascii=False).encode("utf-8", "surrogatepass")
     import _cact
 
-    with _http_slots:
+    with _in_flight("http"):
         reply = json.loads(_cact.request(call_id, payload))
     if not reply.get("ok"):
         error = reply.get("error") or "the request failed"
@@ -205,6 +218,8 @@ def http_post(url, body="", content_type="application/json", headers=None, binar
     """POST body (str, bytes, or any JSON value, which is encoded as JSON)
     to url through the host with the given Content-Type; see http_request."""
     if not isinstance(body, (str, bytes, bytearray, memoryview)):
+        import json
+
         body = json.dumps(body)
     fields = dict(headers.items() if hasattr(headers, "items") else headers or ())
     if content_type and not any(k.lower() == "content-type" for k in fields if isinstance(k, str)):
@@ -220,6 +235,7 @@ def _enable_network():
     """Installs the helpers and routes http.client (and so urllib) through
     the host for this execution."""
     import http.client
+    import io
     import urllib.error
     import urllib.request
 
@@ -419,13 +435,10 @@ def _enable_network():
 
 def configure(network, tool_args_max, http_body_max):
     """Sets up one execution (in its child, before the code runs)."""
-    global TOOL_ARGS_MAX, HTTP_BODY_MAX, _tool_slots, _http_slots
-    import threading
+    global TOOL_ARGS_MAX, HTTP_BODY_MAX
 
     TOOL_ARGS_MAX = tool_args_max
     HTTP_BODY_MAX = http_body_max
-    _tool_slots = threading.BoundedSemaphore(IN_FLIGHT)
-    _http_slots = threading.BoundedSemaphore(IN_FLIGHT)
     if network:
         _enable_network()
 
@@ -434,18 +447,21 @@ def configure(network, tool_args_max, http_body_max):
 _base_exitfuncs = 0
 
 
-def preload():
+def preload(imports=True):
+    """Installs the helpers and, unless the runtime will serve one execution
+    only, imports the common modules once for every child."""
     global _base_exitfuncs
     _install()
-    for name in PRELOAD:
-        try:
-            __import__(name)
-        except Exception:
-            pass
-    # Objects alive now are shared copy-on-write with every child; keep the
-    # collector from touching (and so copying) them.
-    gc.collect()
-    gc.freeze()
+    if imports:
+        for name in PRELOAD:
+            try:
+                __import__(name)
+            except Exception:
+                pass
+        # Objects alive now are shared copy-on-write with every child; keep the
+        # collector from touching (and so copying) them.
+        gc.collect()
+        gc.freeze()
     _base_exitfuncs = atexit._ncallbacks()
 
 
@@ -465,7 +481,18 @@ def _trim(tb):
     return tb
 
 
+def _remember_source(text):
+    """Lets tracebacks and warnings quote the code's lines (linecache is
+    imported only when something needs it)."""
+    linecache = sys.modules.get("linecache")
+    if linecache is not None:
+        linecache.cache[FILENAME] = (len(text), None, text.splitlines(True), FILENAME)
+
+
 def _format(exc):
+    import traceback
+
+    _remember_source(_source)
     try:
         if isinstance(exc, SyntaxError) or exc.__traceback__ is None:
             text = "".join(traceback.format_exception_only(type(exc), exc))
@@ -528,6 +555,9 @@ def _exit_code(exc):
     return 1
 
 
+_source = ""
+
+
 def run(source, finish=True):
     """Runs source (bytes) as __main__. Returns (exit_code, report_json).
     finish=False skips the exit-time work (thread join, atexit), which must
@@ -540,9 +570,10 @@ def run(source, finish=True):
     sys.modules["__main__"] = main
     exit_code = 0
     try:
-        text = source.decode("utf-8")
-        linecache.cache[FILENAME] = (len(text), None, text.splitlines(True), FILENAME)
-        tree, last = _split(ast.parse(text, FILENAME, "exec"))
+        global _source
+        text = _source = source.decode("utf-8")
+        _remember_source(text)
+        tree, last = _split(compile(text, FILENAME, "exec", ast.PyCF_ONLY_AST, True))
         body = compile(tree, FILENAME, "exec", dont_inherit=True)
         expr = compile(last, FILENAME, "eval", dont_inherit=True) if last else None
         exec(body, main.__dict__)
@@ -569,21 +600,32 @@ def run(source, finish=True):
     if error is None:
         return exit_code, _PLAIN % (exit_code, "false")
     try:
+        import json
+
         return exit_code, json.dumps({"type": "result", "exit_code": exit_code, "error": error,
                                       "memory_error": memory})
     except BaseException:
         return exit_code, _PLAIN % (exit_code, "true" if memory else "false")
 
 
-def warm():
-    """Runs small snippets through the same path as run(), with the real
-    standard streams (the caller points fds 1 and 2 at /dev/null), so that
-    the pages a first execution would copy are copied before the request
-    arrives."""
+def warm(run_snippet=True):
+    """In each new child of the zygote, before its request. First what must
+    differ between executions: the interpreter's own after-fork hooks are
+    not run (see py.h), and the one that matters here is the random
+    module's reseed. Then a small snippet through the same path as run(),
+    with the real standard streams (the caller points fds 1 and 2 at
+    /dev/null), so that what a first execution touches is in place before
+    the request arrives. Only the common path: an error's traceback costs
+    its pages when it happens."""
+    random = sys.modules.get("random")
+    if random is not None:
+        random.seed()
+    if not run_snippet:
+        return
     try:
-        run(b"import json, math\nx = [i * i for i in range(200)]\n"
-            b"print(sum(x), json.dumps({'a': 1}))\nmath.sqrt(2)\n", finish=False)
-        run(b"import sys\nprint('x', file=sys.stderr)\n1/0", finish=False)
+        configure(0, TOOL_ARGS_MAX, HTTP_BODY_MAX)
+        run(b"x = [i * i for i in range(10)]\nprint(sum(x), f'{x[1]}')\nx[2]\n", finish=False)
     finally:
         sys.modules.pop("__main__", None)
-        linecache.cache.pop(FILENAME, None)
+        if "linecache" in sys.modules:
+            sys.modules["linecache"].cache.pop(FILENAME, None)

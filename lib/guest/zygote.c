@@ -8,6 +8,7 @@
  *
  * Single-threaded on purpose: fork() and unshare(CLONE_NEWUSER) need it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -21,13 +22,16 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../util/util.h"
 #include "../wire/ctl.h"
 #include "../wire/wire.h"
+#include "arena.h"
 #include "guest.h"
+#include "hot.h"
 #include "py.h"
 
 struct kid {
@@ -35,24 +39,46 @@ struct kid {
 	long long id;
 };
 
+/* Live children: in memory no child inherits, like everything the loop writes (arena.h). */
+#define MAX_KIDS    16384
+#define ARENA_BYTES (16u << 20)
 static struct kid *kids;
-static size_t n_kids, cap_kids;
+static size_t n_kids;
 
 static int remember(pid_t pid, long long id)
 {
-	if (n_kids == cap_kids) {
-		size_t cap = cap_kids ? cap_kids * 2 : 16;
-		struct kid *k = realloc(kids, cap * sizeof(*k));
-
-		if (!k)
-			return -1;
-		kids = k;
-		cap_kids = cap;
+	if (n_kids == MAX_KIDS) {
+		errno = EAGAIN;
+		return -1;
 	}
 	kids[n_kids].pid = pid;
 	kids[n_kids].id = id;
 	n_kids++;
 	return 0;
+}
+
+/* Writes obj as one wire frame (what wire_write does, in the loop's own memory). */
+static int send_frame(int fd, const json_t *obj)
+{
+	size_t len = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+	unsigned char *buf = len ? arena_alloc(len + 4) : NULL;
+
+	if (!buf || len > CTL_MAX || json_dumpb(obj, (char *)buf + 4, len, JSON_COMPACT) != len)
+		return -1;
+	buf[0] = (unsigned char)(len >> 24);
+	buf[1] = (unsigned char)(len >> 16);
+	buf[2] = (unsigned char)(len >> 8);
+	buf[3] = (unsigned char)len;
+	return ut_write_full(fd, buf, len + 4);
+}
+
+/* free() that first overwrites the whole chunk (glibc's tcache would keep it intact). */
+static void wiping_free(void *p)
+{
+	if (p) {
+		explicit_bzero(p, malloc_usable_size(p));
+		free(p);
+	}
 }
 
 static void send_simple(int ctl, const char *op, long long id, const char *message)
@@ -88,16 +114,19 @@ static void spawn(struct zygote *z, long long id, json_t *prepare)
 		ut_err_sys(&err, CACT_ESANDBOX, errno, "cannot create a pid namespace");
 		goto fail;
 	}
-	pyg_before_fork();
 	pid = fork();
 	if (pid == 0) {
-		pyg_after_fork_child();
+		/*
+		 * The arena is not here: back to the heap, wiped on free, since
+		 * the prepare frame this child parses names host paths.
+		 */
+		json_set_alloc_funcs(malloc, wiping_free);
+		hot_populate();
 		close(sv[0]);
 		close(out[0]);
 		close(errp[0]);
 		child_main(z, sv[1], out[1], errp[1]);
 	}
-	pyg_after_fork_parent();
 	if (pid < 0) {
 		ut_err_sys(&err, CACT_ESYS, errno, "fork");
 		goto fail;
@@ -109,7 +138,7 @@ static void spawn(struct zygote *z, long long id, json_t *prepare)
 		goto fail;
 	}
 	/* Queue the prepare frame now: the child builds its sandbox without waiting for the host. */
-	if (json_is_object(prepare) && wire_write(sv[0], prepare, CTL_MAX))
+	if (json_is_object(prepare) && send_frame(sv[0], prepare))
 		kill(pid, SIGKILL);
 	fds[0] = sv[0];
 	fds[1] = out[0];
@@ -132,42 +161,135 @@ out:
 	ut_close(&pidfd);
 }
 
+long long guest_proc_number(int dirfd, const char *path, const char *key)
+{
+	char buf[2048];
+	const char *p = buf;
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (key) {
+		p = strstr(buf, key);
+		if (!p)
+			return 0;
+		p += strlen(key);
+	}
+	return strtoll(p, NULL, 10);
+}
+
+/*
+ * CPU time (µs) and peak resident size (KiB) of a stopped child, as the
+ * kernel counts them: the run time of each of its threads (schedstat, in
+ * ns), or the process total in clock ticks when that is larger (threads
+ * that ended before the stop count only there).
+ */
+static void usage_of(const struct zygote *z, pid_t pid, long long *cpu_us, long long *rss_kib)
+{
+	char path[64], *ents = arena_alloc(16384);
+	long long ns = 0, ticks;
+	long got, off;
+	int fd;
+
+	ut_snprintf(path, sizeof(path), "%d/task", (int)pid);
+	fd = openat(z->procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* getdents64 into the arena: opendir would allocate on the shared heap. */
+	while (fd >= 0 && ents && (got = syscall(SYS_getdents64, fd, ents, 16384)) > 0) {
+		for (off = 0; off < got;) {
+			struct dirent64 *d = (struct dirent64 *)(ents + off);
+
+			off += d->d_reclen;
+			if (d->d_name[0] < '0' || d->d_name[0] > '9')
+				continue;
+			ut_snprintf(path, sizeof(path), "%d/task/%s/schedstat", (int)pid,
+				    d->d_name);
+			ns += guest_proc_number(z->procfd, path, NULL);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	*cpu_us = ns / 1000;
+	/* utime and stime, fields 14 and 15, after the command in parentheses. */
+	ut_snprintf(path, sizeof(path), "%d/stat", (int)pid);
+	{
+		char buf[1024], *p;
+		int sfd = openat(z->procfd, path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = sfd >= 0 ? read(sfd, buf, sizeof(buf) - 1) : -1;
+		unsigned long long ut = 0, st = 0;
+
+		if (sfd >= 0)
+			close(sfd);
+		if (n > 0) {
+			buf[n] = '\0';
+			p = strrchr(buf, ')');
+			if (p &&
+			    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+				   &ut, &st) == 2) {
+				ticks = (long long)(ut + st) * 1000000 / sysconf(_SC_CLK_TCK);
+				if (ticks > *cpu_us)
+					*cpu_us = ticks;
+			}
+		}
+	}
+	ut_snprintf(path, sizeof(path), "%d/status", (int)pid);
+	*rss_kib = guest_proc_number(z->procfd, path, "VmHWM:");
+}
+
+static struct kid *find_kid(pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < n_kids; i++)
+		if (kids[i].pid == pid)
+			return &kids[i];
+	return NULL;
+}
+
+/*
+ * Reports what happened to children: "stopped" once the whole thread group
+ * of one is stopped (the host stops an execution when its code has ended,
+ * and harvests while nothing in it can run), "exited" with the wait status
+ * and resource use once one is gone.
+ */
 static void reap(struct zygote *z)
 {
 	for (;;) {
 		struct rusage ru;
+		struct kid *k;
+		json_t *msg;
 		int status;
-		pid_t pid = wait4(-1, &status, WNOHANG, &ru);
-		size_t i;
+		pid_t pid = wait4(-1, &status, WNOHANG | WUNTRACED, &ru);
 
 		if (pid <= 0)
 			return;
-		for (i = 0; i < n_kids; i++) {
-			json_t *msg;
-			long long cpu;
+		k = find_kid(pid);
+		if (!k)
+			continue;
+		if (WIFSTOPPED(status)) {
+			long long cpu, rss;
 
-			if (kids[i].pid != pid)
-				continue;
-			cpu = (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
-			      (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
-			msg = json_pack("{s:s, s:I, s:i, s:I, s:I}", "op", "exited", "id",
-					kids[i].id, "status", status, "cpu_us", cpu, "maxrss_kib",
+			usage_of(z, pid, &cpu, &rss);
+			msg = json_pack("{s:s, s:I, s:I, s:I}", "op", "stopped", "id", k->id,
+					"cpu_us", cpu, "maxrss_kib", rss);
+		} else {
+			long long cpu =
+				(long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+				(long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+
+			msg = json_pack("{s:s, s:I, s:i, s:I, s:I}", "op", "exited", "id", k->id,
+					"status", status, "cpu_us", cpu, "maxrss_kib",
 					(long long)ru.ru_maxrss);
-			if (msg)
-				ctl_send(z->ctl, msg, NULL, 0);
-			json_decref(msg);
-			kids[i] = kids[--n_kids];
-			break;
+			*k = kids[--n_kids];
 		}
-	}
-}
-
-/* free() that first overwrites the whole chunk (glibc's tcache would keep it intact). */
-static void wiping_free(void *p)
-{
-	if (p) {
-		explicit_bzero(p, malloc_usable_size(p));
-		free(p);
+		if (msg)
+			ctl_send(z->ctl, msg, NULL, 0);
+		json_decref(msg);
 	}
 }
 
@@ -178,11 +300,15 @@ void zygote_main(struct zygote *z, const char *level)
 	json_t *hello;
 	int sfd;
 
-	/*
-	 * Control messages (prepare frames name host paths) are wiped when
-	 * freed: every execution forked later inherits this heap.
-	 */
-	json_set_alloc_funcs(malloc, wiping_free);
+	/* Everything the loop allocates lives in memory no child inherits. */
+	kids = mmap(NULL, MAX_KIDS * sizeof(*kids), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (kids == MAP_FAILED || madvise(kids, MAX_KIDS * sizeof(*kids), MADV_DONTFORK) ||
+	    arena_init(ARENA_BYTES)) {
+		send_simple(z->ctl, "fatal", 0, "cannot map the zygote's memory");
+		_exit(1);
+	}
+	json_set_alloc_funcs(arena_alloc, arena_free);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
@@ -191,10 +317,13 @@ void zygote_main(struct zygote *z, const char *level)
 		send_simple(z->ctl, "fatal", 0, "signalfd failed");
 		_exit(1);
 	}
-	hello = json_pack("{s:s, s:i, s:i, s:s, s:I, s:s}", "op", "hello", "features",
-			  (int)z->features, "landlock_abi",
+	hello = json_pack("{s:s, s:i, s:i, s:s, s:I, s:s, s:{s:I, s:I, s:I}}", "op", "hello",
+			  "features", (int)z->features, "landlock_abi",
 			  (z->features & CACT_FEATURE_LANDLOCK) ? sbx_landlock_abi() : 0, "level",
-			  level, "base_vsz", (long long)z->base_vsz, "python", pyg_version());
+			  level, "base_vsz", (long long)z->base_vsz, "python", pyg_version(),
+			  "hot_pages", "written", (json_int_t)z->hot.pages, "pinned",
+			  (json_int_t)z->hot.pinned_pages, "huge_text",
+			  (json_int_t)z->hot.huge_text);
 	if (!hello || ctl_send(z->ctl, hello, NULL, 0))
 		_exit(1);
 	json_decref(hello);
@@ -218,11 +347,14 @@ void zygote_main(struct zygote *z, const char *level)
 		}
 		if (pfd[0].revents) {
 			struct cact_error err = {0};
+			char *buf = arena_alloc(CTL_MAX + 1);
 			int fds[CTL_FDS];
 			size_t nfds = 0;
 			const char *op;
 			json_t *msg;
-			int rc = ctl_recv(z->ctl, &msg, &op, fds, &nfds, &err);
+			int rc = buf ? ctl_recv_into(z->ctl, buf, CTL_MAX, &msg, &op, fds, &nfds,
+						     &err)
+				     : CACT_ENOMEM;
 
 			/* The host is gone (or broke the protocol): so are we, and every child with us. */
 			if (rc != 0)
@@ -234,5 +366,7 @@ void zygote_main(struct zygote *z, const char *level)
 				      json_object_get(msg, "prepare"));
 			json_decref(msg);
 		}
+		/* Nothing the loop allocated outlives an iteration. */
+		arena_reset();
 	}
 }

@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One supervised execution. The host sends the request down the child's
- * wire socket, then watches four fds until the child is dead: the wire
- * (frames from the guest, all hostile once "ready" has arrived), stdout and
- * stderr (capped), and the pidfd (death, and the handle that kills). The
- * wall clock is the host's: at the deadline the child's whole pid namespace
- * is killed, whatever the code does with its signals.
+ * wire socket, then watches its fds: the wire (frames from the guest, all
+ * hostile once "ready" has arrived), stdout and stderr (capped), the pidfd
+ * (death, and the handle that signals) and the slot's eventfd (the
+ * zygote's reports). The wall clock is the host's: at the deadline the
+ * child's whole pid namespace is killed, whatever the code does with its
+ * signals.
+ *
+ * When the guest reports the code's end, the host stops the child (SIGSTOP
+ * through the pidfd: every thread) and waits for the zygote to see the
+ * group stop. From then on nothing of the execution can run, so the streams
+ * and /output are complete: the host harvests them, answers, and only then
+ * kills the child, whose teardown happens off the caller's path.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -66,6 +73,9 @@ struct run {
 	char violation[256];
 	int killed_timeout, killed_flood, killed_violation, killed_cancel;
 	int dead;
+	int stop_sent; /* SIGSTOP sent after the result frame */
+	int stopped;   /* the zygote saw the whole execution stopped */
+	int lost;      /* the zygote died: no report will come */
 	unsigned applied_pid_max, applied_userns;
 	uint64_t start, deadline;
 	uint64_t timeout_us; /* the code's wall-clock limit, counted from "ready" */
@@ -159,6 +169,11 @@ static void on_frame(struct run *x, char *payload, size_t len)
 		}
 		x->have_result = 1;
 		x->report = json_incref(msg);
+		/* The code has ended: freeze everything it may have left running. */
+		if (!x->stop_sent) {
+			x->stop_sent = 1;
+			syscall(SYS_pidfd_send_signal, x->slot->pidfd, SIGSTOP, NULL, 0);
+		}
 		break;
 	case WIRE_SETUP_ERROR:
 		/* Also after ready (the request's limits are applied then), never once the code runs. */
@@ -305,14 +320,37 @@ static void drain(struct run *x)
 		violation(x, "%s", "truncated frame from the sandbox");
 }
 
+/* Takes in what the zygote reported about the slot. */
+static void slot_news(struct run *x)
+{
+	struct rt_slot st;
+	uint64_t v;
+
+	if (read(x->slot->evfd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing new since the last look. */
+	}
+	rt_slot_state(x->rt, x->slot, &st);
+	x->slot->stopped = st.stopped;
+	x->slot->exited = st.exited;
+	x->slot->lost = st.lost;
+	x->slot->status = st.status;
+	x->slot->cpu_us = st.cpu_us;
+	x->slot->maxrss_kib = st.maxrss_kib;
+	/* Only a stop the host asked for ends the run; the code cannot stop itself (pid 1). */
+	if (st.stopped && x->stop_sent)
+		x->stopped = 1;
+	if (st.lost)
+		x->lost = 1;
+}
+
 static void supervise(struct run *x)
 {
 	int wire_open = 1, out_open = 1, err_open = 1;
 
-	while (!x->dead) {
-		struct pollfd p[6];
+	while (!x->dead && !x->stopped && !x->lost) {
+		struct pollfd p[7];
 		uint64_t now = ut_now_us();
-		int timeout, n = 0, iw = -1, io = -1, ie = -1, ip, ic, ik;
+		int timeout, n = 0, iw = -1, io = -1, ie = -1, ip, ic, ik, iz;
 
 		if (now >= x->deadline && !x->killed_timeout && !x->dead) {
 			x->killed_timeout = 1;
@@ -350,6 +388,9 @@ static void supervise(struct run *x)
 			p[n].fd = x->req->cancel_fd;
 			p[n++].events = POLLIN;
 		}
+		iz = n;
+		p[n].fd = x->slot->evfd;
+		p[n++].events = POLLIN;
 		if (poll(p, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -368,18 +409,41 @@ static void supervise(struct run *x)
 		if (wire_open && x->outq_off < x->outq.len &&
 		    !(iw >= 0 && (p[iw].revents & POLLOUT)))
 			write_frames(x);
-		if (iw >= 0 && (p[iw].revents & (POLLIN | POLLHUP | POLLERR)) && read_wire(x))
+		if (iw >= 0 && (p[iw].revents & (POLLIN | POLLHUP | POLLERR)) && read_wire(x)) {
 			wire_open = 0;
+			/* The runner writes whole frames: a stream that ends in one is the code's. */
+			if (x->ready && !x->have_result && wire_decoder_partial(&x->dec) &&
+			    !x->killed_timeout && !x->killed_flood && !x->killed_cancel)
+				violation(x, "%s", "truncated frame from the sandbox");
+		}
 		if (io >= 0 && p[io].revents && read_stream(x, &x->out))
 			out_open = 0;
 		if (ie >= 0 && p[ie].revents && read_stream(x, &x->err))
 			err_open = 0;
 		if (p[ip].revents)
 			x->dead = 1;
+		if (p[iz].revents)
+			slot_news(x);
 		if (ut_now_us() > x->deadline + DEATH_GRACE_US)
 			break; /* cannot happen with a working kernel; do not hang the caller */
 	}
 	drain(x);
+}
+
+/* After the child died: waits for the zygote's wait status (or its loss). 0 or -1. */
+static int await_exit(struct run *x, uint64_t deadline_us)
+{
+	while (!x->slot->exited && !x->lost) {
+		struct pollfd p = {.fd = x->slot->evfd, .events = POLLIN};
+		uint64_t now = ut_now_us();
+
+		if (now >= deadline_us)
+			return -1;
+		if (poll(&p, 1, (int)((deadline_us - now + 999) / 1000)) < 0 && errno != EINTR)
+			return -1;
+		slot_news(x);
+	}
+	return x->slot->exited ? 0 : -1;
 }
 
 /* Moves a capped stream into the result, with a visible marker if it was cut. */
@@ -456,7 +520,7 @@ static int classify(struct run *x)
 			    FLOOD_FACTOR);
 		return rt_result_set_error(r, "output_limit", msg, NULL);
 	}
-	if (WIFSIGNALED(st)) {
+	if (!x->stopped && WIFSIGNALED(st)) {
 		int sig = WTERMSIG(st);
 		uint64_t cap_kib = x->req->limits[CACT_LIMIT_MEMORY_BYTES] / 1024;
 
@@ -482,13 +546,18 @@ static int classify(struct run *x)
 		ut_snprintf(msg, sizeof(msg), "killed by signal SIG%s", signame(sig));
 		return rt_result_set_error(r, "crashed", msg, NULL);
 	}
-	/* A normal exit. The guest's report refines it, within what it may claim. */
-	r->exit_code = WEXITSTATUS(st);
+	/*
+	 * A normal end. Stopped after its report: the code's exit code is the
+	 * report's (the code chooses its exit code either way). Exited: the
+	 * report refines the kernel's status, within what it may claim.
+	 */
+	r->exit_code = x->stopped ? 1 : WEXITSTATUS(st);
 	if (x->report) {
 		json_t *code = json_object_get(x->report, "exit_code");
 		json_t *error = json_object_get(x->report, "error");
 
-		if (json_is_integer(code) && (json_integer_value(code) != 0) == (r->exit_code != 0))
+		if (json_is_integer(code) &&
+		    (x->stopped || (json_integer_value(code) != 0) == (r->exit_code != 0)))
 			r->exit_code = (int)json_integer_value(code);
 		if (r->exit_code != 0 && json_is_object(error))
 			rc = rt_result_set_error(
@@ -536,6 +605,7 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 			      struct cact_result **out, struct cact_error *err)
 {
 	struct run x = {.rt = rt, .req = req, .outdir = -1};
+	struct cact_error aerr = {0};
 	json_t *frame = NULL;
 	char *profile = NULL;
 	int rc;
@@ -591,7 +661,25 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 		return ut_err(err, CACT_ENOMEM, "out of memory");
 	}
 	x.start = ut_now_us();
-	if ((rc = rt_slot_acquire(rt, profile, &x.slot, x.start + 60ull * 1000000, err)))
+	rc = rt_slot_acquire(rt, profile, &x.slot, &aerr);
+	x.res->stats.queue_us = ut_now_us() - x.start;
+	if (rc < 0)
+		ut_err(err, rc, "%s", aerr.message);
+	if (rc == RT_ACQ_BUSY) {
+		/* No sandbox in time: a result, so that the caller can tell it apart and retry. */
+		x.res->status = CACT_STATUS_BUSY;
+		x.res->exit_code = -1;
+		rc = rt_result_set_error(x.res, "busy", aerr.message, NULL);
+		if (rc) {
+			ut_err(err, CACT_ENOMEM, "out of memory");
+			goto fail;
+		}
+		x.res->isolation = strdup(rt->isolation);
+		*out = x.res;
+		x.res = NULL;
+		goto fail;
+	}
+	if (rc)
 		goto fail;
 	/* An HTTP request frame carries its body in base64. */
 	wire_decoder_init(
@@ -623,14 +711,23 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 	x.res->n_http = x.calls.n_log;
 	x.calls.log = NULL;
 	x.calls.n_log = x.calls.log_alloc = 0;
-	if (!x.dead) {
+	x.res->stats.wall_us = ut_now_us() - x.start;
+	if (x.lost) {
+		rc = ut_err(err, CACT_ESANDBOX,
+			    "the sandbox was lost: its zygote died during the execution (cact is "
+			    "starting a new one; run the code again)");
+		goto fail;
+	}
+	if (!x.dead && !x.stopped) {
 		kill_sandbox(&x);
 		rc = ut_err(err, CACT_ESANDBOX, "the sandbox did not die after SIGKILL");
 		goto fail;
 	}
-	x.res->stats.wall_us = ut_now_us() - x.start;
-	if (rt_slot_wait_exit(rt, x.slot, ut_now_us() + DEATH_GRACE_US)) {
-		rc = ut_err(err, CACT_ESANDBOX, "the zygote did not report the sandbox's exit");
+	if (x.dead && await_exit(&x, ut_now_us() + DEATH_GRACE_US)) {
+		rc = ut_err(err, CACT_ESANDBOX,
+			    x.lost ? "the sandbox was lost: its zygote died during the execution "
+				     "(cact is starting a new one; run the code again)"
+				   : "the zygote did not report the sandbox's exit");
 		goto fail;
 	}
 	x.res->stats.cpu_us = x.slot->cpu_us;

@@ -18,6 +18,7 @@ static const char *const status_names[] = {
 	[CACT_STATUS_CRASHED] = "crashed",
 	[CACT_STATUS_SETUP_ERROR] = "setup_error",
 	[CACT_STATUS_CANCELLED] = "cancelled",
+	[CACT_STATUS_BUSY] = "busy",
 };
 
 CACT_API const char *cact_status_name(enum cact_status s)

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The runtime: spawns cact-guest, waits for its zygote to be warm, and keeps
- * a small pool of pre-forked children so that the fork and the warm-up are
- * off the request path. Thread-safe: the control socket is read by one
- * thread at a time (whichever is waiting for something), which files what it
- * reads under the lock and wakes the others.
+ * The runtime: spawns cact-guest, keeps a pool of prepared children so that
+ * the fork, the warm-up and the sandbox's set-up happen before a request
+ * arrives, lines up callers when there is none, and replaces a zygote that
+ * died.
+ *
+ * One control thread per runtime reads the zygote's messages, files them
+ * under the runtime's lock, hands children to waiting callers in arrival
+ * order, asks the zygote for more, and restarts it when it is lost. Callers
+ * never read the control socket: they wait on their own condition variable
+ * (for a child) or on their child's eventfd (for its stop or exit).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,13 +17,16 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cact/cact.h>
@@ -29,6 +37,13 @@
 #include "zygote.h"
 
 #define STARTUP_TIMEOUT_US (60ull * 1000000)
+/* Losses tolerated: more than RESTART_MAX within RESTART_WINDOW_US and the runtime gives up. */
+#define RESTART_MAX	  5
+#define RESTART_WINDOW_US (60ull * 1000000)
+/* The pool shrinks back to its minimum after this long without a caller having to wait. */
+#define POOL_IDLE_US (10ull * 1000000)
+/* Housekeeping period of the control thread. */
+#define TICK_MS 1000
 
 /* The environment of the sandbox, built from nothing. */
 static char *const guest_env[] = {
@@ -53,6 +68,10 @@ CACT_API void cact_runtime_options_init(struct cact_runtime_options *o)
 	memset(o, 0, sizeof(*o));
 	o->isolation = CACT_ISOLATION_FULL;
 	o->pool_size = 1;
+	o->pool_max = 8;
+	o->max_running = 64;
+	o->queue_max = 256;
+	o->queue_timeout_ms = 30000;
 }
 
 char *rt_default_profile(void)
@@ -111,22 +130,182 @@ static int find_guest(const struct cact_runtime_options *o, char *out, size_t si
 		      CACT_LIBEXECDIR);
 }
 
-static void mark_broken(struct cact_runtime *rt, const char *why)
+static void wake(struct cact_runtime *rt)
 {
-	if (!rt->broken) {
-		rt->broken = 1;
-		ut_snprintf(rt->broken_msg, sizeof(rt->broken_msg), "%s", why);
+	uint64_t one = 1;
+
+	if (write(rt->wake, &one, sizeof(one)) < 0) {
+		/* The counter is full: the thread is awake anyway. */
 	}
 }
 
-static struct rt_slot *find_slot(struct cact_runtime *rt, long long id)
+static void notify(struct rt_slot *s)
 {
-	struct rt_slot *s;
+	uint64_t one = 1;
 
-	for (s = rt->slots; s; s = s->next)
-		if (s->id == id)
-			return s;
-	return NULL;
+	if (s->evfd >= 0 && write(s->evfd, &one, sizeof(one)) < 0) {
+		/* Full counter: the owner has a wake-up pending. */
+	}
+}
+
+/* ---- one zygote generation ---- */
+
+static int spawn_guest(const char *guest, const char *config, struct rt_gen *g,
+		       struct cact_error *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	char pid[32];
+	char *argv[] = {"cact-guest", "zygote", pid, (char *)config, NULL};
+	int sv[2], rc;
+
+	ut_snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return ut_err_sys(err, CACT_ESYS, errno, "socketpair");
+	posix_spawn_file_actions_init(&fa);
+	/* Only the control socket crosses: fd 3; stdio is /dev/null. */
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	/* A session of its own, default signals, nothing blocked: not the host's. */
+	posix_spawnattr_init(&attr);
+	{
+		sigset_t none, all;
+
+		sigemptyset(&none);
+		sigfillset(&all);
+		posix_spawnattr_setsigmask(&attr, &none);
+		posix_spawnattr_setsigdefault(&attr, &all);
+	}
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+						POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawn(&g->outer, guest, &fa, &attr, argv, guest_env);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	close(sv[1]);
+	if (rc) {
+		close(sv[0]);
+		g->outer = -1;
+		return ut_err_sys(err, CACT_ESYS, rc, "cannot start %s", guest);
+	}
+	g->ctl = sv[0];
+	g->outer_pidfd = (int)syscall(SYS_pidfd_open, g->outer, 0);
+	return 0;
+}
+
+/* Waits for the zygote's hello; *hello gets it (new reference). */
+static int await_hello(struct rt_gen *g, json_t **hello, struct cact_error *err)
+{
+	uint64_t deadline = ut_now_us() + STARTUP_TIMEOUT_US;
+	struct pollfd pfd = {.fd = g->ctl, .events = POLLIN};
+	int fds[CTL_FDS];
+	size_t nfds;
+	const char *op;
+	json_t *msg = NULL;
+	int rc;
+
+	*hello = NULL;
+	for (;;) {
+		uint64_t now = ut_now_us();
+
+		if (now >= deadline)
+			return ut_err(err, CACT_ESANDBOX, "the zygote did not start within %llu s",
+				      STARTUP_TIMEOUT_US / 1000000);
+		rc = poll(&pfd, 1, (int)((deadline - now) / 1000) + 1);
+		if (rc <= 0)
+			continue;
+		rc = ctl_recv(g->ctl, &msg, &op, fds, &nfds, err);
+		if (rc == 1)
+			return ut_err(err, CACT_ESANDBOX, "the zygote exited during start-up");
+		if (rc)
+			return rc;
+		while (nfds > 0)
+			close(fds[--nfds]);
+		if (strcmp(op, "hello") == 0)
+			break;
+		if (strcmp(op, "fatal") == 0) {
+			json_t *code = json_object_get(msg, "code");
+
+			rc = ut_err(
+				err,
+				json_integer_value(code) == CACT_EUNSUPPORTED ? CACT_EUNSUPPORTED
+									      : CACT_ESANDBOX,
+				"%s", json_string_value(json_object_get(msg, "message")) ?: "?");
+			json_decref(msg);
+			return rc;
+		}
+		json_decref(msg);
+		msg = NULL;
+	}
+	*hello = msg;
+	return 0;
+}
+
+/*
+ * Ends generation g: closing the control socket ends the zygote, whose
+ * death ends every child; then the helper is reaped. Fills why (when
+ * non-NULL) with how the helper ended.
+ */
+static void end_gen(struct rt_gen *g, char *why, size_t size)
+{
+	int status = 0;
+
+	ut_close(&g->ctl);
+	if (g->outer > 0) {
+		struct pollfd pfd = {.fd = g->outer_pidfd, .events = POLLIN};
+
+		if (g->outer_pidfd < 0 || poll(&pfd, 1, 2000) <= 0)
+			kill(g->outer, SIGKILL);
+		while (waitpid(g->outer, &status, 0) < 0 && errno == EINTR)
+			;
+		if (why && WIFSIGNALED(status))
+			ut_snprintf(why, size, "the guest helper was killed by SIG%s",
+				    sigabbrev_np(WTERMSIG(status)) ?: "?");
+		else if (why)
+			ut_snprintf(why, size, "the guest helper exited with status %d",
+				    WEXITSTATUS(status));
+	}
+	ut_close(&g->outer_pidfd);
+	g->outer = -1;
+}
+
+/* Starts a zygote into *g (all or nothing). */
+static int start_gen(struct cact_runtime *rt, struct rt_gen *g, json_t **hello,
+		     struct cact_error *err)
+{
+	int rc;
+
+	g->outer = -1;
+	g->outer_pidfd = g->ctl = -1;
+	if ((rc = spawn_guest(rt->guest, rt->guest_cfg, g, err)))
+		return rc;
+	if ((rc = await_hello(g, hello, err))) {
+		end_gen(g, NULL, 0);
+		return rc;
+	}
+	fcntl(g->ctl, F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+/* ---- the pool ---- */
+
+static void close_slot(struct rt_slot *s)
+{
+	ut_close(&s->wire);
+	ut_close(&s->out);
+	ut_close(&s->err);
+	ut_close(&s->pidfd);
+	ut_close(&s->evfd);
+	free(s->profile);
+	free(s);
+}
+
+static void kill_slot(const struct rt_slot *s)
+{
+	if (s->pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
 }
 
 static void unlink_slot(struct cact_runtime *rt, struct rt_slot *s)
@@ -141,36 +320,14 @@ static void unlink_slot(struct cact_runtime *rt, struct rt_slot *s)
 	}
 }
 
-static void kill_slot(struct rt_slot *s)
+static struct rt_slot *find_slot(struct cact_runtime *rt, long long id)
 {
-	if (s->pidfd >= 0)
-		syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
-}
+	struct rt_slot *s;
 
-static void close_slot(struct rt_slot *s)
-{
-	ut_close(&s->wire);
-	ut_close(&s->out);
-	ut_close(&s->err);
-	ut_close(&s->pidfd);
-	free(s->profile);
-	s->profile = NULL;
-}
-
-/* Sends the child its prepare frame. A child that died meanwhile is reported by the zygote. */
-static void prepare_slot(struct rt_slot *s, const char *profile)
-{
-	size_t len = strlen(profile);
-	unsigned char hdr[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
-				(unsigned char)(len >> 8), (unsigned char)len};
-
-	s->profile = strdup(profile);
-	if (!s->profile)
-		return;
-	/* Small, and the child reads it: the socket buffer takes it whole. */
-	if (send(s->wire, hdr, 4, MSG_NOSIGNAL) != 4 ||
-	    send(s->wire, profile, len, MSG_NOSIGNAL) != (ssize_t)len)
-		kill_slot(s);
+	for (s = rt->slots; s; s = s->next)
+		if (s->id == id)
+			return s;
+	return NULL;
 }
 
 /* Removes the record of spawn id and returns its profile (owned), or NULL. */
@@ -197,123 +354,36 @@ static unsigned count_spawns(const struct cact_runtime *rt, const char *profile)
 	unsigned n = 0;
 
 	for (sp = rt->spawns; sp; sp = sp->next)
-		if (profile ? sp->profile && strcmp(sp->profile, profile) == 0 : !sp->profile)
+		if (!profile || strcmp(sp->profile, profile) == 0)
 			n++;
 	return n;
 }
 
-/* Files one control message. Called with the lock held. */
-static void dispatch(struct cact_runtime *rt, json_t *msg, const char *op, int *fds, size_t nfds)
+/* Idle children prepared with profile (any profile when NULL). */
+static unsigned count_idle(const struct cact_runtime *rt, const char *profile)
 {
-	long long id = json_integer_value(json_object_get(msg, "id"));
-	struct rt_slot *s;
+	const struct rt_slot *s;
+	unsigned n = 0;
 
-	if (strcmp(op, "spawned") == 0 && nfds == 4) {
-		char *profile = answered(rt, id);
-
-		s = calloc(1, sizeof(*s));
-		if (!s) {
-			free(profile);
-			while (nfds > 0)
-				close(fds[--nfds]);
-			return;
-		}
-		/* The zygote already queued the prepare frame for the child. */
-		s->profile = profile;
-		s->id = id;
-		s->wire = fds[0];
-		s->out = fds[1];
-		s->err = fds[2];
-		s->pidfd = fds[3];
-		s->next = rt->slots;
-		rt->slots = s;
-		return;
-	}
-	while (nfds > 0)
-		close(fds[--nfds]);
-	if (strcmp(op, "exited") == 0) {
-		s = find_slot(rt, id);
-		if (!s)
-			return;
-		s->exited = 1;
-		s->status = (int)json_integer_value(json_object_get(msg, "status"));
-		s->cpu_us = (uint64_t)json_integer_value(json_object_get(msg, "cpu_us"));
-		s->maxrss_kib = (uint64_t)json_integer_value(json_object_get(msg, "maxrss_kib"));
-		if (!s->taken) {
-			/* A warm child died before it was used: forget it. */
-			unlink_slot(rt, s);
-			close_slot(s);
-			free(s);
-		}
-	} else if (strcmp(op, "spawn_failed") == 0) {
-		free(answered(rt, id));
-		rt->spawn_failures++;
-		ut_snprintf(rt->spawn_msg, sizeof(rt->spawn_msg), "%s",
-			    json_string_value(json_object_get(msg, "message")) ?: "unknown");
-	} else if (strcmp(op, "fatal") == 0) {
-		mark_broken(rt,
-			    json_string_value(json_object_get(msg, "message")) ?: "zygote failed");
-	}
+	for (s = rt->slots; s; s = s->next)
+		if (!s->taken && !s->exited && (!profile || strcmp(s->profile, profile) == 0))
+			n++;
+	return n;
 }
 
-/*
- * Waits for control traffic until the deadline. Called with the lock held;
- * may drop and retake it. Either reads ctl itself or, if another thread is
- * reading, waits for that thread to file what it read.
- */
-static void pump(struct cact_runtime *rt, uint64_t deadline_us)
+/* The oldest idle child prepared with profile, or NULL. */
+static struct rt_slot *idle_slot(struct cact_runtime *rt, const char *profile)
 {
-	struct pollfd pfd = {.fd = rt->ctl, .events = POLLIN};
-	struct cact_error err = {0};
-	int fds[CTL_FDS];
-	size_t nfds = 0;
-	const char *op;
-	json_t *msg = NULL;
-	uint64_t now = ut_now_us();
-	int rc, timeout;
+	struct rt_slot *s, *best = NULL;
 
-	if (now >= deadline_us)
-		return;
-	if (rt->reading) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 50 * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&rt->cond, &rt->lock, &ts);
-		return;
-	}
-	rt->reading = 1;
-	pthread_mutex_unlock(&rt->lock);
-	timeout = (int)((deadline_us - now + 999) / 1000);
-	if (timeout > 100)
-		timeout =
-			100; /* come back now and then: another thread may be waiting on the cond */
-	rc = poll(&pfd, 1, timeout);
-	if (rc > 0)
-		rc = ctl_recv(rt->ctl, &msg, &op, fds, &nfds, &err);
-	else
-		rc = rc < 0 && errno != EINTR ? CACT_ESYS : 2;
-	pthread_mutex_lock(&rt->lock);
-	rt->reading = 0;
-	if (rc == 0)
-		dispatch(rt, msg, op, fds, nfds);
-	else if (rc == 1)
-		mark_broken(rt, "the zygote exited");
-	else if (rc != 2)
-		mark_broken(rt, err.message[0] ? err.message : "control channel failed");
-	json_decref(msg);
-	pthread_cond_broadcast(&rt->cond);
+	for (s = rt->slots; s; s = s->next)
+		if (!s->taken && !s->exited && strcmp(s->profile, profile) == 0 &&
+		    (!best || s->id < best->id))
+			best = s;
+	return best;
 }
 
-/*
- * Asks the zygote for a child. With a profile, the zygote queues that
- * prepare frame on the child's socket before handing it over, so the child
- * builds its sandbox without waiting for the host. Lock held.
- */
+/* Asks the zygote for a child prepared with profile. Lock held. */
 static int ask_spawn(struct cact_runtime *rt, const char *profile)
 {
 	struct rt_spawn *sp = calloc(1, sizeof(*sp));
@@ -323,30 +393,24 @@ static int ask_spawn(struct cact_runtime *rt, const char *profile)
 	if (!sp)
 		return CACT_ENOMEM;
 	sp->id = ++rt->next_id;
-	if (profile) {
-		sp->profile = strdup(profile);
-		frame = json_loads(profile, 0, NULL);
-		if (!sp->profile || !frame)
-			goto out;
-	}
-	msg = json_pack("{s:s, s:I, s:O?}", "op", "spawn", "id", sp->id, "prepare", frame);
+	sp->gen = rt->gen.no;
+	sp->profile = strdup(profile);
+	frame = json_loads(profile, 0, NULL);
+	if (!sp->profile || !frame)
+		goto out;
+	msg = json_pack("{s:s, s:I, s:O}", "op", "spawn", "id", sp->id, "prepare", frame);
 	if (!msg)
 		goto out;
-	pthread_mutex_lock(&rt->send_lock);
-	rc = ctl_send(rt->ctl, msg, NULL, 0);
-	pthread_mutex_unlock(&rt->send_lock);
-	if (rc == CACT_ETOOBIG && profile) {
-		/* A profile too big for one control message: the host sends it itself. */
-		json_decref(frame);
-		json_decref(msg);
-		free(sp->profile);
-		free(sp);
-		return ask_spawn(rt, NULL);
+	rc = ctl_send(rt->gen.ctl, msg, NULL, 0);
+	if (rc == CACT_ETOOBIG) {
+		/* Too big for one control message: the zygote sends it, then the host does. */
+		json_object_del(msg, "prepare");
+		rc = ctl_send(rt->gen.ctl, msg, NULL, 0);
+		if (rc == 0)
+			sp->id = -sp->id; /* marks "send the profile on arrival" */
 	}
-	if (rc) {
-		mark_broken(rt, "cannot write to the zygote");
+	if (rc)
 		goto out;
-	}
 	sp->next = rt->spawns;
 	rt->spawns = sp;
 	sp = NULL;
@@ -360,195 +424,533 @@ out:
 	return rc;
 }
 
-/* Files every control message already waiting, without blocking. Lock held. */
-static void drain_ctl(struct cact_runtime *rt)
+/* Sends a child its prepare frame when the zygote could not carry it. */
+static void send_profile(struct rt_slot *s)
 {
-	struct pollfd pfd = {.fd = rt->ctl, .events = POLLIN};
+	size_t len = strlen(s->profile);
+	unsigned char hdr[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
+				(unsigned char)(len >> 8), (unsigned char)len};
 
-	while (!rt->reading && !rt->broken && poll(&pfd, 1, 0) > 0)
-		pump(rt, ut_now_us() + 1000);
+	/* The child reads it at once: a blocking write is short. */
+	if (ut_write_full(s->wire, hdr, 4) || ut_write_full(s->wire, s->profile, len))
+		kill_slot(s);
 }
 
-/* Children prepared with profile and not taken. */
-static unsigned count_ready(const struct cact_runtime *rt, const char *profile)
+static unsigned spawn_cap(void)
 {
-	const struct rt_slot *s;
-	unsigned n = 0;
+	static unsigned cap;
 
-	for (s = rt->slots; s; s = s->next)
-		if (!s->taken && !s->exited && s->profile && strcmp(s->profile, profile) == 0)
-			n++;
-	return n;
+	/* Children prepared at once: more only compete with the executions for the CPUs. */
+	if (!cap) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cap = n > 2 ? (unsigned)n : 2;
+	}
+	return cap;
 }
 
-/* Tops the pool up with children for the pool's profile. Lock held. */
-static void refill(struct cact_runtime *rt)
+/*
+ * Hands idle children to waiting callers in arrival order, asks for the
+ * children still missing (callers first, then the pool), and lets excess
+ * idle children go. Lock held, zygote up.
+ */
+static void serve(struct cact_runtime *rt)
 {
-	struct rt_slot **pp = &rt->slots;
+	struct {
+		const char *profile;
+		unsigned unserved;
+	} seen[8];
+	size_t n_seen = 0, i;
+	unsigned inflight = count_spawns(rt, NULL), cap = spawn_cap(), running = rt->n_running;
+	struct rt_waiter *w;
+	struct rt_slot **pp;
+	uint64_t now = ut_now_us();
 
-	/* Fresh children nobody waits for any more: let them go. */
-	while (rt->want_fresh == 0 && *pp) {
+	/* Handed a child, not yet awake: already running as far as the cap goes. */
+	for (w = rt->waiters; w; w = w->next)
+		running += w->slot != NULL;
+	for (w = rt->waiters; w; w = w->next) {
+		struct rt_slot *s;
+
+		if (w->slot || w->failed)
+			continue;
+		if (running >= rt->max_running)
+			break; /* the rest wait for a running execution to end */
+		if ((s = idle_slot(rt, w->profile))) {
+			s->taken = 1;
+			w->slot = s;
+			running++;
+			pthread_cond_signal(&w->cond);
+			continue;
+		}
+		/* Not served: is a child on its way for it? */
+		for (i = 0; i < n_seen && strcmp(seen[i].profile, w->profile) != 0; i++)
+			;
+		if (i == n_seen && n_seen < UT_ARRAY_SIZE(seen)) {
+			seen[n_seen].profile = w->profile;
+			seen[n_seen++].unserved = 0;
+		}
+		if (i < UT_ARRAY_SIZE(seen) && ++seen[i].unserved > count_spawns(rt, w->profile) &&
+		    inflight < cap) {
+			if (ask_spawn(rt, w->profile))
+				return;
+			inflight++;
+		}
+	}
+	if (!rt->pool_profile)
+		return;
+	/* The pool follows the last request's profile: children prepared otherwise go. */
+	for (pp = &rt->slots; *pp;) {
 		struct rt_slot *s = *pp;
 
-		if (!s->taken && !s->profile) {
+		if (!s->taken && strcmp(s->profile, rt->pool_profile) != 0) {
 			*pp = s->next;
 			kill_slot(s);
 			close_slot(s);
-			free(s);
 			continue;
 		}
 		pp = &s->next;
 	}
-	while (!rt->broken && rt->pool_profile &&
-	       count_ready(rt, rt->pool_profile) + count_spawns(rt, rt->pool_profile) <
-		       rt->pool_size)
-		if (ask_spawn(rt, rt->pool_profile))
-			break;
+	if (rt->pool_target > rt->pool_min && now - rt->last_wait_us > POOL_IDLE_US)
+		rt->pool_target = rt->pool_min;
+	{
+		unsigned idle = count_idle(rt, rt->pool_profile);
+		unsigned coming = count_spawns(rt, rt->pool_profile);
+
+		for (i = 0; i < n_seen; i++)
+			if (strcmp(seen[i].profile, rt->pool_profile) == 0)
+				coming = coming > seen[i].unserved ? coming - seen[i].unserved : 0;
+		while (idle + coming < rt->pool_target && inflight < cap) {
+			if (ask_spawn(rt, rt->pool_profile))
+				return;
+			coming++;
+			inflight++;
+		}
+		/* Over the target (it shrank): the longest idle go first. */
+		while (idle > rt->pool_target) {
+			struct rt_slot *s = idle_slot(rt, rt->pool_profile);
+
+			if (!s)
+				break;
+			unlink_slot(rt, s);
+			kill_slot(s);
+			close_slot(s);
+			idle--;
+		}
+	}
 }
 
-/* From now on the pool serves profile; children prepared otherwise are let go. Lock held. */
-static void switch_profile(struct cact_runtime *rt, const char *profile)
+/* The zygote of generation rt->gen is gone: fail what depended on it. Lock held. */
+static void lost(struct cact_runtime *rt, const char *what)
 {
-	struct rt_slot **pp = &rt->slots;
+	struct rt_gen g = rt->gen;
+	struct rt_slot **pp;
+	char why[160] = "";
+	char msg[400];
+	unsigned in_flight = 0;
+	uint64_t now = ut_now_us();
+
+	rt->gen.ctl = rt->gen.outer_pidfd = -1;
+	rt->gen.outer = -1;
+	for (pp = &rt->slots; *pp;) {
+		struct rt_slot *s = *pp;
+
+		if (!s->taken) {
+			*pp = s->next;
+			close_slot(s);
+			continue;
+		}
+		if (!s->exited) {
+			s->lost = 1;
+			in_flight++;
+			notify(s);
+		}
+		pp = &s->next;
+	}
+	while (rt->spawns)
+		free(answered(rt, rt->spawns->id));
+	pthread_mutex_unlock(&rt->lock);
+	end_gen(&g, why, sizeof(why));
+	pthread_mutex_lock(&rt->lock);
+	/* The rate: the oldest of the last RESTART_MAX losses within the window means give up. */
+	memmove(rt->deaths + 1, rt->deaths, sizeof(rt->deaths) - sizeof(rt->deaths[0]));
+	rt->deaths[0] = now;
+	if (rt->n_deaths < RESTART_MAX)
+		rt->n_deaths++;
+	ut_snprintf(msg, sizeof(msg),
+		    "the sandbox zygote was lost (%s; %s); %u execution(s) in "
+		    "flight failed",
+		    what, why[0] ? why : "no status", in_flight);
+	if (rt->n_deaths == RESTART_MAX && now - rt->deaths[RESTART_MAX - 1] < RESTART_WINDOW_US &&
+	    !rt->broken) {
+		struct rt_waiter *w;
+
+		rt->broken = 1;
+		ut_snprintf(rt->broken_msg, sizeof(rt->broken_msg),
+			    "the sandbox zygote died %d times within %llu s; cact gave up "
+			    "restarting it",
+			    RESTART_MAX, RESTART_WINDOW_US / 1000000);
+		for (w = rt->waiters; w; w = w->next) {
+			w->failed = 1;
+			pthread_cond_signal(&w->cond);
+		}
+	}
+	if (rt->event_fn) {
+		pthread_mutex_unlock(&rt->lock);
+		rt->event_fn(rt->event_user, CACT_RUNTIME_LOST, msg);
+		if (rt->broken)
+			rt->event_fn(rt->event_user, CACT_RUNTIME_GAVE_UP, rt->broken_msg);
+		pthread_mutex_lock(&rt->lock);
+	}
+}
+
+/* Files one control message. Lock held. */
+static void dispatch(struct cact_runtime *rt, json_t *msg, const char *op, int *fds, size_t nfds)
+{
+	long long id = json_integer_value(json_object_get(msg, "id"));
+	struct rt_slot *s;
+
+	if (strcmp(op, "spawned") == 0 && nfds == 4) {
+		int host_sends = 0;
+		char *profile = answered(rt, id);
+
+		if (!profile) {
+			profile = answered(rt, -id);
+			host_sends = profile != NULL;
+		}
+		s = profile ? calloc(1, sizeof(*s)) : NULL;
+		if (!s) {
+			free(profile);
+			while (nfds > 0) {
+				if (nfds == 4)
+					syscall(SYS_pidfd_send_signal, fds[3], SIGKILL, NULL, 0);
+				close(fds[--nfds]);
+			}
+			return;
+		}
+		s->profile = profile;
+		s->id = id;
+		s->gen = rt->gen.no;
+		s->wire = fds[0];
+		s->out = fds[1];
+		s->err = fds[2];
+		s->pidfd = fds[3];
+		s->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		s->since_us = ut_now_us();
+		s->next = rt->slots;
+		rt->slots = s;
+		if (host_sends)
+			send_profile(s);
+		return;
+	}
+	while (nfds > 0)
+		close(fds[--nfds]);
+	if (strcmp(op, "stopped") == 0 || strcmp(op, "exited") == 0) {
+		s = find_slot(rt, id);
+		if (!s)
+			return; /* released already: its end is nobody's business */
+		s->cpu_us = (uint64_t)json_integer_value(json_object_get(msg, "cpu_us"));
+		s->maxrss_kib = (uint64_t)json_integer_value(json_object_get(msg, "maxrss_kib"));
+		if (op[0] == 's') {
+			s->stopped = 1;
+		} else {
+			s->exited = 1;
+			s->status = (int)json_integer_value(json_object_get(msg, "status"));
+		}
+		if (!s->taken && s->exited) {
+			/* A prepared child died before it was used: forget it. */
+			unlink_slot(rt, s);
+			close_slot(s);
+			return;
+		}
+		notify(s);
+	} else if (strcmp(op, "spawn_failed") == 0) {
+		char *profile = answered(rt, id) ?: answered(rt, -id);
+		struct rt_waiter *w;
+
+		rt->spawn_failures++;
+		ut_snprintf(rt->spawn_msg, sizeof(rt->spawn_msg), "%s",
+			    json_string_value(json_object_get(msg, "message")) ?: "unknown");
+		/* The first caller that waited for it hears why. */
+		for (w = rt->waiters; w && profile; w = w->next) {
+			if (!w->slot && !w->failed && strcmp(w->profile, profile) == 0) {
+				w->failed = 2;
+				pthread_cond_signal(&w->cond);
+				break;
+			}
+		}
+		free(profile);
+	}
+}
+
+/* Reads every control message waiting. 0, or -1 when the channel is gone. Lock held. */
+static int read_ctl(struct cact_runtime *rt, char *what, size_t size)
+{
+	for (;;) {
+		struct cact_error err = {0};
+		int fds[CTL_FDS];
+		size_t nfds = 0;
+		const char *op;
+		json_t *msg = NULL;
+		int rc = ctl_recv(rt->gen.ctl, &msg, &op, fds, &nfds, &err);
+
+		if (rc == CACT_ESYS && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (rc == 1) {
+			ut_snprintf(what, size, "its control channel closed");
+			return -1;
+		}
+		if (rc) {
+			ut_snprintf(what, size, "%s", err.message);
+			return -1;
+		}
+		if (strcmp(op, "fatal") == 0) {
+			ut_snprintf(what, size, "it failed: %s",
+				    json_string_value(json_object_get(msg, "message")) ?: "?");
+			json_decref(msg);
+			return -1;
+		}
+		dispatch(rt, msg, op, fds, nfds);
+		json_decref(msg);
+	}
+}
+
+/* Starts a zygote after a loss. Lock held; dropped while the zygote starts. */
+static void restart(struct cact_runtime *rt)
+{
+	struct cact_error err = {0};
+	struct rt_gen g;
+	json_t *hello = NULL;
+	char msg[400];
+	int rc;
+
+	pthread_mutex_unlock(&rt->lock);
+	rc = start_gen(rt, &g, &hello, &err);
+	json_decref(hello);
+	pthread_mutex_lock(&rt->lock);
+	if (rc) {
+		/* Counts as a loss: a zygote that cannot start gives up the runtime soon. */
+		g.no = rt->gen.no;
+		rt->gen = (struct rt_gen){.outer = -1, .outer_pidfd = -1, .ctl = -1, .no = g.no};
+		lost(rt, err.message);
+		return;
+	}
+	g.no = rt->gen.no + 1;
+	rt->gen = g;
+	rt->restarts++;
+	ut_snprintf(msg, sizeof(msg), "a new sandbox zygote serves (restart %llu)",
+		    (unsigned long long)rt->restarts);
+	if (rt->event_fn) {
+		pthread_mutex_unlock(&rt->lock);
+		rt->event_fn(rt->event_user, CACT_RUNTIME_RESTARTED, msg);
+		pthread_mutex_lock(&rt->lock);
+	}
+}
+
+static void *control(void *arg)
+{
+	struct cact_runtime *rt = arg;
+
+	pthread_mutex_lock(&rt->lock);
+	while (!rt->quitting) {
+		struct pollfd p[3];
+		char what[300];
+		nfds_t n = 0;
+		int rc;
+
+		if (rt->gen.ctl < 0) {
+			if (rt->broken) {
+				/* Nothing left to do but wait for cact_runtime_free. */
+				p[0].fd = rt->wake;
+				p[0].events = POLLIN;
+				pthread_mutex_unlock(&rt->lock);
+				poll(p, 1, TICK_MS);
+				pthread_mutex_lock(&rt->lock);
+				continue;
+			}
+			restart(rt);
+			continue;
+		}
+		serve(rt);
+		p[n].fd = rt->wake;
+		p[n++].events = POLLIN;
+		p[n].fd = rt->gen.ctl;
+		p[n++].events = POLLIN;
+		if (rt->gen.outer_pidfd >= 0) {
+			p[n].fd = rt->gen.outer_pidfd;
+			p[n++].events = POLLIN;
+		}
+		pthread_mutex_unlock(&rt->lock);
+		rc = poll(p, n, TICK_MS);
+		pthread_mutex_lock(&rt->lock);
+		if (rc <= 0 || rt->quitting)
+			continue;
+		if (p[0].revents) {
+			uint64_t v;
+
+			if (read(rt->wake, &v, sizeof(v)) < 0) {
+				/* EAGAIN: another read took it. */
+			}
+		}
+		if (p[1].revents && read_ctl(rt, what, sizeof(what))) {
+			lost(rt, what);
+			continue;
+		}
+		if (n == 3 && p[2].revents) {
+			/* The helper is gone; what the zygote still sent is read first. */
+			if (read_ctl(rt, what, sizeof(what)) == 0)
+				ut_snprintf(what, sizeof(what), "the guest helper exited");
+			lost(rt, what);
+		}
+	}
+	pthread_mutex_unlock(&rt->lock);
+	return NULL;
+}
+
+/* ---- callers ---- */
+
+static void deadline_ts(uint64_t deadline_us, struct timespec *ts)
+{
+	struct timespec now;
+	uint64_t t = ut_now_us(), left = deadline_us > t ? deadline_us - t : 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ts->tv_sec = now.tv_sec + (time_t)(left / 1000000);
+	ts->tv_nsec = now.tv_nsec + (long)(left % 1000000) * 1000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static void unqueue(struct cact_runtime *rt, struct rt_waiter *w)
+{
+	struct rt_waiter **pp;
+
+	for (pp = &rt->waiters; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			if (rt->waiters_tail == &w->next)
+				rt->waiters_tail = pp;
+			rt->n_waiters--;
+			return;
+		}
+	}
+}
+
+static void use_profile(struct cact_runtime *rt, const char *profile)
+{
 	char *copy;
 
 	if (rt->pool_profile && strcmp(rt->pool_profile, profile) == 0)
 		return;
 	copy = strdup(profile);
-	if (!copy)
-		return;
-	free(rt->pool_profile);
-	rt->pool_profile = copy;
-	while (*pp) {
-		struct rt_slot *s = *pp;
-
-		if (!s->taken && s->profile) {
-			*pp = s->next;
-			kill_slot(s);
-			close_slot(s);
-			free(s);
-			continue;
-		}
-		pp = &s->next;
+	if (copy) {
+		free(rt->pool_profile);
+		rt->pool_profile = copy;
 	}
 }
 
 int rt_slot_acquire(struct cact_runtime *rt, const char *profile, struct rt_slot **out,
-		    uint64_t deadline_us, struct cact_error *err)
+		    struct cact_error *err)
 {
-	unsigned failures;
-	struct rt_slot *s;
-	int rc = 0, waiting = 0;
+	struct rt_waiter w = {.profile = profile};
+	uint64_t deadline = ut_now_us() + rt->queue_timeout_us;
+	pthread_condattr_t ca;
+	int rc = 0;
 
 	*out = NULL;
 	pthread_mutex_lock(&rt->lock);
-	drain_ctl(rt);
-	failures = rt->spawn_failures;
-	for (;;) {
-		if (rt->broken) {
-			rc = ut_err(err, CACT_ESANDBOX, "runtime is broken: %s", rt->broken_msg);
-			goto out;
-		}
-		for (s = rt->slots; s; s = s->next)
-			if (!s->taken && !s->exited && s->profile &&
-			    strcmp(s->profile, profile) == 0)
-				break;
-		if (!s) {
-			for (s = rt->slots; s; s = s->next)
-				if (!s->taken && !s->exited && !s->profile)
-					break;
-			if (s)
-				prepare_slot(s, profile);
-		}
-		if (s) {
-			s->taken = 1;
-			*out = s;
-			break;
-		}
-		if (rt->spawn_failures != failures) {
-			rc = ut_err(err, CACT_ESANDBOX, "cannot start an execution: %s",
-				    rt->spawn_msg);
-			goto out;
-		}
-		if (!waiting) {
-			waiting = 1;
-			rt->want_fresh++;
-		}
-		if (count_spawns(rt, NULL) < rt->want_fresh && (rc = ask_spawn(rt, NULL))) {
-			ut_err(err, rc, "cannot ask the zygote for an execution");
-			goto out;
-		}
-		if (ut_now_us() >= deadline_us) {
-			rc = ut_err(err, CACT_ESANDBOX, "timed out waiting for a sandbox");
-			goto out;
-		}
-		pump(rt, deadline_us);
+	if (rt->broken) {
+		rc = ut_err(err, CACT_ESANDBOX, "%s", rt->broken_msg);
+		goto out;
 	}
-	switch_profile(rt, profile);
+	/* Nobody in line and a child ready: take it. */
+	if (!rt->waiters && rt->n_running < rt->max_running && (*out = idle_slot(rt, profile))) {
+		(*out)->taken = 1;
+		goto got;
+	}
+	if (rt->n_waiters >= rt->queue_max) {
+		rt->busy++;
+		rc = RT_ACQ_BUSY;
+		ut_err(err, CACT_ESANDBOX,
+		       "cact is busy: %u callers are already waiting for a sandbox; retry shortly",
+		       rt->n_waiters);
+		goto out;
+	}
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	*rt->waiters_tail = &w;
+	rt->waiters_tail = &w.next;
+	rt->n_waiters++;
+	/* A caller had to wait: the pool grows, up to its bound. */
+	rt->last_wait_us = ut_now_us();
+	if (rt->pool_target < rt->pool_max)
+		rt->pool_target++;
+	wake(rt);
+	while (!w.slot && !w.failed && !rt->broken) {
+		struct timespec ts;
+
+		if (ut_now_us() >= deadline)
+			break;
+		deadline_ts(deadline, &ts);
+		pthread_cond_timedwait(&w.cond, &rt->lock, &ts);
+	}
+	unqueue(rt, &w);
+	pthread_cond_destroy(&w.cond);
+	if (w.slot) {
+		*out = w.slot;
+		goto got;
+	}
+	if (rt->broken)
+		rc = ut_err(err, CACT_ESANDBOX, "%s", rt->broken_msg);
+	else if (w.failed == 2)
+		rc = ut_err(err, CACT_ESANDBOX, "cannot start an execution: %s", rt->spawn_msg);
+	else {
+		rt->busy++;
+		rc = RT_ACQ_BUSY;
+		ut_err(err, CACT_ESANDBOX,
+		       "cact is busy: no sandbox became free within %.3g s; retry shortly",
+		       (double)rt->queue_timeout_us / 1e6);
+	}
+	/* Whatever was asked for this caller serves the next. */
+	wake(rt);
+	goto out;
+got:
+	rt->n_running++;
+	rt->executions++;
+	use_profile(rt, profile);
+	/* Refill now: on another CPU the next child gets ready while this one runs. */
+	wake(rt);
 out:
-	if (waiting)
-		rt->want_fresh--;
 	pthread_mutex_unlock(&rt->lock);
 	return rc;
 }
 
-int rt_slot_wait_exit(struct cact_runtime *rt, struct rt_slot *s, uint64_t deadline_us)
+void rt_slot_state(struct cact_runtime *rt, const struct rt_slot *s, struct rt_slot *copy)
 {
-	int rc;
-
 	pthread_mutex_lock(&rt->lock);
-	while (!s->exited && !rt->broken && ut_now_us() < deadline_us)
-		pump(rt, deadline_us);
-	rc = s->exited ? 0 : CACT_ESANDBOX;
+	*copy = *s;
 	pthread_mutex_unlock(&rt->lock);
-	return rc;
 }
 
 void rt_slot_release(struct cact_runtime *rt, struct rt_slot *s)
 {
 	pthread_mutex_lock(&rt->lock);
 	unlink_slot(rt, s);
-	/* Refill the pool now that this execution no longer competes for the CPU. */
-	refill(rt);
+	rt->n_running--;
+	if (!s->exited && !s->lost)
+		kill_slot(s);
+	/* A caller held back by max_running may go now. */
+	if (rt->waiters)
+		wake(rt);
 	pthread_mutex_unlock(&rt->lock);
 	close_slot(s);
-	free(s);
 }
 
-static int spawn_guest(struct cact_runtime *rt, const char *guest, const char *config,
-		       struct cact_error *err)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	char pid[32];
-	char *argv[] = {"cact-guest", "zygote", pid, (char *)config, NULL};
-	int sv[2], rc;
-
-	ut_snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
-		return ut_err_sys(err, CACT_ESYS, errno, "socketpair");
-	posix_spawn_file_actions_init(&fa);
-	/* Only the control socket crosses: fd 3; stdio is /dev/null. */
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-	/* A session of its own: no process of the runtime shares the host's process group. */
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-	rc = posix_spawn(&rt->outer, guest, &fa, &attr, argv, guest_env);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	close(sv[1]);
-	if (rc) {
-		close(sv[0]);
-		return ut_err_sys(err, CACT_ESYS, rc, "cannot start %s", guest);
-	}
-	rt->ctl = sv[0];
-	rt->outer_pidfd = (int)syscall(SYS_pidfd_open, rt->outer, 0);
-	return 0;
-}
+/* ---- the runtime ---- */
 
 static char *isolation_json(const struct cact_runtime *rt)
 {
@@ -568,59 +970,27 @@ static char *isolation_json(const struct cact_runtime *rt)
 	return s;
 }
 
-/* Waits for the zygote's hello. Called before any other thread knows the runtime. */
-static int await_hello(struct cact_runtime *rt, struct cact_error *err)
+static void take_hello(struct cact_runtime *rt, json_t *msg)
 {
-	uint64_t deadline = ut_now_us() + STARTUP_TIMEOUT_US;
-	struct pollfd pfd = {.fd = rt->ctl, .events = POLLIN};
-	int fds[CTL_FDS];
-	size_t nfds;
-	const char *op;
-	json_t *msg = NULL;
-	int rc;
-
-	for (;;) {
-		uint64_t now = ut_now_us();
-
-		if (now >= deadline)
-			return ut_err(err, CACT_ESANDBOX, "the zygote did not start within %llu s",
-				      STARTUP_TIMEOUT_US / 1000000);
-		rc = poll(&pfd, 1, (int)((deadline - now) / 1000) + 1);
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc <= 0)
-			continue;
-		rc = ctl_recv(rt->ctl, &msg, &op, fds, &nfds, err);
-		if (rc == 1)
-			return ut_err(err, CACT_ESANDBOX, "the zygote exited during start-up");
-		if (rc)
-			return rc;
-		while (nfds > 0)
-			close(fds[--nfds]);
-		if (strcmp(op, "hello") == 0)
-			break;
-		if (strcmp(op, "fatal") == 0) {
-			json_t *code = json_object_get(msg, "code");
-
-			rc = ut_err(
-				err,
-				json_integer_value(code) == CACT_EUNSUPPORTED ? CACT_EUNSUPPORTED
-									      : CACT_ESANDBOX,
-				"%s", json_string_value(json_object_get(msg, "message")) ?: "?");
-			json_decref(msg);
-			return rc;
-		}
-		json_decref(msg);
-		msg = NULL;
-	}
 	rt->features = (unsigned)json_integer_value(json_object_get(msg, "features"));
 	rt->landlock_abi = (int)json_integer_value(json_object_get(msg, "landlock_abi"));
 	rt->reduced = strcmp(json_string_value(json_object_get(msg, "level")) ?: "", "full") != 0;
 	rt->base_vsz = (uint64_t)json_integer_value(json_object_get(msg, "base_vsz"));
 	ut_snprintf(rt->python, sizeof(rt->python), "%s",
 		    json_string_value(json_object_get(msg, "python")) ?: "?");
-	json_decref(msg);
-	return 0;
+}
+
+/* Starts the control thread with every signal blocked: signals are the program's. */
+static int start_thread(struct cact_runtime *rt)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&rt->thread, NULL, control, rt);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 CACT_API int cact_runtime_new(const struct cact_runtime_options *opts, struct cact_runtime **out,
@@ -628,9 +998,7 @@ CACT_API int cact_runtime_new(const struct cact_runtime_options *opts, struct ca
 {
 	struct cact_runtime_options dflt;
 	struct cact_runtime *rt = NULL;
-	char guest[PATH_MAX];
-	json_t *cfg = NULL, *paths = NULL;
-	char *cfg_text = NULL;
+	json_t *cfg = NULL, *paths = NULL, *hello = NULL;
 	uint64_t t0 = ut_now_us();
 	size_t i;
 	int rc;
@@ -642,11 +1010,20 @@ CACT_API int cact_runtime_new(const struct cact_runtime_options *opts, struct ca
 	}
 	if (opts->isolation != CACT_ISOLATION_FULL && opts->isolation != CACT_ISOLATION_REDUCED)
 		return ut_err(err, CACT_EINVAL, "unknown isolation level %d", (int)opts->isolation);
-	if ((rc = find_guest(opts, guest, sizeof(guest), err)))
-		return rc;
-	paths = json_array();
-	if (!paths)
+	rt = calloc(1, sizeof(*rt));
+	if (!rt)
 		return ut_err(err, CACT_ENOMEM, "out of memory");
+	rt->gen = (struct rt_gen){.outer = -1, .outer_pidfd = -1, .ctl = -1, .no = 1};
+	rt->wake = -1;
+	rt->waiters_tail = &rt->waiters;
+	pthread_mutex_init(&rt->lock, NULL);
+	if ((rc = find_guest(opts, rt->guest, sizeof(rt->guest), err)))
+		goto fail;
+	paths = json_array();
+	if (!paths) {
+		rc = ut_err(err, CACT_ENOMEM, "out of memory");
+		goto fail;
+	}
 	for (i = 0; i < opts->n_python_paths; i++) {
 		char real[PATH_MAX];
 		struct stat st;
@@ -659,80 +1036,106 @@ CACT_API int cact_runtime_new(const struct cact_runtime_options *opts, struct ca
 		}
 		json_array_append_new(paths, json_string(real));
 	}
-	cfg = json_pack("{s:s, s:i, s:O}", "isolation",
+	cfg = json_pack("{s:s, s:i, s:O, s:b}", "isolation",
 			opts->isolation == CACT_ISOLATION_FULL ? "full" : "reduced", "hide",
-			(int)opts->hide_features, "python_paths", paths);
-	cfg_text = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
-	rt = calloc(1, sizeof(*rt));
-	if (!cfg_text || !rt) {
+			(int)opts->hide_features, "python_paths", paths, "one_shot",
+			opts->one_shot != 0);
+	rt->guest_cfg = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
+	rt->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!rt->guest_cfg || rt->wake < 0) {
 		rc = ut_err(err, CACT_ENOMEM, "out of memory");
 		goto fail;
 	}
-	rt->ctl = rt->outer_pidfd = -1;
-	rt->outer = -1;
-	rt->pool_size = opts->pool_size;
-	pthread_mutex_init(&rt->lock, NULL);
-	pthread_mutex_init(&rt->send_lock, NULL);
-	pthread_cond_init(&rt->cond, NULL);
-	if ((rc = spawn_guest(rt, guest, cfg_text, err)))
+	rt->pool_min = opts->one_shot ? 0 : opts->pool_size;
+	rt->pool_max = opts->one_shot ? 0 : opts->pool_max;
+	if (rt->pool_max < rt->pool_min)
+		rt->pool_max = rt->pool_min;
+	rt->pool_target = rt->pool_min;
+	rt->max_running = opts->max_running ? opts->max_running : 1;
+	rt->queue_max = opts->queue_max;
+	rt->queue_timeout_us = opts->queue_timeout_ms * 1000;
+	rt->event_fn = opts->event_fn;
+	rt->event_user = opts->event_user;
+	if ((rc = start_gen(rt, &rt->gen, &hello, err)))
 		goto fail;
-	if ((rc = await_hello(rt, err)))
-		goto fail;
+	rt->gen.no = 1;
+	take_hello(rt, hello);
 	rt->startup_us = ut_now_us() - t0;
 	rt->isolation = isolation_json(rt);
-	if (!rt->isolation) {
+	/* One-shot: the first request's profile decides; no child is prepared ahead. */
+	rt->pool_profile = opts->one_shot ? NULL : rt_default_profile();
+	if (!rt->isolation || (!opts->one_shot && !rt->pool_profile)) {
 		rc = ut_err(err, CACT_ENOMEM, "out of memory");
 		goto fail;
 	}
-	rt->pool_profile = rt_default_profile();
-	if (!rt->pool_profile) {
-		rc = ut_err(err, CACT_ENOMEM, "out of memory");
+	if (start_thread(rt)) {
+		rc = ut_err(err, CACT_ESYS, "cannot start the runtime's thread");
 		goto fail;
 	}
-	pthread_mutex_lock(&rt->lock);
-	refill(rt);
-	pthread_mutex_unlock(&rt->lock);
+	rt->thread_started = 1;
 	*out = rt;
 	rt = NULL;
 fail:
 	cact_runtime_free(rt);
+	json_decref(hello);
 	json_decref(cfg);
 	json_decref(paths);
-	free(cfg_text);
 	return rc;
 }
 
 CACT_API void cact_runtime_free(struct cact_runtime *rt)
 {
 	struct rt_slot *s, *next;
-	int status;
 
 	if (!rt)
 		return;
-	/* Closing the control socket ends the zygote, whose death ends every child. */
-	ut_close(&rt->ctl);
-	if (rt->outer > 0) {
-		struct pollfd pfd = {.fd = rt->outer_pidfd, .events = POLLIN};
-
-		if (rt->outer_pidfd < 0 || poll(&pfd, 1, 2000) <= 0)
-			kill(rt->outer, SIGKILL);
-		while (waitpid(rt->outer, &status, 0) < 0 && errno == EINTR)
-			;
+	if (rt->thread_started) {
+		pthread_mutex_lock(&rt->lock);
+		rt->quitting = 1;
+		wake(rt);
+		pthread_mutex_unlock(&rt->lock);
+		pthread_join(rt->thread, NULL);
 	}
-	ut_close(&rt->outer_pidfd);
+	/* Closing the control socket ends the zygote, whose death ends every child. */
+	end_gen(&rt->gen, NULL, 0);
 	for (s = rt->slots; s; s = next) {
 		next = s->next;
 		close_slot(s);
-		free(s);
 	}
 	while (rt->spawns)
 		free(answered(rt, rt->spawns->id));
 	pthread_mutex_destroy(&rt->lock);
-	pthread_mutex_destroy(&rt->send_lock);
-	pthread_cond_destroy(&rt->cond);
+	ut_close(&rt->wake);
+	free(rt->guest_cfg);
 	free(rt->isolation);
 	free(rt->pool_profile);
 	free(rt);
+}
+
+CACT_API int cact_runtime_check(struct cact_runtime *rt, struct cact_error *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&rt->lock);
+	if (rt->broken)
+		rc = ut_err(err, CACT_ESANDBOX, "%s", rt->broken_msg);
+	pthread_mutex_unlock(&rt->lock);
+	return rc;
+}
+
+CACT_API void cact_runtime_stats(struct cact_runtime *rt, struct cact_runtime_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&rt->lock);
+	st->idle = count_idle(rt, NULL);
+	st->preparing = count_spawns(rt, NULL);
+	st->running = rt->n_running;
+	st->waiting = rt->n_waiters;
+	st->pool_target = rt->pool_target;
+	st->executions = rt->executions;
+	st->busy = rt->busy;
+	st->restarts = rt->restarts;
+	pthread_mutex_unlock(&rt->lock);
 }
 
 CACT_API char *cact_runtime_isolation_json(const struct cact_runtime *rt)
@@ -742,7 +1145,7 @@ CACT_API char *cact_runtime_isolation_json(const struct cact_runtime *rt)
 
 CACT_API pid_t cact_runtime_zygote_pid(const struct cact_runtime *rt)
 {
-	return rt->outer;
+	return __atomic_load_n(&rt->gen.outer, __ATOMIC_RELAXED);
 }
 
 CACT_API uint64_t cact_runtime_startup_us(const struct cact_runtime *rt)

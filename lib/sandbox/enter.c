@@ -9,7 +9,9 @@
  *      the user namespace, and the network namespace has no interfaces;
  *   2. the private root (sbx_root_build, sbx_root_enter): pivot_root into a
  *      tmpfs holding only the Python runtime read-only and three devices;
- *   3. the seccomp program is compiled (not applied) and landlock's ABI read.
+ *   3. the seccomp program is compiled in two layers, and the base layer
+ *      installed (sandbox/seccomp.c: it still lets the set-up below through);
+ *      landlock's ABI is read.
  * Done per execution, in a child forked into a fresh pid namespace, before
  * the request arrives (it only needs the request's mounts, which the host
  * sends ahead as the pool's profile), here in sbx_enter. Last, once the
@@ -160,8 +162,9 @@ int sbx_enter(const struct sbx_exec *x, unsigned *applied, struct cact_error *er
 
 	/*
 	 * 7. Seccomp last: every step above needs calls the filter forbids.
-	 *    Nothing but the runner's own code runs between here and the
-	 *    model's code.
+	 *    The closing layer over the zygote's base layer makes the whole
+	 *    filter. Nothing but the runner's own code runs between here and
+	 *    the model's code.
 	 */
 	if ((e = sbx_seccomp_install(x->filter)))
 		return ut_err_sys(err, CACT_ESANDBOX, -e, "seccomp");

@@ -15,8 +15,8 @@
 #include <cact/runtime.h>
 
 /* The uid and gid the code runs as inside its user namespace. */
-#define SBX_UID 1000
-#define SBX_GID 1000
+#define SBX_UID	     1000
+#define SBX_GID	     1000
 #define SBX_HOSTNAME "cact"
 
 /* ---- namespaces (guest outer process) ---- */
@@ -57,13 +57,13 @@ int sbx_root_enter(struct cact_error *err);
 struct sbx_mount {
 	const char *host;  /* absolute host path, resolved by the host */
 	const char *guest; /* "/input/..." (unused for the workspace) */
-	dev_t dev;         /* what the host validated: the bind must be this inode */
+	dev_t dev;	   /* what the host validated: the bind must be this inode */
 	ino_t ino;
 	int is_dir;
 };
 
 struct sbx_limits {
-	uint64_t cpu_s;    /* RLIMIT_CPU (soft; hard is one more) */
+	uint64_t cpu_s;	   /* RLIMIT_CPU (soft; hard is one more) */
 	uint64_t as_bytes; /* RLIMIT_AS */
 	uint64_t nofile;
 	uint64_t nproc;
@@ -78,8 +78,8 @@ struct sbx_filter {
 
 /* Everything sbx_enter needs to turn a warm child into a sandboxed execution. */
 struct sbx_exec {
-	int host_tree;  /* from sbx_root_build; closed by sbx_enter */
-	int procfd;     /* the zygote's procfs (its pid namespace); closed by sbx_enter */
+	int host_tree;	  /* from sbx_root_build; closed by sbx_enter */
+	int procfd;	  /* the zygote's procfs (its pid namespace); closed by sbx_enter */
 	int landlock_abi; /* 0: go without landlock (reduced isolation) */
 	const struct sbx_filter *filter;
 	const struct sbx_mount *workspace; /* NULL: none */
@@ -89,7 +89,7 @@ struct sbx_exec {
 	uint64_t output_inodes;
 	uint64_t tmp_bytes;
 	uint64_t pid_max; /* pids of the execution's pid namespace (Linux 6.14+), 0: leave */
-	int last_fd; /* fds 0..last_fd stay open: stdio and the wire socket */
+	int last_fd;	  /* fds 0..last_fd stay open: stdio and the wire socket */
 };
 
 /*
@@ -99,8 +99,8 @@ struct sbx_exec {
 int sbx_exec_mounts(const struct sbx_exec *x, unsigned *applied, struct cact_error *err);
 
 /* Extra protections sbx_exec_mounts reports as applied. */
-#define SBX_APPLIED_PID_MAX (1u << 0)  /* per-namespace pid_max took */
-#define SBX_APPLIED_USERNS (1u << 1)   /* execution has a user namespace of its own */
+#define SBX_APPLIED_PID_MAX (1u << 0) /* per-namespace pid_max took */
+#define SBX_APPLIED_USERNS  (1u << 1) /* execution has a user namespace of its own */
 
 /*
  * The ordered entry into the sandbox, run by the execution child before its
@@ -114,8 +114,12 @@ int sbx_set_limits(const struct sbx_limits *l, struct cact_error *err);
 
 /* ---- seccomp ---- */
 
-/* Compiles the execution filter into a BPF program (owned; sbx_seccomp_free). */
-int sbx_seccomp_build(struct sbx_filter *out, struct cact_error *err);
+/*
+ * Compiles the execution filter into its two layers (seccomp.c says why):
+ * the base layer the zygote installs once, and the closing layer each child
+ * installs last. Both owned (sbx_seccomp_free).
+ */
+int sbx_seccomp_build(struct sbx_filter *base, struct sbx_filter *closing, struct cact_error *err);
 /* Installs it on every thread of the caller. 0 or -errno. */
 int sbx_seccomp_install(const struct sbx_filter *f);
 void sbx_seccomp_free(struct sbx_filter *f);

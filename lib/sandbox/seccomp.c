@@ -6,8 +6,17 @@
  * dead process. Calls that only an escape attempt makes kill the whole
  * process with SIGSYS, which the host reports as sandbox_violation.
  *
- * The filter is compiled once in the zygote into a BPF program; each child
- * installs that program with one seccomp() call.
+ * The filter comes in two layers, because loading a BPF program is costly
+ * (a JIT pass and, at exit, its freeing: about a millisecond for the whole
+ * list here) and a child would otherwise load it every time:
+ *   - the base layer, installed once in the zygote and inherited by every
+ *     child with fork, is the list below with the calls the zygote and a
+ *     child's set-up still need (forking, the mount API, namespaces,
+ *     capabilities, landlock, installing the next layer) let through;
+ *   - the closing layer, a few instructions each child installs last, gives
+ *     those calls exactly the action the list gives them.
+ * The kernel runs both and takes the stricter action, so what the code
+ * meets is the list below, whole.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +24,7 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -28,54 +38,196 @@
 #include "sandbox.h"
 
 /* What glibc's pthread_create passes to clone() once clone3 says ENOSYS. */
-#define THREAD_CLONE_FLAGS                                                                        \
-	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |       \
+#define THREAD_CLONE_FLAGS                                                                  \
+	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | \
 	 CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
 
 #define SPECIAL_MODE_BITS (S_ISUID | S_ISGID | S_ISVTX)
-#define LOW32 0xffffffffull
+#define LOW32		  0xffffffffull
 
 /* Allowed without conditions. Names unknown on the build's architecture are skipped. */
 static const char *const allowed[] = {
 	/* file descriptors and I/O */
-	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
-	"preadv2", "pwritev2", "lseek", "close", "close_range", "dup", "dup2", "dup3", "fcntl",
-	"flock", "fsync", "fdatasync", "ftruncate", "truncate", "fallocate", "sendfile",
-	"copy_file_range", "readahead", "fadvise64", "pipe", "pipe2",
+	"read",
+	"write",
+	"readv",
+	"writev",
+	"pread64",
+	"pwrite64",
+	"preadv",
+	"pwritev",
+	"preadv2",
+	"pwritev2",
+	"lseek",
+	"close",
+	"close_range",
+	"dup",
+	"dup2",
+	"dup3",
+	"fcntl",
+	"flock",
+	"fsync",
+	"fdatasync",
+	"ftruncate",
+	"truncate",
+	"fallocate",
+	"sendfile",
+	"copy_file_range",
+	"readahead",
+	"fadvise64",
+	"pipe",
+	"pipe2",
 	/* file system, inside the private root */
-	"fstat", "stat", "lstat", "newfstatat", "statx", "statfs", "fstatfs", "access",
-	"faccessat", "faccessat2", "getdents", "getdents64", "getcwd", "chdir", "fchdir",
-	"readlink", "readlinkat", "rmdir", "unlink", "unlinkat", "rename", "renameat",
-	"renameat2", "link", "linkat", "symlink", "symlinkat", "utime", "utimes", "utimensat",
-	"futimesat", "umask", "getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr",
+	"fstat",
+	"stat",
+	"lstat",
+	"newfstatat",
+	"statx",
+	"statfs",
+	"fstatfs",
+	"access",
+	"faccessat",
+	"faccessat2",
+	"getdents",
+	"getdents64",
+	"getcwd",
+	"chdir",
+	"fchdir",
+	"readlink",
+	"readlinkat",
+	"rmdir",
+	"unlink",
+	"unlinkat",
+	"rename",
+	"renameat",
+	"renameat2",
+	"link",
+	"linkat",
+	"symlink",
+	"symlinkat",
+	"utime",
+	"utimes",
+	"utimensat",
+	"futimesat",
+	"umask",
+	"getxattr",
+	"lgetxattr",
+	"fgetxattr",
+	"listxattr",
+	"llistxattr",
 	"flistxattr",
 	/* memory */
-	"mmap", "munmap", "mprotect", "mremap", "madvise", "brk", "msync", "mincore",
+	"mmap",
+	"munmap",
+	"mprotect",
+	"mremap",
+	"madvise",
+	"brk",
+	"msync",
+	"mincore",
 	/* signals, within the execution's own pid namespace */
-	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigpending", "rt_sigtimedwait",
-	"rt_sigsuspend", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "sigaltstack", "kill", "tgkill",
-	"tkill", "pause", "restart_syscall",
+	"rt_sigaction",
+	"rt_sigprocmask",
+	"rt_sigreturn",
+	"rt_sigpending",
+	"rt_sigtimedwait",
+	"rt_sigsuspend",
+	"rt_sigqueueinfo",
+	"rt_tgsigqueueinfo",
+	"sigaltstack",
+	"kill",
+	"tgkill",
+	"tkill",
+	"pause",
+	"restart_syscall",
 	/* identity and limits, read-only or lowering */
-	"getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getgroups",
-	"getresuid", "getresgid", "getpgrp", "getpgid", "getsid", "capget", "uname", "sysinfo",
-	"getrlimit", "setrlimit", "getrusage", "times", "getpriority", "getcpu",
+	"getpid",
+	"gettid",
+	"getppid",
+	"getuid",
+	"geteuid",
+	"getgid",
+	"getegid",
+	"getgroups",
+	"getresuid",
+	"getresgid",
+	"getpgrp",
+	"getpgid",
+	"getsid",
+	"capget",
+	"uname",
+	"sysinfo",
+	"getrlimit",
+	"setrlimit",
+	"getrusage",
+	"times",
+	"getpriority",
+	"getcpu",
 	/* time */
-	"clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday", "time",
-	"alarm", "setitimer", "getitimer", "timer_create", "timer_settime", "timer_gettime",
-	"timer_delete", "timer_getoverrun", "timerfd_create", "timerfd_settime",
+	"clock_gettime",
+	"clock_getres",
+	"clock_nanosleep",
+	"nanosleep",
+	"gettimeofday",
+	"time",
+	"alarm",
+	"setitimer",
+	"getitimer",
+	"timer_create",
+	"timer_settime",
+	"timer_gettime",
+	"timer_delete",
+	"timer_getoverrun",
+	"timerfd_create",
+	"timerfd_settime",
 	"timerfd_gettime",
 	/* threads */
-	"futex", "futex_waitv", "set_robust_list", "get_robust_list", "set_tid_address", "rseq",
-	"arch_prctl", "sched_yield", "sched_getaffinity", "sched_getparam", "sched_getscheduler",
-	"sched_get_priority_max", "sched_get_priority_min", "sched_rr_get_interval",
+	"futex",
+	"futex_waitv",
+	"set_robust_list",
+	"get_robust_list",
+	"set_tid_address",
+	"rseq",
+	"arch_prctl",
+	"sched_yield",
+	"sched_getaffinity",
+	"sched_getparam",
+	"sched_getscheduler",
+	"sched_get_priority_max",
+	"sched_get_priority_min",
+	"sched_rr_get_interval",
 	/* waiting and events (asyncio, selectors) */
-	"poll", "ppoll", "select", "pselect6", "epoll_create", "epoll_create1", "epoll_ctl",
-	"epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2", "signalfd",
+	"poll",
+	"ppoll",
+	"select",
+	"pselect6",
+	"epoll_create",
+	"epoll_create1",
+	"epoll_ctl",
+	"epoll_wait",
+	"epoll_pwait",
+	"epoll_pwait2",
+	"eventfd",
+	"eventfd2",
+	"signalfd",
 	"signalfd4",
 	/* sockets that already exist (the wire socket, socketpairs) */
-	"sendmsg", "recvmsg", "sendto", "recvfrom", "sendmmsg", "recvmmsg", "shutdown",
-	"getsockopt", "setsockopt", "getsockname", "getpeername",
-	"getrandom", "exit", "exit_group", "wait4", "waitid",
+	"sendmsg",
+	"recvmsg",
+	"sendto",
+	"recvfrom",
+	"sendmmsg",
+	"recvmmsg",
+	"shutdown",
+	"getsockopt",
+	"setsockopt",
+	"getsockname",
+	"getpeername",
+	"getrandom",
+	"exit",
+	"exit_group",
+	"wait4",
+	"waitid",
 };
 
 /*
@@ -83,16 +235,79 @@ static const char *const allowed[] = {
  * most are the first step of a known escape or kernel exploit class.
  */
 static const char *const fatal[] = {
-	"ptrace", "process_vm_readv", "process_vm_writev", "bpf", "perf_event_open",
-	"userfaultfd", "keyctl", "add_key", "request_key", "io_uring_setup", "io_uring_enter",
-	"io_uring_register", "mount", "umount2", "pivot_root", "move_mount", "open_tree",
-	"fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "unshare", "setns",
-	"open_by_handle_at", "name_to_handle_at", "splice", "vmsplice", "tee", "personality",
-	"kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-	"reboot", "swapon", "swapoff", "chroot", "acct", "quotactl", "quotactl_fd", "syslog",
-	"settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "lookup_dcookie",
-	"ioperm", "iopl", "modify_ldt", "uselib", "vhangup", "pidfd_getfd", "kcmp",
+	"ptrace",
+	"process_vm_readv",
+	"process_vm_writev",
+	"bpf",
+	"perf_event_open",
+	"userfaultfd",
+	"keyctl",
+	"add_key",
+	"request_key",
+	"io_uring_setup",
+	"io_uring_enter",
+	"io_uring_register",
+	"pivot_root",
+	"fspick",
+	"open_by_handle_at",
+	"name_to_handle_at",
+	"splice",
+	"vmsplice",
+	"tee",
+	"personality",
+	"kexec_load",
+	"kexec_file_load",
+	"init_module",
+	"finit_module",
+	"delete_module",
+	"reboot",
+	"swapon",
+	"swapoff",
+	"chroot",
+	"acct",
+	"quotactl",
+	"quotactl_fd",
+	"syslog",
+	"settimeofday",
+	"clock_settime",
+	"clock_adjtime",
+	"adjtimex",
+	"lookup_dcookie",
+	"ioperm",
+	"iopl",
+	"modify_ldt",
+	"uselib",
+	"vhangup",
+	"pidfd_getfd",
+	"kcmp",
 	"fanotify_init",
+};
+
+/* Killed as well, but the zygote and a child's set-up need them: the closing layer kills them. */
+static const char *const setup_fatal[] = {
+	"mount",    "umount2", "move_mount",	"open_tree", "fsopen",
+	"fsconfig", "fsmount", "mount_setattr", "unshare",   "setns",
+};
+
+/* Refused (EPERM) by the list, needed by set-up: the closing layer refuses them. */
+static const char *const setup_denied[] = {
+	"capset",
+	"landlock_create_ruleset",
+	"landlock_add_rule",
+	"landlock_restrict_self",
+	"seccomp",
+	"setsid",
+	"openat2",
+	"pidfd_open",
+	"process_madvise",
+};
+
+/* What glibc's fork() passes to clone(): the zygote forks; the code gets EPERM. */
+#define FORK_CLONE_FLAGS (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD)
+
+/* prctl options set-up uses and the code may not. */
+static const unsigned long prctl_setup[] = {
+	PR_SET_PDEATHSIG, PR_SET_SECUREBITS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_SET_NO_NEW_PRIVS,
 };
 
 /* Newer than libseccomp 2.5's tables: by number, x86_64 only. */
@@ -103,14 +318,13 @@ static const int fatal_numbers[] = {
 #endif
 
 static const unsigned long clone_namespace_flags[] = {
-	CLONE_NEWNS,  CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
-	CLONE_NEWUSER, CLONE_NEWPID,   CLONE_NEWNET, 0x80 /* CLONE_NEWTIME */,
+	CLONE_NEWNS,   CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
+	CLONE_NEWUSER, CLONE_NEWPID,	CLONE_NEWNET, 0x80 /* CLONE_NEWTIME */,
 };
 
 static const unsigned long prctl_allowed[] = {
-	PR_SET_NAME,	 PR_GET_NAME,	    PR_GET_DUMPABLE, PR_GET_SECCOMP,
-	PR_GET_NO_NEW_PRIVS, PR_CAPBSET_READ, PR_GET_KEEPCAPS, PR_GET_PDEATHSIG,
-	PR_GET_TIMERSLACK,
+	PR_SET_NAME,	 PR_GET_NAME,	  PR_GET_DUMPABLE,  PR_GET_SECCOMP,    PR_GET_NO_NEW_PRIVS,
+	PR_CAPBSET_READ, PR_GET_KEEPCAPS, PR_GET_PDEATHSIG, PR_GET_TIMERSLACK,
 };
 
 static const unsigned long ioctl_allowed[] = {
@@ -127,7 +341,7 @@ struct mode_rule {
 };
 
 static const struct mode_rule mode_rules[] = {
-	{"open", 2},  {"openat", 3}, {"creat", 1},   {"mkdir", 1},     {"mkdirat", 2},
+	{"open", 2},  {"openat", 3}, {"creat", 1},    {"mkdir", 1},	{"mkdirat", 2},
 	{"chmod", 1}, {"fchmod", 1}, {"fchmodat", 2}, {"fchmodat2", 2},
 };
 
@@ -145,6 +359,7 @@ static int add(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned 
 	return 0;
 }
 
+/* The list, as the base layer: set-up's calls let through (see the top of this file). */
 static int add_rules(scmp_filter_ctx ctx, struct cact_error *err)
 {
 	struct scmp_arg_cmp cmp;
@@ -154,6 +369,20 @@ static int add_rules(scmp_filter_ctx ctx, struct cact_error *err)
 	for (i = 0; i < UT_ARRAY_SIZE(allowed); i++)
 		if ((rc = add(ctx, SCMP_ACT_ALLOW, allowed[i], 0, NULL, err)))
 			return rc;
+	for (i = 0; i < UT_ARRAY_SIZE(setup_fatal); i++)
+		if ((rc = add(ctx, SCMP_ACT_ALLOW, setup_fatal[i], 0, NULL, err)))
+			return rc;
+	for (i = 0; i < UT_ARRAY_SIZE(setup_denied); i++)
+		if ((rc = add(ctx, SCMP_ACT_ALLOW, setup_denied[i], 0, NULL, err)))
+			return rc;
+	cmp = SCMP_A0(SCMP_CMP_EQ, FORK_CLONE_FLAGS);
+	if ((rc = add(ctx, SCMP_ACT_ALLOW, "clone", 1, &cmp, err)))
+		return rc;
+	for (i = 0; i < UT_ARRAY_SIZE(prctl_setup); i++) {
+		cmp = SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, prctl_setup[i]);
+		if ((rc = add(ctx, SCMP_ACT_ALLOW, "prctl", 1, &cmp, err)))
+			return rc;
+	}
 	for (i = 0; i < UT_ARRAY_SIZE(fatal); i++)
 		if ((rc = add(ctx, SCMP_ACT_KILL_PROCESS, fatal[i], 0, NULL, err)))
 			return rc;
@@ -228,7 +457,33 @@ static int add_rules(scmp_filter_ctx ctx, struct cact_error *err)
 	return 0;
 }
 
-int sbx_seccomp_build(struct sbx_filter *out, struct cact_error *err)
+/* The closing layer: set-up's calls get the list's action, everything else the base layer's. */
+static int add_closing_rules(scmp_filter_ctx ctx, struct cact_error *err)
+{
+	struct scmp_arg_cmp cmp;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < UT_ARRAY_SIZE(setup_fatal); i++)
+		if ((rc = add(ctx, SCMP_ACT_KILL_PROCESS, setup_fatal[i], 0, NULL, err)))
+			return rc;
+	for (i = 0; i < UT_ARRAY_SIZE(setup_denied); i++)
+		if ((rc = add(ctx, SCMP_ACT_ERRNO(EPERM), setup_denied[i], 0, NULL, err)))
+			return rc;
+	cmp = SCMP_A0(SCMP_CMP_EQ, FORK_CLONE_FLAGS);
+	if ((rc = add(ctx, SCMP_ACT_ERRNO(EPERM), "clone", 1, &cmp, err)))
+		return rc;
+	for (i = 0; i < UT_ARRAY_SIZE(prctl_setup); i++) {
+		cmp = SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, prctl_setup[i]);
+		if ((rc = add(ctx, SCMP_ACT_ERRNO(EPERM), "prctl", 1, &cmp, err)))
+			return rc;
+	}
+	return 0;
+}
+
+/* Compiles one layer: default action, its rules. */
+static int build(uint32_t dflt, int (*rules)(scmp_filter_ctx, struct cact_error *),
+		 struct sbx_filter *out, struct cact_error *err)
 {
 	scmp_filter_ctx ctx = NULL;
 	int pipefd[2] = {-1, -1};
@@ -237,7 +492,7 @@ int sbx_seccomp_build(struct sbx_filter *out, struct cact_error *err)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+	ctx = seccomp_init(dflt);
 	if (!ctx)
 		return ut_err(err, CACT_ESANDBOX, "seccomp_init failed");
 	/* Another architecture's numbers (i386 via int 0x80, x32) mean something else: kill. */
@@ -248,7 +503,7 @@ int sbx_seccomp_build(struct sbx_filter *out, struct cact_error *err)
 		rc = ut_err_sys(err, CACT_ESANDBOX, -rc, "seccomp_attr_set");
 		goto out;
 	}
-	if ((rc = add_rules(ctx, err)))
+	if ((rc = rules(ctx, err)))
 		goto out;
 	/* The program is small (a few KiB): a pipe holds it without a reader. */
 	if (pipe2(pipefd, O_CLOEXEC)) {
@@ -277,6 +532,15 @@ out:
 	ut_close(&pipefd[0]);
 	ut_close(&pipefd[1]);
 	seccomp_release(ctx);
+	return rc;
+}
+
+int sbx_seccomp_build(struct sbx_filter *base, struct sbx_filter *closing, struct cact_error *err)
+{
+	int rc = build(SCMP_ACT_ERRNO(EPERM), add_rules, base, err);
+
+	if (rc == 0 && (rc = build(SCMP_ACT_ALLOW, add_closing_rules, closing, err)))
+		sbx_seccomp_free(base);
 	return rc;
 }
 

@@ -9,26 +9,34 @@
 
 int ctl_send(int sock, const json_t *msg, const int *fds, size_t nfds)
 {
-	char *buf = json_dumps(msg, JSON_COMPACT);
+	json_malloc_t alloc;
+	json_free_t release;
+	char *buf;
 	size_t len;
 	int rc = 0;
 
+	/* jansson's own allocator: the zygote points it at memory no child inherits. */
+	json_get_alloc_funcs(&alloc, &release);
+	len = json_dumpb(msg, NULL, 0, JSON_COMPACT);
+	if (len == 0)
+		return CACT_ENOMEM;
+	if (len > CTL_MAX)
+		return CACT_ETOOBIG;
+	buf = alloc(len);
 	if (!buf)
 		return CACT_ENOMEM;
-	len = strlen(buf);
-	if (len > CTL_MAX)
-		rc = CACT_ETOOBIG;
+	if (json_dumpb(msg, buf, len, JSON_COMPACT) != len)
+		rc = CACT_ENOMEM;
 	else if (ut_send_fds(sock, buf, len, fds, nfds))
 		rc = CACT_ESYS;
 	explicit_bzero(buf, len);
-	free(buf);
+	release(buf);
 	return rc;
 }
 
-int ctl_recv(int sock, json_t **msg, const char **op, int *fds, size_t *nfds,
-	     struct cact_error *err)
+int ctl_recv_into(int sock, char *buf, size_t cap, json_t **msg, const char **op, int *fds,
+		  size_t *nfds, struct cact_error *err)
 {
-	char *buf = malloc(CTL_MAX + 1);
 	json_error_t jerr;
 	json_t *root = NULL;
 	ssize_t n;
@@ -37,9 +45,7 @@ int ctl_recv(int sock, json_t **msg, const char **op, int *fds, size_t *nfds,
 	*msg = NULL;
 	*op = NULL;
 	*nfds = 0;
-	if (!buf)
-		return ut_err(err, CACT_ENOMEM, "out of memory");
-	n = ut_recv_fds(sock, buf, CTL_MAX, fds, CTL_FDS, nfds);
+	n = ut_recv_fds(sock, buf, cap, fds, CTL_FDS, nfds);
 	if (n < 0) {
 		rc = ut_err_sys(err, errno == EPROTO ? CACT_EPROTO : CACT_ESYS, errno,
 				"control channel recvmsg");
@@ -64,7 +70,22 @@ out:
 	}
 	json_decref(root);
 	/* Messages may name host paths; whoever forks later inherits this heap. */
-	explicit_bzero(buf, CTL_MAX + 1);
+	explicit_bzero(buf, n > 0 ? (size_t)n : 0);
+	return rc;
+}
+
+int ctl_recv(int sock, json_t **msg, const char **op, int *fds, size_t *nfds,
+	     struct cact_error *err)
+{
+	char *buf = malloc(CTL_MAX + 1);
+	int rc;
+
+	*msg = NULL;
+	*op = NULL;
+	*nfds = 0;
+	if (!buf)
+		return ut_err(err, CACT_ENOMEM, "out of memory");
+	rc = ctl_recv_into(sock, buf, CTL_MAX, msg, op, fds, nfds, err);
 	free(buf);
 	return rc;
 }

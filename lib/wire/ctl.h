@@ -5,12 +5,13 @@
  * hands over the ends of a new execution. Both ends are cact's own code, but
  * messages are still parsed strictly.
  *
- *   host -> zygote  {"op":"spawn","id":N}
+ *   host -> zygote  {"op":"spawn","id":N,"prepare":{...}}  (prepare: optional)
  *   zygote -> host  {"op":"hello","features":bits,"landlock_abi":n,"level":"full"|"reduced",
- *                    "base_vsz":bytes,"python":"3.11.2"}
+ *                    "base_vsz":bytes,"python":"3.11.2","hot_pages":{"written":n,"pinned":n}}
  *                   {"op":"fatal","message":"..."}
  *                   {"op":"spawned","id":N}   + fds: wire socket, stdout, stderr, pidfd
  *                   {"op":"spawn_failed","id":N,"message":"..."}
+ *                   {"op":"stopped","id":N,"cpu_us":n,"maxrss_kib":n}  (whole group stopped)
  *                   {"op":"exited","id":N,"status":wait-status,"cpu_us":n,"maxrss_kib":n}
  */
 #ifndef CACT_CTL_H
@@ -34,5 +35,8 @@ int ctl_send(int sock, const json_t *msg, const int *fds, size_t nfds);
  */
 int ctl_recv(int sock, json_t **msg, const char **op, int *fds, size_t *nfds,
 	     struct cact_error *err);
+/* As ctl_recv, into the caller's buffer of cap bytes (no allocation of its own). */
+int ctl_recv_into(int sock, char *buf, size_t cap, json_t **msg, const char **op, int *fds,
+		  size_t *nfds, struct cact_error *err);
 
 #endif

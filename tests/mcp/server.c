@@ -1776,6 +1776,80 @@ static void child_free(struct child *c)
 	free(c->err_buf);
 }
 
+/* The first child of pid that any of its threads started, or -1. */
+static pid_t child_of(pid_t pid)
+{
+	char path[320];
+	struct dirent *d;
+	DIR *dir;
+	int kid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	while (dir && kid < 0 && (d = readdir(dir))) {
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", (int)pid, d->d_name);
+		f = fopen(path, "r");
+		if (f) {
+			if (fscanf(f, "%d", &kid) != 1)
+				kid = -1;
+			fclose(f);
+		}
+	}
+	if (dir)
+		closedir(dir);
+	return kid;
+}
+
+/* The zygote of the cact process pid: the child of its guest helper. */
+static pid_t zygote_below(pid_t pid)
+{
+	pid_t outer = child_of(pid);
+
+	return outer > 0 ? child_of(outer) : -1;
+}
+
+START_TEST(cli_exits_when_runtime_gives_up)
+{
+	/*
+	 * Killing the zygote is logged and survived; killed five times within
+	 * a minute, the runtime gives up and cact mcp exits non-zero, so that
+	 * a supervisor restarts it.
+	 */
+	struct child c;
+	uint64_t until = now_ms() + 90000;
+	int kills = 0, rc;
+
+	static const char ping[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n";
+
+	spawn_cact(&c, (const char *const[]){NULL});
+	/* An answer means the runtime is up (cact mcp starts it before serving). */
+	ck_assert_int_eq(write(c.in, ping, sizeof(ping) - 1), (ssize_t)sizeof(ping) - 1);
+	ck_assert_msg(wait_for(&c, 0, "\"result\"", 60000), "no answer to ping");
+	while (kills < 5 && now_ms() < until) {
+		pid_t z = zygote_below(c.pid);
+		char want[64];
+
+		pump(c.err, &c.err_buf, &c.err_len, 50);
+		if (z <= 0 || kill(z, SIGKILL))
+			continue;
+		kills++;
+		snprintf(want, sizeof(want), kills < 5 ? "restart %d)" : "gave up", kills);
+		ck_assert_msg(wait_for(&c, 1, want, 30000), "after kill %d, stderr: %s", kills,
+			      c.err_buf ? c.err_buf : "");
+	}
+	ck_assert_int_eq(kills, 5);
+	rc = reap(&c, 30000);
+	ck_assert_msg(rc == 3, "exit status %d, stderr: %s", rc, c.err_buf ? c.err_buf : "");
+	ck_assert_ptr_nonnull(strstr(c.err_buf, "zygote was lost"));
+	ck_assert_ptr_nonnull(strstr(c.err_buf, "restart cact mcp"));
+	child_free(&c);
+}
+END_TEST
+
 START_TEST(cli_usage_errors)
 {
 	char *out = NULL, *err = NULL;
@@ -1904,6 +1978,7 @@ int main(int argc, char **argv)
 		T_CASE(http_disconnect_mid_stream, 90),
 		T_CASE(http_delete_stops_calls, 90),
 		T_CASE(http_get_stream_list_changed, 60),
+		T_CASE(cli_exits_when_runtime_gives_up, 180),
 		T_CASE(cli_usage_errors, 60),
 		T_CASE(cli_http_sigterm, 60),
 		T_CASE(cli_stdio_sighup_and_sigterm, 60),
