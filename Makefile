@@ -5,8 +5,17 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 MESON_FLAGS ?=
+# make install: GNU conventions. The build for it is configured for PREFIX
+# (the paths compiled in must be the final ones); DESTDIR only stages.
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_BUILD ?= build-install
+# make deb: dpkg-buildpackage runs on a copy of the tree in DEB_BUILD and
+# leaves the packages there, next to the copy.
+DEB_BUILD ?= build-deb
 
-.PHONY: all deps build demo test samples test-asan fuzz bench clean format
+.PHONY: all deps build demo test samples test-asan fuzz bench clean format \
+	install uninstall deb deb-test
 
 all: build
 
@@ -54,8 +63,48 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 bench: build
 	$(BUILD)/cact bench
 
+# cact, cact-guest, libcact, the headers, cact.pc and the man page into
+# PREFIX (README.md, "Install"). The installed cact finds libcact through
+# its RUNPATH (none for /usr) and cact-guest in PREFIX/libexec/cact. Run as
+# root without DESTDIR, ldconfig then refreshes the loader's cache for
+# other programs linked against libcact.
+install:
+	@scripts/install-deps --build
+	@if [ ! -f $(INSTALL_BUILD)/build.ninja ]; then \
+		echo "meson setup $(INSTALL_BUILD) --prefix=$(PREFIX) -Dtests=false $(MESON_FLAGS)"; \
+		meson setup $(INSTALL_BUILD) --prefix=$(PREFIX) -Dtests=false $(MESON_FLAGS); \
+	else \
+		meson configure $(INSTALL_BUILD) -Dprefix=$(PREFIX) >/dev/null; \
+	fi
+	ninja -C $(INSTALL_BUILD)
+	meson install -C $(INSTALL_BUILD) --no-rebuild $(if $(DESTDIR),--destdir "$(abspath $(DESTDIR))")
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then \
+		ldconfig; \
+	fi
+
+# Removes what the last make install (without DESTDIR) installed.
+uninstall:
+	ninja -C $(INSTALL_BUILD) uninstall
+
+# The Debian packages cact, libcact0 and libcact-dev (debian/), built from
+# the files of this tree git knows or does not ignore, copied to
+# $(DEB_BUILD)/cact; the .deb files land in $(DEB_BUILD).
+deb: deps
+	rm -rf $(DEB_BUILD)
+	mkdir -p $(DEB_BUILD)/cact
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 sh -c 'for f; do [ ! -e "$$f" ] || printf "%s\0" "$$f"; done' sh | \
+		tar --null -T - -cf - | tar -C $(DEB_BUILD)/cact -xf -
+	cd $(DEB_BUILD)/cact && dpkg-buildpackage -us -uc -b
+	@ls $(DEB_BUILD)/*.deb
+
+# The packages checked: lintian, their contents, and (as root, when no cact
+# package is installed) dpkg -i, the autopkgtests of debian/tests, dpkg -P.
+deb-test: deb
+	sh debian/tests/deb-test.sh $(DEB_BUILD)
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) out
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(INSTALL_BUILD) $(DEB_BUILD) out
