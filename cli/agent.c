@@ -20,18 +20,21 @@
 #include "approve.h"
 #include "cli.h"
 #include "opts.h"
+#include "term.h"
 
 static const char help[] =
-	"usage: cact agent --config FILE --base-url URL --model NAME [OPTIONS] [PROMPT]\n"
+	"usage: cact agent --base-url URL --model NAME [OPTIONS] [PROMPT]\n"
 	"\n"
 	"Answers PROMPT (or each line of standard input) with a model that writes\n"
 	"Python for the sandbox through execute_code.\n"
 	"\n"
 	"  --config FILE          the cact exec configuration (tools, files, network,\n"
-	"                         limits), plus direct_tools the model calls itself\n"
+	"                         limits), plus direct_tools the model calls itself;\n"
+	"                         without it, execute_code with no tools or files\n"
 	"  --base-url URL         the server's API root, e.g. https://api.openai.com/v1\n"
 	"  --model NAME           model name\n"
-	"  --api-key-env VAR      environment variable holding the API key (never printed)\n"
+	"  --api-key-env VAR      environment variable holding the API key (default\n"
+	"                         OPENAI_API_KEY, when set; never printed)\n"
 	"  --header 'NAME: VALUE' extra request header (repeatable)\n"
 	"  --session FILE         continue the conversation in FILE and save it there\n"
 	"  --max-steps N          model calls per prompt (default 20)\n"
@@ -47,6 +50,9 @@ static const char help[] =
 	"                         an MCP server (stdio) whose tools the code calls as\n"
 	"                         NAME.TOOL; split on spaces, no quoting (repeatable)\n"
 	"  --mcp-url NAME=URL     the same with a Streamable HTTP MCP server (repeatable)\n"
+	"\n"
+	"Retries of the model server (429, 5xx, connection failures) are reported on\n"
+	"standard error as they happen.\n"
 	"\n"
 	"Exit status: 0 answered, 1 a step limit or a model server error, 2 usage\n"
 	"error, 3 the sandbox could not be set up.\n";
@@ -79,7 +85,13 @@ struct ui {
 	int text_open; /* streamed text printed without a final newline */
 	const char *outdir;
 	uint64_t t0;
+	unsigned step;	     /* the model call under way */
+	const char *key_var; /* where the API key came from; NULL: none was sent */
+	int key_by_option;   /* key_var was named with --api-key-env */
 };
+
+/* The variable read when --api-key-env is not given (as the OpenAI SDKs do). */
+#define DEFAULT_KEY_VAR "OPENAI_API_KEY"
 
 static uint64_t now_us(void)
 {
@@ -120,8 +132,11 @@ static void block(const struct ui *u, const char *text, size_t len, int max_line
 				paint(u, OFF));
 			return;
 		}
-		fprintf(stderr, "    %s|%s %.*s\n", paint(u, DIM), paint(u, OFF),
-			(int)(n > 400 ? 400 : n), text + i);
+		/* From the model, the sandbox or a tool: escaped (cli/term.h). */
+		char *line = term_escape(text + i, term_cut(text + i, n, 400), TERM_TEXT, NULL);
+
+		fprintf(stderr, "    %s|%s %s\n", paint(u, DIM), paint(u, OFF), line);
+		term_free(line);
 		lines++;
 		i += n + 1;
 	}
@@ -142,19 +157,66 @@ static void save_files(const struct ui *u, const struct cact_result *r)
 
 	if (!u->outdir || cact_result_file_count(r) == 0)
 		return;
-	if (cact_result_save_files(r, u->outdir, 1, &err))
-		fprintf(stderr, "cact agent: saving files: %s\n", err.message);
-	else
+	if (cact_result_save_files(r, u->outdir, 1, &err)) {
+		char *msg = term_escape_str(err.message, TERM_NAME); /* names a file */
+
+		fprintf(stderr, "cact agent: saving files: %s\n", msg);
+		term_free(msg);
+	} else
 		fprintf(stderr, "    %s%zu file(s) saved to %s%s\n", paint(u, DIM),
 			cact_result_file_count(r), u->outdir, paint(u, OFF));
+}
+
+/* A model request failed and is sent again: said now, not after the wait. */
+static void on_retry(void *user, const struct cact_chat_retry *r)
+{
+	struct ui *u = user;
+	char why[64], *detail = term_escape_str(r->detail, TERM_NAME); /* the server's words */
+
+	if (r->status)
+		snprintf(why, sizeof(why), "answered %ld", r->status);
+	else
+		snprintf(why, sizeof(why), "unreachable");
+	close_text(u);
+	/* Progress, as the step's other lines: the error line is for when retries run out. */
+	fprintf(stderr,
+		"%s[step %u] model server %s: %s; retrying in %.1f s (attempt %u of %u)%s\n",
+		paint(u, RED), u->step, why, detail, (double)r->wait_ms / 1e3, r->attempt + 1,
+		r->max_attempts, paint(u, OFF));
+	fflush(stderr);
+	term_free(detail);
+}
+
+/*
+ * A 401 means the key is missing or wrong: say which option sets it, as
+ * the server's message cannot know.
+ */
+static const char *key_hint(const struct ui *u, const char *message, char *buf, size_t size)
+{
+	if (!strstr(message, "model server answered 401"))
+		return "";
+	if (!u->key_var)
+		snprintf(buf, size,
+			 " (no API key was sent: set " DEFAULT_KEY_VAR
+			 ", or name the variable that holds it with --api-key-env VAR)");
+	else if (u->key_by_option)
+		snprintf(buf, size, " (the key sent is the one in %s, named by --api-key-env)",
+			 u->key_var);
+	else
+		snprintf(buf, size,
+			 " (the key sent is the one in " DEFAULT_KEY_VAR
+			 "; name another variable with --api-key-env VAR)");
+	return buf;
 }
 
 static void on_event(void *user, const struct cact_event *ev)
 {
 	struct ui *u = user;
+	char *name = NULL, *text = NULL; /* escaped for the terminal */
 
 	switch (ev->kind) {
 	case CACT_EVENT_STEP:
+		u->step = ev->step; /* for on_retry */
 		fprintf(stderr, "%s[step %u]%s asking the model\n", paint(u, DIM), ev->step,
 			paint(u, OFF));
 		break;
@@ -174,8 +236,9 @@ static void on_event(void *user, const struct cact_event *ev)
 			(unsigned long long)ev->completion_tokens, paint(u, OFF));
 		break;
 	case CACT_EVENT_TOOL_CALL:
+		name = term_escape_str(ev->name, TERM_NAME); /* the model's choice */
 		fprintf(stderr, "%s[step %u]%s %s%s%s\n", paint(u, DIM), ev->step, paint(u, OFF),
-			paint(u, BOLD CYAN), ev->name, paint(u, OFF));
+			paint(u, BOLD CYAN), name, paint(u, OFF));
 		{
 			/* execute_code is shown as its code. */
 			json_t *args = json_loads(ev->text, 0, NULL);
@@ -189,23 +252,30 @@ static void on_event(void *user, const struct cact_event *ev)
 		}
 		break;
 	case CACT_EVENT_TOOL_RESULT:
-		fprintf(stderr, "    %s%s %s%s (%.2f s)\n", paint(u, ev->ok ? GREEN : RED),
-			ev->name, ev->ok ? "ok" : "failed", paint(u, OFF),
-			(double)ev->elapsed_us / 1e6);
+		name = term_escape_str(ev->name, TERM_NAME);
+		fprintf(stderr, "    %s%s %s%s (%.2f s)\n", paint(u, ev->ok ? GREEN : RED), name,
+			ev->ok ? "ok" : "failed", paint(u, OFF), (double)ev->elapsed_us / 1e6);
 		block(u, ev->text, ev->len, 20);
 		if (ev->result)
 			save_files(u, ev->result);
 		break;
 	case CACT_EVENT_SANDBOX_CALL:
-		fprintf(stderr, "    %s-> call_tool %s%s %.300s\n", paint(u, CYAN), ev->name,
-			paint(u, OFF), ev->text);
+		/* The sandbox's tool name and arguments, cut at 300 bytes, on one line. */
+		name = term_escape_str(ev->name, TERM_NAME);
+		text = term_escape(ev->text, term_cut(ev->text, ev->len, 300), TERM_NAME, NULL);
+		fprintf(stderr, "    %s-> call_tool %s%s %s\n", paint(u, CYAN), name, paint(u, OFF),
+			text);
 		break;
 	case CACT_EVENT_SANDBOX_DONE:
-		fprintf(stderr, "    %s<- %s %s%s (%.1f ms) %.300s\n",
-			paint(u, ev->ok ? GREEN : RED), ev->name, ev->ok ? "ok" : "failed",
-			paint(u, OFF), (double)ev->elapsed_us / 1e3, ev->text);
+		name = term_escape_str(ev->name, TERM_NAME);
+		text = term_escape(ev->text, term_cut(ev->text, ev->len, 300), TERM_NAME, NULL);
+		fprintf(stderr, "    %s<- %s %s%s (%.1f ms) %s\n", paint(u, ev->ok ? GREEN : RED),
+			name, ev->ok ? "ok" : "failed", paint(u, OFF), (double)ev->elapsed_us / 1e3,
+			text);
 		break;
 	}
+	term_free(name);
+	term_free(text);
 }
 
 static int read_file(const char *path, char **out)
@@ -277,8 +347,11 @@ static int answer(struct cact_agent *agent, struct cact_session *s, const char *
 
 	u->t0 = now_us();
 	if (cact_agent_run(agent, s, prompt, ro, &run, &err)) {
+		char hint[160];
+
 		close_text(u);
-		fprintf(stderr, "cact agent: %s\n", err.message);
+		fprintf(stderr, "cact agent: %s%s\n", err.message,
+			key_hint(u, err.message, hint, sizeof(hint)));
 		status = 1;
 	} else {
 		close_text(u);
@@ -309,6 +382,32 @@ static int answer(struct cact_agent *agent, struct cact_session *s, const char *
 		status = 1;
 	}
 	return status;
+}
+
+/* cact_chat_new's complaint in the words of the options that feed it. */
+static void chat_error(const struct cact_error *err, int key_by_option)
+{
+	static const struct {
+		const char *field, *option;
+	} map[] = {{"base_url ", "--base-url: "}, {"header ", "--header: "}};
+	const char *m = err->message;
+	size_t i;
+
+	if (strncmp(m, "api_key_env: ", 13) == 0) {
+		if (key_by_option)
+			cli_error("agent", "--api-key-env: %s", m + 13);
+		else
+			cli_error("agent",
+				  "%s (it is read by default; --api-key-env VAR names another)",
+				  m + 13);
+		return;
+	}
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strncmp(m, map[i].field, strlen(map[i].field)) == 0) {
+			cli_error("agent", "%s%s", map[i].option, m);
+			return;
+		}
+	cli_error("agent", "%s", m);
 }
 
 static int setup_session(const char *path, struct cact_session **s)
@@ -380,8 +479,8 @@ int cmd_agent(int argc, char **argv)
 		status = EXIT_OK;
 		goto out;
 	}
-	if (!o[O_CONFIG].count || !o[O_BASE].count || !o[O_MODEL].count) {
-		cli_error("agent", "--config, --base-url and --model are required (see --help)");
+	if (!o[O_BASE].count || !o[O_MODEL].count) {
+		cli_error("agent", "--base-url and --model are required (see --help)");
 		goto out;
 	}
 	if (approver_init(&ap, o[O_APPROVE].count ? o[O_APPROVE].values[0] : NULL, "agent"))
@@ -418,8 +517,9 @@ int cmd_agent(int argc, char **argv)
 	u.color = isatty(2) && !getenv("NO_COLOR");
 	session_path = o[O_SESSION].count ? o[O_SESSION].values[0] : NULL;
 
+	/* Without --config: execute_code alone, no tools, files or network. */
 	if (cact_codeact_new(NULL, &cc, &err) ||
-	    cact_codeact_load_config(cc, o[O_CONFIG].values[0], &err)) {
+	    (o[O_CONFIG].count && cact_codeact_load_config(cc, o[O_CONFIG].values[0], &err))) {
 		cli_error("agent", "%s", err.message);
 		goto out;
 	}
@@ -429,11 +529,18 @@ int cmd_agent(int argc, char **argv)
 	co.base_url = o[O_BASE].values[0];
 	co.model = o[O_MODEL].values[0];
 	co.api_key_env = o[O_KEYENV].count ? o[O_KEYENV].values[0] : NULL;
+	/* The usual variable by default; a server that wants no key gets none when it is unset. */
+	if (!co.api_key_env && (v = getenv(DEFAULT_KEY_VAR)) && *v)
+		co.api_key_env = DEFAULT_KEY_VAR;
+	u.key_var = co.api_key_env;
+	u.key_by_option = o[O_KEYENV].count > 0;
 	co.headers = o[O_HEADER].values;
 	co.n_headers = (size_t)o[O_HEADER].count;
 	co.stream = u.stream;
+	co.on_retry = on_retry;
+	co.retry_user = &u;
 	if (cact_chat_new(&co, &chat, &err)) {
-		cli_error("agent", "%s", err.message);
+		chat_error(&err, u.key_by_option);
 		goto out;
 	}
 	if (setup_session(session_path, &session))

@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include <cact/cact.h>
+#include <jansson.h>
 
 #include "approve.h"
 #include "cli.h"
 #include "opts.h"
+#include "term.h"
 
 static const char help[] =
 	"usage: cact exec [OPTIONS] [FILE | -]\n"
@@ -38,6 +40,8 @@ static const char help[] =
 	"  --ca-file FILE           trust these certificate authorities (PEM) for HTTPS\n"
 	"  --resolve HOST=ADDR      resolve HOST to ADDR instead of DNS (repeatable)\n"
 	"  --proxy URL              send every request through this HTTP proxy\n"
+	"  --redirect-header NAME   let the code's header NAME follow a redirect to another\n"
+	"                           allowed origin (repeatable; by default none does)\n"
 	"  --config FILE            JSON configuration: tools, files, network, limits, approval\n"
 	"                           (options given here override it)\n"
 	"  --approve ask|all|none   how to answer tool calls that need approval: ask on the\n"
@@ -49,7 +53,8 @@ static const char help[] =
 	"  --mcp-url NAME=URL       the same with a Streamable HTTP MCP server (repeatable)\n"
 	"\n"
 	"Exit status: 0 success, 1 the code failed, 2 usage error, 3 the sandbox could\n"
-	"not be set up, 124 timeout, 125 memory or output limit, 126 sandbox violation\n"
+	"not be set up, 4 the code succeeded but its files could not all be saved to\n"
+	"--output-dir, 124 timeout, 125 memory or output limit, 126 sandbox violation\n"
 	"or crash.\n";
 
 enum {
@@ -69,6 +74,7 @@ enum {
 	O_CAFILE,
 	O_RESOLVE,
 	O_PROXY,
+	O_REDIRECT_HEADER,
 	O_MCP_SERVER,
 	O_MCP_URL,
 	O_HELP,
@@ -76,6 +82,9 @@ enum {
 };
 
 #define MCP_ARGS_MAX 64
+
+/* Joins cli.h's exit statuses: only cact exec saves files. */
+#define EXIT_SAVE 4
 
 static int exit_status(enum cact_status s)
 {
@@ -206,21 +215,139 @@ static int parse_u64(const char *s, uint64_t *v)
 	return 0;
 }
 
-static void print_files(const struct cact_result *r, const char *saved_to)
+/* What --output-dir did with each file of the result. */
+struct saving {
+	char **why; /* one per file: why it was not saved, or NULL */
+	size_t n, failed;
+};
+
+/* The files, each "saved to" outdir unless sv says it was not; then the skipped entries. */
+static void print_files(const struct cact_result *r, const char *outdir, const struct saving *sv)
 {
 	size_t i, n = cact_result_file_count(r);
 
 	for (i = 0; i < n; i++) {
 		struct cact_file f;
+		const char *saved_to = outdir && !(sv->why && sv->why[i]) ? outdir : NULL;
 
+		char *path, *type, *dir, *rel;
+
+		/* Names come from the sandbox: escaped (cli/term.h), one line each. */
 		cact_result_file(r, i, &f);
-		fprintf(stderr, "cact: file %s (%s, %zu bytes)%s%s%s\n", f.path, f.media_type,
-			f.size, saved_to ? " saved to " : "", saved_to ? saved_to : "",
-			saved_to ? f.path + strlen("/output") : "");
+		path = term_escape_str(f.path, TERM_NAME);
+		type = term_escape_str(f.media_type, TERM_NAME);
+		dir = term_escape_str(saved_to, TERM_NAME);
+		rel = term_escape_str(f.path + strlen("/output"), TERM_NAME);
+		fprintf(stderr, "cact: file %s (%s, %zu bytes)%s%s%s\n", path, type, f.size,
+			saved_to ? " saved to " : "", saved_to ? dir : "", saved_to ? rel : "");
+		term_free(path);
+		term_free(type);
+		term_free(dir);
+		term_free(rel);
 	}
 	n = cact_result_skipped_count(r);
-	for (i = 0; i < n; i++)
-		fprintf(stderr, "cact: skipped %s\n", cact_result_skipped(r, i));
+	for (i = 0; i < n; i++) {
+		char *line = term_escape_str(cact_result_skipped(r, i), TERM_NAME);
+
+		fprintf(stderr, "cact: skipped %s\n", line);
+		term_free(line);
+	}
+}
+
+static void on_saved(void *user, size_t i, const struct cact_error *err)
+{
+	struct saving *sv = user;
+
+	if (!err)
+		return;
+	sv->failed++;
+	if (sv->why && i < sv->n)
+		sv->why[i] = strdup(err->message);
+}
+
+static void saving_free(struct saving *sv)
+{
+	size_t i;
+
+	for (i = 0; sv->why && i < sv->n; i++)
+		free(sv->why[i]);
+	free(sv->why);
+}
+
+/* A JSON string of s; escaped (cli/term.h) when it is not valid UTF-8. */
+static json_t *json_text(const char *s)
+{
+	json_t *v = json_string(s);
+	char *e;
+
+	if (v)
+		return v;
+	e = term_escape_str(s, TERM_NAME);
+	v = json_string(e);
+	term_free(e);
+	return v;
+}
+
+/*
+ * The result JSON with what --output-dir did: saved, save_error (null or the
+ * first failure, and how many more), save_failures ({path, error} per file
+ * not saved); success is false when a file was not saved. Owned (free()),
+ * NULL when out of memory.
+ */
+static char *json_with_saving(const char *json, const struct cact_result *r,
+			      const struct saving *sv, const char *save_error)
+{
+	json_t *root = json_loads(json, JSON_ALLOW_NUL, NULL), *fails = json_array();
+	char *out = NULL;
+	size_t i;
+	int bad = !root || !fails;
+
+	for (i = 0; !bad && sv->why && i < sv->n; i++) {
+		struct cact_file f;
+
+		if (!sv->why[i] || cact_result_file(r, i, &f))
+			continue;
+		bad |= json_array_append_new(fails,
+					     json_pack("{s:o, s:o}", "path", json_text(f.path),
+						       "error", json_text(sv->why[i])));
+	}
+	if (!bad && save_error)
+		bad |= json_object_set_new(root, "success", json_false());
+	if (!bad)
+		bad |= json_object_set_new(root, "saved", json_boolean(!save_error)) ||
+		       json_object_set_new(root, "save_error",
+					   save_error ? json_text(save_error) : json_null()) ||
+		       json_object_set(root, "save_failures", fails);
+	if (!bad)
+		out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	json_decref(root);
+	json_decref(fails);
+	return out;
+}
+
+/* The --output-dir failures on stderr: one line per file not saved, then what was. */
+static void report_saving(const struct cact_result *r, const char *outdir, const struct saving *sv,
+			  const struct cact_error *err)
+{
+	size_t i, n = cact_result_file_count(r);
+	char *msg;
+
+	if (sv->failed == 0 || !sv->why) {
+		/* The folder itself failed (nothing saved), or no memory for the details. */
+		msg = term_escape_str(err->message, TERM_NAME); /* names a file */
+		cli_error("exec", "--output-dir: %s", msg);
+		term_free(msg);
+	}
+	for (i = 0; sv->why && i < sv->n; i++) {
+		if (!sv->why[i])
+			continue;
+		msg = term_escape_str(sv->why[i], TERM_NAME); /* names a file */
+		cli_error("exec", "--output-dir: %s", msg);
+		term_free(msg);
+	}
+	msg = term_escape_str(outdir, TERM_NAME);
+	cli_error("exec", "--output-dir: %zu of %zu files saved to %s", n - sv->failed, n, msg);
+	term_free(msg);
 }
 
 /* "TARGET" or "TARGET=GET,POST" (an IPv6 target is written in brackets). */
@@ -282,6 +409,12 @@ static int network(struct opt *o, struct cact_codeact *cc)
 		cli_error("exec", "--proxy: %s", err.message);
 		return -1;
 	}
+	for (i = 0; i < o[O_REDIRECT_HEADER].count; i++)
+		if (cact_codeact_add_redirect_header(cc, o[O_REDIRECT_HEADER].values[i], &err)) {
+			cli_error("exec", "--redirect-header %s: %s",
+				  o[O_REDIRECT_HEADER].values[i], err.message);
+			return -1;
+		}
 	for (i = 0; i < o[O_RESOLVE].count; i++) {
 		const char *spec = o[O_RESOLVE].values[i], *eq = strchr(spec, '=');
 		char *host = eq ? strndup(spec, (size_t)(eq - spec)) : NULL;
@@ -393,20 +526,30 @@ static int configure(struct opt *o, struct cact_codeact *cc, struct cact_runtime
 				o[O_MCP_URL].values, o[O_MCP_URL].count))
 		return -1;
 	if ((v = o[O_TIMEOUT].count ? o[O_TIMEOUT].values[0] : NULL)) {
-		if (parse_decimal_ms(v, &n) || n == 0) {
-			cli_error("exec", "--timeout: '%s' is not a positive number of seconds", v);
+		if (parse_decimal_ms(v, &n)) {
+			cli_error("exec",
+				  "--timeout: '%s' is not a number of seconds (at most three "
+				  "decimals, e.g. 2.5)",
+				  v);
 			return -1;
 		}
+		/* Said in seconds, as typed: not in the library's milliseconds. */
+		if (opts_limit_range("exec", "--timeout", CACT_LIMIT_TIMEOUT_MS, n, v, 1000, "s"))
+			return -1;
 		if (cact_codeact_set_limit(cc, CACT_LIMIT_TIMEOUT_MS, n, &err)) {
 			cli_error("exec", "--timeout: %s", err.message);
 			return -1;
 		}
 	}
 	if ((v = o[O_MEMORY].count ? o[O_MEMORY].values[0] : NULL)) {
-		if (parse_u64(v, &n) || n == 0 || n > (UINT64_MAX >> 20)) {
+		if (parse_u64(v, &n)) {
 			cli_error("exec", "--memory: '%s' is not a whole number of MiB", v);
 			return -1;
 		}
+		if (opts_limit_range("exec", "--memory", CACT_LIMIT_MEMORY_BYTES,
+				     n > (UINT64_MAX >> 20) ? UINT64_MAX : n << 20, v, 1u << 20,
+				     "MiB"))
+			return -1;
 		if (cact_codeact_set_limit(cc, CACT_LIMIT_MEMORY_BYTES, n << 20, &err)) {
 			cli_error("exec", "--memory: %s", err.message);
 			return -1;
@@ -478,6 +621,7 @@ int cmd_exec(int argc, char **argv)
 		[O_CAFILE] = {"ca-file", 0, OPT_VALUE},
 		[O_RESOLVE] = {"resolve", 0, OPT_VALUE | OPT_REPEAT},
 		[O_PROXY] = {"proxy", 0, OPT_VALUE},
+		[O_REDIRECT_HEADER] = {"redirect-header", 0, OPT_VALUE | OPT_REPEAT},
 		[O_MCP_SERVER] = {"mcp-server", 0, OPT_VALUE | OPT_REPEAT},
 		[O_MCP_URL] = {"mcp-url", 0, OPT_VALUE | OPT_REPEAT},
 		[O_HELP] = {"help", 'h', OPT_FLAG},
@@ -491,8 +635,10 @@ int cmd_exec(int argc, char **argv)
 	const char *pos[1];
 	size_t n_pos = 0, code_len = 0;
 	char *code = NULL;
+	struct saving sv = {0};
+	struct cact_error save_err = {0};
 	const char *outdir;
-	int status = EXIT_USAGE;
+	int status = EXIT_USAGE, save_rc = 0;
 
 	cact_runtime_options_init(&ro);
 	if (opts_parse("exec", argc, argv, o, O__N, pos, 1, &n_pos))
@@ -544,6 +690,18 @@ int cmd_exec(int argc, char **argv)
 		cli_error("exec", "--force only applies with --output-dir");
 		goto out;
 	}
+	/*
+	 * Before the code and its tools run: the folder exists (created when
+	 * missing) and a file can be created in it. Names cannot clash yet;
+	 * a clash after the run costs only the files that clash.
+	 */
+	if (outdir && cact_result_save_check(outdir, &err)) {
+		char *msg = term_escape_str(err.message, TERM_NAME);
+
+		cli_error("exec", "--output-dir: %s", msg);
+		term_free(msg);
+		goto out;
+	}
 
 	if (cact_runtime_new(&ro, &rt, &err)) {
 		cli_error("exec", "cannot set up the sandbox: %s", err.message);
@@ -561,16 +719,31 @@ int cmd_exec(int argc, char **argv)
 		goto out;
 	}
 	status = exit_status(cact_result_status(res));
+	/* Saved first, so that --json can tell; a file that fails never drops the others. */
+	if (outdir && cact_result_file_count(res) > 0) {
+		sv.n = cact_result_file_count(res);
+		sv.why = calloc(sv.n, sizeof(*sv.why));
+		save_rc = cact_result_save_files_report(res, outdir,
+							o[O_FORCE].count ? CACT_SAVE_FORCE : 0,
+							on_saved, &sv, &save_err);
+		/* A failed run keeps its own status; the save failure is reported all the same. */
+		if (save_rc && status == EXIT_OK)
+			status = EXIT_SAVE;
+	}
 	if (o[O_JSON].count) {
-		char *json = cact_result_to_json(res);
+		char *json = cact_result_to_json(res), *full = NULL;
 
-		if (!json) {
+		if (json && outdir)
+			full = json_with_saving(json, res, &sv, save_rc ? save_err.message : NULL);
+		if (!json || (outdir && !full)) {
 			cli_error("exec", "out of memory");
 			status = EXIT_SETUP;
+			cact_free(json);
 			goto out;
 		}
-		puts(json);
+		puts(full ? full : json);
 		cact_free(json);
+		free(full);
 	} else {
 		size_t n;
 		const char *s = cact_result_stdout(res, &n, NULL);
@@ -582,27 +755,27 @@ int cmd_exec(int argc, char **argv)
 		if (write(2, s, n) < 0)
 			(void)0;
 		if (cact_result_status(res) != CACT_STATUS_OK &&
-		    cact_result_status(res) != CACT_STATUS_PYTHON_ERROR)
+		    cact_result_status(res) != CACT_STATUS_PYTHON_ERROR) {
+			/* The message may quote what the code sent: one escaped line. */
+			char *msg = term_escape_str(cact_result_error_message(res)
+							    ? cact_result_error_message(res)
+							    : "",
+						    TERM_NAME);
+
 			fprintf(stderr, "cact: %s: %s\n", cact_status_name(cact_result_status(res)),
-				cact_result_error_message(res) ? cact_result_error_message(res)
-							       : "");
+				msg);
+			term_free(msg);
+		}
 		if (ro.isolation == CACT_ISOLATION_REDUCED)
 			fprintf(stderr, "cact: isolation in force: %s\n",
 				cact_result_isolation_json(res));
 	}
-	if (outdir && cact_result_file_count(res) > 0) {
-		if (cact_result_save_files(res, outdir, o[O_FORCE].count ? CACT_SAVE_FORCE : 0,
-					   &err)) {
-			cli_error("exec", "--output-dir: %s", err.message);
-			if (!o[O_JSON].count)
-				print_files(res, NULL);
-			status = EXIT_USAGE;
-			goto out;
-		}
-	}
+	if (save_rc)
+		report_saving(res, outdir, &sv, &save_err);
 	if (!o[O_JSON].count)
-		print_files(res, outdir);
+		print_files(res, save_rc && (!sv.why || !sv.failed) ? NULL : outdir, &sv);
 out:
+	saving_free(&sv);
 	cact_result_free(res);
 	cact_codeact_free(cc);
 	cact_runtime_free(rt);

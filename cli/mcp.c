@@ -39,6 +39,15 @@ static const char help[] =
 	"                         where TOKEN is the value of the environment variable VAR\n"
 	"  --allow-origin ORIGIN  HTTP: accept this browser Origin besides loopback ones\n"
 	"                         (repeatable), e.g. https://app.example.com\n"
+	"  --header-timeout SECONDS HTTP: time a connection has to send a request's\n"
+	"                         headers, from accept and after each request; then it\n"
+	"                         is closed (default 10; decimals allowed; streams are\n"
+	"                         not cut)\n"
+	"  --max-conns N          HTTP: connections at once (at most 512, the default);\n"
+	"                         more wait for a free one\n"
+	"  --max-conns-per-ip N   HTTP: connections at once from one IP address; more\n"
+	"                         are closed (default 64; behind a reverse proxy, give\n"
+	"                         the value of --max-conns)\n"
 	"  --isolation full|reduced as for cact exec\n"
 	"  --mcp-server NAME=COMMAND [ARGS...], --mcp-url NAME=URL\n"
 	"                         import an MCP server's tools into the sandbox, as\n"
@@ -55,6 +64,9 @@ enum {
 	O_EXPOSE,
 	O_TOKEN,
 	O_ORIGIN,
+	O_HEADER_TIMEOUT,
+	O_MAX_CONNS,
+	O_MAX_CONNS_PER_IP,
 	O_ISOLATION,
 	O_MCP_SERVER,
 	O_MCP_URL,
@@ -217,6 +229,51 @@ static int parse_http(const char *v, char *host, size_t size, unsigned *port)
 	return 0;
 }
 
+/* A whole number from 1 to max, digits only. 0, or -1. */
+static int parse_count(const char *v, unsigned max, unsigned *out)
+{
+	unsigned long n = 0;
+
+	if (!*v)
+		return -1;
+	for (; *v; v++) {
+		if (*v < '0' || *v > '9' || n > max)
+			return -1;
+		n = n * 10 + (unsigned long)(*v - '0');
+	}
+	if (n == 0 || n > max)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
+}
+
+/* Seconds, digits with at most three decimals ("10", "1.5"), as milliseconds. 0, or -1. */
+static int parse_ms(const char *v, uint64_t *ms)
+{
+	uint64_t whole = 0, frac = 0;
+	int digits = 0, decimals = -1;
+
+	for (; *v; v++) {
+		if (*v == '.' && decimals < 0 && digits > 0) {
+			decimals = 0;
+		} else if (*v < '0' || *v > '9' || digits > 9 || decimals >= 3) {
+			return -1;
+		} else if (decimals >= 0) {
+			frac = frac * 10 + (uint64_t)(*v - '0');
+			decimals++;
+		} else {
+			whole = whole * 10 + (uint64_t)(*v - '0');
+			digits++;
+		}
+	}
+	if (digits == 0 || decimals == 0)
+		return -1;
+	while (decimals >= 0 && decimals++ < 3)
+		frac *= 10;
+	*ms = whole * 1000 + frac;
+	return 0;
+}
+
 static int loopback_host(const char *host)
 {
 	return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
@@ -280,6 +337,9 @@ int cmd_mcp(int argc, char **argv)
 		[O_EXPOSE] = {"expose-tools", 0, OPT_FLAG},
 		[O_TOKEN] = {"token-env", 0, OPT_VALUE},
 		[O_ORIGIN] = {"allow-origin", 0, OPT_VALUE | OPT_REPEAT},
+		[O_HEADER_TIMEOUT] = {"header-timeout", 0, OPT_VALUE},
+		[O_MAX_CONNS] = {"max-conns", 0, OPT_VALUE},
+		[O_MAX_CONNS_PER_IP] = {"max-conns-per-ip", 0, OPT_VALUE},
 		[O_ISOLATION] = {"isolation", 0, OPT_VALUE},
 		[O_MCP_SERVER] = {"mcp-server", 0, OPT_VALUE | OPT_REPEAT},
 		[O_MCP_URL] = {"mcp-url", 0, OPT_VALUE | OPT_REPEAT},
@@ -312,8 +372,26 @@ int cmd_mcp(int argc, char **argv)
 		cli_error("mcp", "--http: '%s' is not HOST:PORT, [IPV6]:PORT or PORT", v);
 		goto out;
 	}
-	if (!v && (o[O_TOKEN].count || o[O_ORIGIN].count)) {
-		cli_error("mcp", "--token-env and --allow-origin apply to --http only");
+	if (!v && (o[O_TOKEN].count || o[O_ORIGIN].count || o[O_HEADER_TIMEOUT].count ||
+		   o[O_MAX_CONNS].count || o[O_MAX_CONNS_PER_IP].count)) {
+		cli_error("mcp", "--token-env, --allow-origin, --header-timeout, --max-conns and "
+				 "--max-conns-per-ip apply to --http only");
+		goto out;
+	}
+	if ((v = opts_value(o, O__N, "header-timeout")) &&
+	    (parse_ms(v, &so.header_timeout_ms) || so.header_timeout_ms < 100 ||
+	     so.header_timeout_ms > 3600000)) {
+		cli_error("mcp",
+			  "--header-timeout: '%s' is not a number of seconds from 0.1 to 3600", v);
+		goto out;
+	}
+	if ((v = opts_value(o, O__N, "max-conns")) && parse_count(v, 512, &so.max_connections)) {
+		cli_error("mcp", "--max-conns: '%s' is not a whole number from 1 to 512", v);
+		goto out;
+	}
+	if ((v = opts_value(o, O__N, "max-conns-per-ip")) &&
+	    parse_count(v, 512, &so.max_conns_per_ip)) {
+		cli_error("mcp", "--max-conns-per-ip: '%s' is not a whole number from 1 to 512", v);
 		goto out;
 	}
 	if ((v = opts_value(o, O__N, "isolation"))) {

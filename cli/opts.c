@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cact/request.h>
+
 #include "opts.h"
 
 void cli_error(const char *cmd, const char *fmt, ...)
@@ -15,6 +17,48 @@ void cli_error(const char *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/*
+ * An amount of the limit's units in the option's unit: "16 MiB", "0.001 s",
+ * "2.5 s"; at most three decimals, and a whole number of GiB or TiB shown
+ * too ("1048576 MiB (1 TiB)").
+ */
+static void amount(uint64_t v, uint64_t per, const char *unit, char *out, size_t size)
+{
+	uint64_t whole = v / per, frac = (v % per) * 1000 / per;
+	char dec[8] = "";
+	int n;
+
+	if (frac) {
+		snprintf(dec, sizeof(dec), ".%03llu", (unsigned long long)frac);
+		for (n = (int)strlen(dec); dec[n - 1] == '0'; n--)
+			dec[n - 1] = '\0';
+	}
+	n = snprintf(out, size, "%llu%s %s", (unsigned long long)whole, dec, unit);
+	if (n < 0 || (size_t)n >= size || per != (1u << 20) || whole < 1024 || whole % 1024)
+		return;
+	if (whole % (1024 * 1024) == 0)
+		snprintf(out + n, size - (size_t)n, " (%llu TiB)",
+			 (unsigned long long)(whole >> 20));
+	else
+		snprintf(out + n, size - (size_t)n, " (%llu GiB)",
+			 (unsigned long long)(whole >> 10));
+}
+
+int opts_limit_range(const char *cmd, const char *option, int which, uint64_t value,
+		     const char *given, uint64_t per, const char *unit)
+{
+	uint64_t min = cact_limit_min((enum cact_limit)which);
+	uint64_t max = cact_limit_max((enum cact_limit)which);
+	char bound[64];
+
+	if (value >= min && value <= max)
+		return 0;
+	amount(value < min ? min : max, per, unit, bound, sizeof(bound));
+	cli_error(cmd, "%s: %s %s is %s the %s of %s", option, given, unit,
+		  value < min ? "below" : "above", value < min ? "minimum" : "maximum", bound);
+	return -1;
 }
 
 struct opt *opts_find(struct opt *opts, size_t n_opts, const char *name)

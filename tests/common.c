@@ -140,6 +140,47 @@ void t_write(const char *dir, const char *name, const char *text)
 	fclose(f);
 }
 
+char *t_read_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	size_t cap = 4096, used = 0;
+	char *buf;
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	buf = malloc(cap);
+	ck_assert_ptr_nonnull(buf);
+	for (;;) {
+		if (used + 1 >= cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			ck_assert_ptr_nonnull(buf);
+		}
+		n = read(fd, buf + used, cap - used - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+	}
+	close(fd);
+	buf[used] = '\0';
+	if (len)
+		*len = used;
+	return buf;
+}
+
+void t_assert_file_is_at(const char *path, const char *want, const char *file, int line)
+{
+	char *got = t_read_file(path, NULL);
+
+	ck_assert_msg(got != NULL, "%s:%d: %s is missing (%s)", file, line, path, strerror(errno));
+	ck_assert_msg(strcmp(got, want) == 0, "%s:%d: %s holds \"%s\", expected \"%s\"", file,
+		      line, path, got, want);
+	free(got);
+}
+
 /* Reads both pipes to their end at once, so neither writer blocks on a full pipe. */
 static void slurp2(int fd1, int fd2, char **out1, char **out2)
 {

@@ -35,6 +35,15 @@ char *t_tmpdir(void);
 void t_rmtree(const char *path);
 /* Writes text into dir/name (creating folders). */
 void t_write(const char *dir, const char *name, const char *text);
+/*
+ * The whole of a file, NUL-terminated (free()), its length in *len (may be
+ * NULL); NULL with errno set when it cannot be opened. The last component
+ * is not followed when it is a symbolic link.
+ */
+char *t_read_file(const char *path, size_t *len);
+/* Asserts that path is a regular file holding exactly want. */
+#define t_assert_file_is(path, want) t_assert_file_is_at((path), (want), __FILE__, __LINE__)
+void t_assert_file_is_at(const char *path, const char *want, const char *file, int line);
 /* printf into a new string (free()); fails the test when out of memory. */
 char *t_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 

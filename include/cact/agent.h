@@ -26,6 +26,25 @@ extern "C" {
 
 struct cact_chat;
 
+/*
+ * A request that failed and is about to be sent again (429, 5xx or a
+ * connection failure), as cact_chat_options.on_retry sees it.
+ */
+struct cact_chat_retry {
+	unsigned attempt;      /* the attempt that failed, from 1 */
+	unsigned max_attempts; /* 1 + max_retries */
+	long status;	       /* its HTTP status, 0 for a connection failure */
+	uint64_t wait_ms;      /* the pause before the next attempt (Retry-After or backoff) */
+	const char *detail;    /* why: the server's message or the transport's; never the key */
+};
+
+/*
+ * Called before each pause between attempts, on the thread that called
+ * cact_chat_complete (one client may serve many threads: the callback must
+ * be thread-safe then). r and its strings are borrowed for the call only.
+ */
+typedef void (*cact_chat_retry_fn)(void *user, const struct cact_chat_retry *r);
+
 struct cact_chat_options {
 	const char *base_url; /* "https://api.openai.com/v1"; "/chat/completions" is appended */
 	const char *model;
@@ -39,6 +58,8 @@ struct cact_chat_options {
 	uint64_t max_response_bytes; /* default 16 MiB */
 	const char *ca_file;	     /* PEM; NULL: the system's */
 	const char *extra_json; /* object merged into each request body ({"temperature":0}); NULL */
+	cact_chat_retry_fn on_retry; /* told of each retry as it happens; NULL: none */
+	void *retry_user;	     /* passed to on_retry */
 };
 
 /* Fills o with the defaults (everything NULL or zero but the numbers above). */
@@ -65,11 +86,13 @@ typedef void (*cact_chat_delta_fn)(void *user, const char *text, size_t len);
  * "finish_reason": string or null, "usage": {prompt_tokens,
  * completion_tokens, total_tokens} or null}; a streamed response is
  * reassembled into the same shape. Retries 429, 5xx and connection errors
- * with exponential backoff, honouring Retry-After. Errors: CACT_EPROTO for
- * a malformed response (JSON or SSE), CACT_ETOOBIG over max_response_bytes,
- * CACT_ESYS for transport failures and bad statuses, with the status and
- * the server's error message. Thread-safe: one client may serve many
- * threads.
+ * with exponential backoff, honouring Retry-After, telling on_retry (when
+ * set) before each pause. Errors: CACT_EPROTO for a malformed response
+ * (JSON or SSE), CACT_ETOOBIG over max_response_bytes, CACT_ESYS for
+ * transport failures ("model server unreachable: ...") and bad statuses,
+ * with the status and the server's error message ("model server answered
+ * 401: ..."; a 401 or 403 is not retried). Thread-safe: one client may
+ * serve many threads.
  */
 CACT_API int cact_chat_complete(struct cact_chat *c, const char *messages_json,
 				const char *tools_json, cact_chat_delta_fn on_delta, void *user,
@@ -145,12 +168,20 @@ CACT_API int cact_codeact_provider(struct cact_codeact *cc, int tools_visible,
 				   struct cact_context_provider *out, struct cact_error *err);
 
 /*
- * execute_code as a tool: the name "execute_code", cc's description and
- * input schema, and the approval cc derives, as they are now. The tool runs
- * code on cc as it is when called (borrowed: cc must outlive the tool). Its
- * result is the text cact_result_model_text gives; in an agent run, the
+ * execute_code as a tool over cc (borrowed: cc must outlive the tool): the
+ * name "execute_code" and cc's input schema. Its description follows cc:
+ * cact_tool_description rebuilds it from cc's current configuration on
+ * every read (as the reference's description property does), so a model
+ * offered the tool after cc changed reads the tools, files and network it
+ * will get; each pointer it returns stays valid while the tool does (cc
+ * keeps every text it handed out until cact_codeact_free). Its approval
+ * (cact_tool_approval) is cc's derived mode when the tool was made; should
+ * cc come to need approval later, the call asks the run's approval
+ * callback before running. The tool runs code on cc as it is when called.
+ * Its result is the text cact_result_model_text gives; in an agent run, the
  * run's approval callback serves cc's per-call approval when cc has none of
  * its own, and the run's events show the code's tool calls and the result.
+ * *out is a new reference (cact_tool_unref). Returns 0 or CACT_ENOMEM.
  */
 CACT_API int cact_codeact_tool(struct cact_codeact *cc, struct cact_tool **out,
 			       struct cact_error *err);

@@ -92,6 +92,48 @@ CACT_API int cact_codeact_add_allowed_domain(struct cact_codeact *cc, const char
 					     struct cact_error *err);
 CACT_API int cact_codeact_remove_allowed_domain(struct cact_codeact *cc, const char *target,
 						struct cact_error *err);
+
+/*
+ * Removes every file mount (cact_codeact_clear_file_mounts) or every
+ * allowed domain (cact_codeact_clear_allowed_domains), as the reference's
+ * clear_file_mounts and clear_allowed_domains do. The workspace, the tools
+ * and the network settings (CA file, proxy, resolve overrides) stay.
+ * Executions already running keep their snapshot. Cannot fail; thread-safe.
+ */
+CACT_API void cact_codeact_clear_file_mounts(struct cact_codeact *cc);
+CACT_API void cact_codeact_clear_allowed_domains(struct cact_codeact *cc);
+
+/* One file mount of a configuration (cact_codeact_file_mounts). */
+struct cact_file_mount {
+	const char *host_path;	/* resolved, absolute */
+	const char *mount_path; /* normalized, "/input/..." */
+};
+
+/*
+ * The file mounts in the order they were added (a mount path added again
+ * keeps its place), as the reference's get_file_mounts: a copy taken under
+ * the lock, unaffected by later changes. *out is owned: one block holding
+ * the array and its strings, freed with cact_free(*out); it is never NULL
+ * on success, even when *n is 0. Returns 0 or CACT_ENOMEM (then *out is
+ * NULL and *n 0). Thread-safe.
+ */
+CACT_API int cact_codeact_file_mounts(const struct cact_codeact *cc, struct cact_file_mount **out,
+				      size_t *n);
+
+/* One allowed domain of a configuration (cact_codeact_allowed_domains). */
+struct cact_allowed_domain {
+	const char *target; /* normalized: "api.example.com", "host:8443", "*.example.com" */
+	const char *const *methods; /* upper-case, sorted; NULL: all but CONNECT and TRACE */
+	size_t n_methods;	    /* 0 when methods is NULL */
+};
+
+/*
+ * The allowed domains sorted by target, as the reference's
+ * get_allowed_domains: a copy taken under the lock. Ownership and return
+ * codes as cact_codeact_file_mounts: one block, cact_free(*out).
+ */
+CACT_API int cact_codeact_allowed_domains(const struct cact_codeact *cc,
+					  struct cact_allowed_domain **out, size_t *n);
 /* Network settings, as cact_request_set_ca_file, _set_proxy and _add_resolve. */
 CACT_API int cact_codeact_set_ca_file(struct cact_codeact *cc, const char *path,
 				      struct cact_error *err);
@@ -99,6 +141,9 @@ CACT_API int cact_codeact_set_proxy(struct cact_codeact *cc, const char *proxy,
 				    struct cact_error *err);
 CACT_API int cact_codeact_add_resolve(struct cact_codeact *cc, const char *host, const char *addr,
 				      struct cact_error *err);
+/* As cact_request_add_redirect_header: a header of the code's that may cross origins. */
+CACT_API int cact_codeact_add_redirect_header(struct cact_codeact *cc, const char *name,
+					      struct cact_error *err);
 CACT_API int cact_codeact_set_limit(struct cact_codeact *cc, enum cact_limit which, uint64_t value,
 				    struct cact_error *err);
 
@@ -135,10 +180,12 @@ CACT_API char *cact_codeact_instructions(const struct cact_codeact *cc, int tool
 
 /*
  * The serializable state: backend, approval_mode (effective),
- * default_approval_mode, per_call_approval, tool_names, filesystem_enabled,
+ * default_approval_mode, per_call_approval, tool_names, filesystem_enabled
+ * (always true: every run has a writable /output, returned with the
+ * result, and a private /tmp, whatever is mounted at /input),
  * workspace_root, file_mounts (host_path, mount_path), network_enabled,
- * allowed_domains (target, methods or null; sorted by target), limits.
- * Owned JSON text.
+ * allowed_domains (target, methods or null; sorted by target), limits,
+ * network. Owned JSON text (cact_free); NULL when out of memory.
  */
 CACT_API char *cact_codeact_state(const struct cact_codeact *cc);
 /*

@@ -104,6 +104,19 @@ struct cact_mcp_server_options {
 	unsigned max_calls;	    /* tools/call requests in flight per session; default 16 */
 	uint64_t
 		approval_timeout_ms; /* how long an approval question waits for the user; default 300000 */
+	/*
+	 * Streamable HTTP against slow or greedy clients. A connection has
+	 * header_timeout_ms to send a request's headers and pass the Host,
+	 * Origin and token checks, counted from accept and again from the end
+	 * of each request, however steadily it trickles bytes; accepted
+	 * requests (SSE streams) are not cut. One address may hold
+	 * max_conns_per_ip of the max_connections connections; a value of
+	 * max_connections or more lifts the per-address limit (behind a
+	 * reverse proxy every client has the proxy's address). 0: default.
+	 */
+	unsigned max_connections;   /* connections at once, at most 512 (the default) */
+	unsigned max_conns_per_ip;  /* connections at once from one IP address; default 64 */
+	uint64_t header_timeout_ms; /* 100 to 3600000; default 10000 */
 };
 
 CACT_API void cact_mcp_server_options_init(struct cact_mcp_server_options *o);

@@ -181,6 +181,19 @@ CACT_API int cact_request_add_resolve(struct cact_request *req, const char *host
 CACT_API void cact_request_clear_resolve(struct cact_request *req);
 
 /*
+ * Lets the header name (an HTTP token, in any case) that the code sets
+ * follow a redirect to another allowed origin. By default none of the
+ * code's headers crosses origins, since cact cannot tell which carry
+ * credentials (docs/network.md, "Redirects"). At most 64 names; adding a
+ * name twice keeps one. Returns 0, CACT_EINVAL (not a token, too many).
+ */
+CACT_API int cact_request_add_redirect_header(struct cact_request *req, const char *name,
+					      struct cact_error *err);
+CACT_API void cact_request_clear_redirect_headers(struct cact_request *req);
+/* The names, lower-case, comma-separated ("accept,x-request-id"); NULL when none. Borrowed. */
+CACT_API const char *cact_request_redirect_headers(const struct cact_request *req);
+
+/*
  * Stops the execution when fd becomes readable (an eventfd or a pipe the
  * caller writes to from another thread): the sandbox is killed and the
  * result's status is cancelled. -1 (the default) for none. The fd is

@@ -134,17 +134,55 @@ CACT_API char *cact_result_contents_json(const struct cact_result *r);
 CACT_API char *cact_result_model_text(const struct cact_result *r);
 
 enum cact_save_flags {
-	CACT_SAVE_FORCE = 1u << 0, /* overwrite existing regular files */
+	CACT_SAVE_FORCE = 1u << 0, /* replace existing regular files (the name, not the inode) */
 };
 
 /*
  * Writes the result's files under host folder dir (created, with its
- * missing parents, when missing; its last component must not be a symlink). Never follows a symlink below
- * dir, never overwrites an existing file unless CACT_SAVE_FORCE. Stops at the
- * first failure: CACT_EEXIST, CACT_EINVAL (a symlink in the way), CACT_ESYS.
+ * missing parents, when missing; its last component must not be a
+ * symlink). Never follows a symlink below dir. Each file is written to a
+ * temporary name in its folder, flushed (fsync), then renamed into place,
+ * so no partial file is ever left under a real name (the temporary is
+ * removed on failure). Without CACT_SAVE_FORCE an existing name is never
+ * replaced; with it an existing regular file's name is replaced by the new
+ * file (rename), so a hard link in dir never carries the new bytes
+ * elsewhere. Symlinks and other non-regular entries in the way are refused
+ * either way.
+ *
+ * One file's failure does not stop the others: every file that can be
+ * saved is. Returns 0 when all were saved; otherwise the code of the first
+ * failure (CACT_EEXIST a name is taken, CACT_EINVAL a symlink or non-file
+ * in the way or a bad path, CACT_ESYS a system call failed, e.g. "cannot
+ * write DIR/a.bin: write: ENOSPC") with its message, plus how many more
+ * failed. When dir itself cannot be created or opened nothing is written.
+ * Thread-safe for distinct folders.
  */
 CACT_API int cact_result_save_files(const struct cact_result *r, const char *dir, unsigned flags,
 				    struct cact_error *err);
+
+/*
+ * The outcome of saving file index (as cact_result_file): err NULL when it
+ * was saved, otherwise why not (borrowed for the call).
+ */
+typedef void (*cact_save_fn)(void *user, size_t index, const struct cact_error *err);
+
+/*
+ * cact_result_save_files, calling fn (when non-NULL) once per file, in
+ * order, with its outcome. fn is not called when dir itself fails.
+ */
+CACT_API int cact_result_save_files_report(const struct cact_result *r, const char *dir,
+					   unsigned flags, cact_save_fn fn, void *user,
+					   struct cact_error *err);
+
+/*
+ * Checks, before any code runs, that files can be saved under dir: creates
+ * it with its missing parents (as cact_result_save_files), refuses a
+ * symlink or a non-folder (CACT_EINVAL), and creates and removes a
+ * temporary file in it (CACT_ESYS when that fails: EACCES, EROFS, ENOSPC).
+ * Name clashes cannot be known before the files exist: they are reported
+ * by the save itself. 0 or a negative code.
+ */
+CACT_API int cact_result_save_check(const char *dir, struct cact_error *err);
 
 CACT_API void cact_result_free(struct cact_result *r);
 

@@ -116,6 +116,8 @@ struct cact_runtime_options {
 	 */
 	unsigned queue_max;
 	uint64_t queue_timeout_ms;
+	/* Sessions (cact/session.h) the runtime holds at once (default 64); more are refused. */
+	unsigned max_sessions;
 	/*
 	 * The runtime will run one execution: no preloaded modules, no pool,
 	 * no page probe, so that starting it costs little more than starting
@@ -181,6 +183,7 @@ struct cact_runtime_stats {
 	uint64_t executions;  /* executions started since the runtime began */
 	uint64_t busy;	      /* callers refused as busy */
 	uint64_t restarts;    /* zygotes started after a loss */
+	unsigned sessions;    /* live sessions */
 };
 
 /* Fills *st. Thread-safe. */

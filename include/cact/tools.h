@@ -39,6 +39,14 @@ CACT_API int cact_approval_parse(const char *name, enum cact_approval *out);
  * and set *result_json to one JSON value allocated with malloc (the library
  * frees it); on failure return a negative code and put the reason, which
  * the code sees in its RuntimeError, into err.
+ *
+ * A callback cannot be cancelled. When the execution ends (its code
+ * finished, timed out or was stopped) while a callback runs, the library
+ * waits for it 100 ms, then leaves it to finish on its thread:
+ * cact_runtime_run returns, the callback's answer is dropped, and the
+ * thread holds a reference to the tool until the callback returns. So
+ * user, and anything the callback uses, must stay valid until it returns,
+ * not only until cact_runtime_run does.
  */
 typedef int (*cact_tool_fn)(void *user, const char *tool_name, const char *args_json,
 			    char **result_json, struct cact_error *err);
@@ -61,13 +69,38 @@ CACT_API int cact_tool_new_callback(const char *name, const char *description,
  * no slash) with argv[1..], in folder cwd (NULL: the caller's), with the
  * caller's environment. The arguments object is written as JSON to its
  * stdin; it must print one JSON value on stdout and exit 0. A non-zero exit
- * fails the call with the first 4 KiB of its stderr as the reason; it is
- * killed (with its process group) after timeout_ms (0: 30 s).
+ * or a signal fails the call: the code is told the exit status only, and
+ * the first 4 KiB of the command's stderr go to cact's log, the calling
+ * process's stderr, as lines "[tool NAME] ..." (control characters shown
+ * as '?'), because an error message may show the code what it should not
+ * see. It is killed (with its process group) after timeout_ms (0: 30 s).
+ * Same as cact_tool_new_command_opts with cwd and timeout_ms set.
  */
 CACT_API int cact_tool_new_command(const char *name, const char *description,
 				   const char *parameters_json, enum cact_approval approval,
 				   const char *const *argv, const char *cwd, uint64_t timeout_ms,
 				   struct cact_tool **out, struct cact_error *err);
+
+/* How a command tool runs (set the defaults with cact_tool_command_options_init). */
+struct cact_tool_command_options {
+	const char *cwd;     /* the folder it runs in; NULL (default): the caller's; copied */
+	uint64_t timeout_ms; /* 0 (default): 30 s */
+	/*
+	 * 1: a failing command's stderr (its first 4 KiB) is the reason the
+	 * code sees in its RuntimeError, and nothing is logged; 0 (default):
+	 * the code sees the exit status and the stderr goes to the log.
+	 */
+	int stderr_to_code;
+};
+
+CACT_API void cact_tool_command_options_init(struct cact_tool_command_options *o);
+
+/* cact_tool_new_command with options (NULL: the defaults). Same returns. */
+CACT_API int cact_tool_new_command_opts(const char *name, const char *description,
+					const char *parameters_json, enum cact_approval approval,
+					const char *const *argv,
+					const struct cact_tool_command_options *opts,
+					struct cact_tool **out, struct cact_error *err);
 
 CACT_API struct cact_tool *cact_tool_ref(struct cact_tool *t);
 /* Drops a reference; NULL is a no-op. */
@@ -95,7 +128,10 @@ CACT_API int cact_tool_validate(const struct cact_tool *t, const char *args_json
  * Decides a call_tool of an always_require tool in per-call approval mode.
  * Called from a library thread while the code waits; args_json is the
  * validated arguments. Return 1 to approve, 0 to deny (the code gets a
- * PermissionError).
+ * PermissionError). Like a cact_tool_fn, it is left to finish alone when
+ * the execution ends while it waits (a question nobody answers in time):
+ * its user must stay valid until it returns, and a late approval runs
+ * nothing.
  */
 typedef int (*cact_approval_fn)(void *user, const char *tool_name, const char *args_json);
 

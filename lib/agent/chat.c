@@ -24,6 +24,7 @@
 
 #include "../util/buf.h"
 #include "../net/net.h"
+#include "../util/jsoncheck.h"
 #include "../util/util.h"
 #include "chat.h"
 #include "sse.h"
@@ -48,6 +49,8 @@ struct cact_chat {
 	uint64_t timeout_ms, connect_timeout_ms, max_bytes;
 	unsigned max_retries;
 	char *ca_file;
+	cact_chat_retry_fn on_retry; /* may be NULL */
+	void *retry_user;
 };
 
 /* ---- shared pieces of the output ---- */
@@ -171,7 +174,10 @@ static void copy_clean(const char *text, size_t len, const char *key, char *out,
 /* The text of a server's error, from a JSON body or the body itself (see copy_clean). */
 static void server_message(const char *body, size_t len, const char *key, char *out, size_t size)
 {
-	json_t *root = len ? json_loadb(body, len, 0, NULL) : NULL;
+	/* Decoded only when the check allows (ut_json_check); else the body is the text. */
+	json_t *root = len && !ut_json_check(body, len, UT_JSON_DEPTH_LIMIT, NULL, NULL, 0)
+			       ? json_loadb(body, len, 0, NULL)
+			       : NULL;
 	json_t *e = json_object_get(root, "error");
 	const char *text = NULL;
 
@@ -384,6 +390,12 @@ static int parse_response(const char *body, size_t len, const char *key, json_t 
 	int rc;
 
 	*out = NULL;
+	/* Before jansson builds anything: what the tree would cost (ut_json_check). */
+	rc = ut_json_check(body ? body : "", body ? len : 0, UT_JSON_DEPTH_LIMIT, NULL, why,
+			   sizeof(why));
+	if (rc)
+		return ut_err(err, CACT_EPROTO, "model server response is %s: %s",
+			      rc == CACT_ETOOBIG ? "too costly to decode" : "not JSON", why);
 	root = json_loadb(body ? body : "", body ? len : 0,
 			  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!root)
@@ -403,6 +415,7 @@ static int parse_response(const char *body, size_t len, const char *key, json_t 
 	}
 	rc = parse_root(root, out, why, sizeof(why));
 	json_decref(root);
+	ut_json_trim(len);
 	if (rc == CACT_ENOMEM)
 		return ut_err(err, rc, "out of memory parsing the model server's response");
 	if (rc)
@@ -609,6 +622,7 @@ static int on_event(void *user, const struct sse_event *ev, struct cact_error *e
 {
 	struct chat_stream *s = user;
 	json_error_t jerr;
+	char why[128];
 	json_t *root;
 	int rc;
 
@@ -627,6 +641,10 @@ static int on_event(void *user, const struct sse_event *ev, struct cact_error *e
 		s->done = 1;
 		return 0;
 	}
+	rc = ut_json_check(ev->data, ev->data_len, UT_JSON_DEPTH_LIMIT, NULL, why, sizeof(why));
+	if (rc)
+		return proto(err, "data is %s: %s",
+			     rc == CACT_ETOOBIG ? "too costly to decode" : "not JSON", why);
 	root = json_loadb(ev->data, ev->data_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!root)
 		return proto(err, "data is not JSON: %s", jerr.text);
@@ -929,6 +947,8 @@ static int copy_options(struct cact_chat *c, const struct cact_chat_options *o,
 	c->connect_timeout_ms =
 		o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
 	c->max_retries = o->max_retries;
+	c->on_retry = o->on_retry;
+	c->retry_user = o->retry_user;
 	c->max_bytes = o->max_response_bytes ? o->max_response_bytes : DEFAULT_MAX_RESPONSE;
 	if (c->max_bytes > SIZE_MAX / 2)
 		c->max_bytes = SIZE_MAX / 2;
@@ -1287,8 +1307,20 @@ static int complete(const struct cact_chat *c, const char *body, cact_chat_delta
 		stream->key = c->key;
 		o = attempt(h, c, body, stream, out, a, err);
 		if (o == RETRY && n <= c->max_retries && !stream->delivered) {
+			uint64_t wait = backoff_ms(n, a->wait_s, &seed);
+
 			chat_stream_free(stream);
-			sleep_ms(backoff_ms(n, a->wait_s, &seed));
+			/* Told before the pause, so that a caller can say why it waits. */
+			if (c->on_retry) {
+				struct cact_chat_retry r = {.attempt = n,
+							    .max_attempts = c->max_retries + 1,
+							    .status = a->status,
+							    .wait_ms = wait,
+							    .detail = a->detail};
+
+				c->on_retry(c->retry_user, &r);
+			}
+			sleep_ms(wait);
 			continue;
 		}
 		chat_stream_free(stream);

@@ -108,7 +108,20 @@ static void exec_release(void *data)
 	free(t);
 }
 
-static const struct tool_ops exec_ops = {.invoke = exec_invoke, .release = exec_release};
+/*
+ * A hand-wired execute_code borrows a configuration that may change: its
+ * description is rebuilt on every read, as the reference's is. A run's
+ * tool owns a snapshot, which never changes.
+ */
+static const char *exec_describe(void *data)
+{
+	struct exec_tool *t = data;
+
+	return t->owned ? NULL : cc_live_description(t->cc);
+}
+
+static const struct tool_ops exec_ops = {
+	.invoke = exec_invoke, .release = exec_release, .describe = exec_describe};
 
 /* execute_code over cc; with owned, the tool frees cc when it goes. */
 static int exec_tool_new(struct cact_codeact *cc, int owned, struct cact_tool **out,

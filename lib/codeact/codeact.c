@@ -57,6 +57,10 @@ CACT_API void cact_codeact_free(struct cact_codeact *cc)
 		return;
 	cact_request_free(cc->cfg);
 	cact_request_free(cc->direct);
+	free(cc->live_desc);
+	while (cc->n_retired > 0)
+		free(cc->retired[--cc->n_retired]);
+	free(cc->retired);
 	pthread_mutex_destroy(&cc->lock);
 	free(cc);
 }
@@ -205,6 +209,57 @@ CACT_API int cact_codeact_remove_file_mount(struct cact_codeact *cc, const char 
 	return LOCKED(cc, cact_request_remove_mount(cc->cfg, mount, err));
 }
 
+CACT_API void cact_codeact_clear_file_mounts(struct cact_codeact *cc)
+{
+	pthread_mutex_lock(&cc->lock);
+	/* From the end: each removal is then a plain truncation. */
+	while (cc->cfg->n_mounts > 0)
+		if (cact_request_remove_mount(cc->cfg, cc->cfg->mounts[cc->cfg->n_mounts - 1].guest,
+					      NULL))
+			break;
+	pthread_mutex_unlock(&cc->lock);
+}
+
+/*
+ * The mounts as one block (cact_free): the array, then every string it
+ * points to, so that the caller has one thing to free and nothing to
+ * unlock.
+ */
+CACT_API int cact_codeact_file_mounts(const struct cact_codeact *cc, struct cact_file_mount **out,
+				      size_t *n)
+{
+	struct cact_codeact *m = (struct cact_codeact *)cc;
+	const struct cact_request *cfg;
+	struct cact_file_mount *list = NULL;
+	size_t i, bytes, count;
+	char *p;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&m->lock);
+	cfg = m->cfg;
+	count = cfg->n_mounts;
+	bytes = (count + 1) * sizeof(*list);
+	for (i = 0; i < count; i++)
+		bytes += strlen(cfg->mounts[i].host) + strlen(cfg->mounts[i].guest) + 2;
+	list = calloc(1, bytes);
+	if (list) {
+		p = (char *)(list + count + 1);
+		for (i = 0; i < count; i++) {
+			list[i].host_path = p;
+			p = stpcpy(p, cfg->mounts[i].host) + 1;
+			list[i].mount_path = p;
+			p = stpcpy(p, cfg->mounts[i].guest) + 1;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (!list)
+		return CACT_ENOMEM;
+	*out = list;
+	*n = count;
+	return 0;
+}
+
 CACT_API int cact_codeact_add_allowed_domain(struct cact_codeact *cc, const char *target,
 					     const char *const *methods, size_t n,
 					     struct cact_error *err)
@@ -216,6 +271,87 @@ CACT_API int cact_codeact_remove_allowed_domain(struct cact_codeact *cc, const c
 						struct cact_error *err)
 {
 	return LOCKED(cc, cact_request_remove_allowed_domain(cc->cfg, target, err));
+}
+
+CACT_API void cact_codeact_clear_allowed_domains(struct cact_codeact *cc)
+{
+	pthread_mutex_lock(&cc->lock);
+	while (cc->cfg->n_domains > 0)
+		if (cact_request_remove_allowed_domain(
+			    cc->cfg, cc->cfg->domains[cc->cfg->n_domains - 1].target, NULL))
+			break;
+	pthread_mutex_unlock(&cc->lock);
+}
+
+/* Number of methods in "GET,POST" (0 for NULL: all methods). */
+static size_t count_methods(const char *list)
+{
+	size_t n = list && *list ? 1 : 0;
+
+	for (; list && *list; list++)
+		n += *list == ',';
+	return n;
+}
+
+/*
+ * One block as for cact_codeact_file_mounts: the array, then every entry's
+ * method pointers, then the strings.
+ */
+CACT_API int cact_codeact_allowed_domains(const struct cact_codeact *cc,
+					  struct cact_allowed_domain **out, size_t *n)
+{
+	struct cact_codeact *m = (struct cact_codeact *)cc;
+	const struct cact_request *cfg;
+	struct cact_allowed_domain *list = NULL;
+	size_t i, k, bytes, count, n_ptrs = 0;
+	const char **ptrs, *c;
+	char *p;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&m->lock);
+	cfg = m->cfg;
+	count = cfg->n_domains;
+	bytes = (count + 1) * sizeof(*list);
+	for (i = 0; i < count; i++) {
+		n_ptrs += count_methods(cfg->domains[i].methods);
+		bytes += strlen(cfg->domains[i].target) + 1;
+		bytes += cfg->domains[i].methods ? strlen(cfg->domains[i].methods) + 1 : 0;
+	}
+	bytes += n_ptrs * sizeof(*ptrs);
+	list = calloc(1, bytes);
+	if (list) {
+		ptrs = (const char **)(list + count + 1);
+		p = (char *)(ptrs + n_ptrs);
+		for (i = 0; i < count; i++) {
+			const struct rt_domain *d = &cfg->domains[i];
+
+			list[i].target = p;
+			p = stpcpy(p, d->target) + 1;
+			list[i].n_methods = count_methods(d->methods);
+			if (list[i].n_methods == 0)
+				continue;
+			/* "GET,POST" is copied with each comma cut into a NUL. */
+			list[i].methods = ptrs;
+			ptrs[0] = p;
+			for (c = d->methods, k = 1; *c; c++) {
+				if (*c == ',') {
+					*p++ = '\0';
+					ptrs[k++] = p;
+				} else {
+					*p++ = *c;
+				}
+			}
+			*p++ = '\0';
+			ptrs += list[i].n_methods;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (!list)
+		return CACT_ENOMEM;
+	*out = list;
+	*n = count;
+	return 0;
 }
 
 CACT_API int cact_codeact_set_ca_file(struct cact_codeact *cc, const char *path,
@@ -236,6 +372,12 @@ CACT_API int cact_codeact_add_resolve(struct cact_codeact *cc, const char *host,
 	return LOCKED(cc, cact_request_add_resolve(cc->cfg, host, addr, err));
 }
 
+CACT_API int cact_codeact_add_redirect_header(struct cact_codeact *cc, const char *name,
+					      struct cact_error *err)
+{
+	return LOCKED(cc, cact_request_add_redirect_header(cc->cfg, name, err));
+}
+
 CACT_API int cact_codeact_set_limit(struct cact_codeact *cc, enum cact_limit which, uint64_t value,
 				    struct cact_error *err)
 {
@@ -252,6 +394,33 @@ CACT_API char *cact_codeact_state(const struct cact_codeact *cc)
 	return LOCKED(cc, cc_state(cc));
 }
 
+const char *cc_live_description(struct cact_codeact *cc)
+{
+	const char *out;
+	char *text, **grown;
+
+	pthread_mutex_lock(&cc->lock);
+	text = cc_describe(cc);
+	if (text && cc->live_desc && strcmp(text, cc->live_desc) == 0) {
+		free(text);
+	} else if (text && !cc->live_desc) {
+		cc->live_desc = text;
+	} else if (text) {
+		/* A reader may still hold the old text: it stays until cc goes. */
+		grown = realloc(cc->retired, (cc->n_retired + 1) * sizeof(*grown));
+		if (grown) {
+			cc->retired = grown;
+			cc->retired[cc->n_retired++] = cc->live_desc;
+			cc->live_desc = text;
+		} else {
+			free(text);
+		}
+	}
+	out = cc->live_desc;
+	pthread_mutex_unlock(&cc->lock);
+	return out;
+}
+
 /* A private copy of the configuration (lock held). */
 static int copy_of(const struct cact_codeact *cc, struct cact_codeact **out)
 {
@@ -262,6 +431,9 @@ static int copy_of(const struct cact_codeact *cc, struct cact_codeact **out)
 	*c = *cc;
 	pthread_mutex_init(&c->lock, NULL);
 	c->cfg = c->direct = NULL;
+	c->live_desc = NULL;
+	c->retired = NULL;
+	c->n_retired = 0;
 	if (cact_request_dup(cc->cfg, &c->cfg) || cact_request_dup(cc->direct, &c->direct)) {
 		cact_request_free(c->cfg);
 		pthread_mutex_destroy(&c->lock);

@@ -18,6 +18,14 @@ struct cact_codeact {
 	int per_call;
 	cact_approval_fn approve_fn;
 	void *approve_user;
+	/*
+	 * What cc_live_description handed out: the latest text, and the
+	 * earlier ones, kept until the object is freed because readers of a
+	 * hand-wired execute_code's description borrowed them. Never copied.
+	 */
+	char *live_desc;
+	char **retired;
+	size_t n_retired;
 };
 
 /* Effective approval of a configuration (lock held or a private copy). */
@@ -26,6 +34,14 @@ enum cact_approval cc_effective_approval(const struct cact_codeact *cc);
 /* Texts and state from a configuration (lock held or a private copy). Owned. */
 char *cc_describe(const struct cact_codeact *cc);
 char *cc_state(const struct cact_codeact *cc);
+
+/*
+ * The description of the current configuration, rebuilt on every call
+ * (takes the lock): what a hand-wired execute_code (cact_codeact_tool)
+ * shows. Borrowed, valid until cc is freed; NULL only when out of memory
+ * before any description was built.
+ */
+const char *cc_live_description(struct cact_codeact *cc);
 
 /*
  * The "network" object of a configuration file or a state: ca_file, proxy,

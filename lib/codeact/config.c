@@ -125,7 +125,7 @@ static int allowed_domains(struct cfgctx *c, struct cact_request *r, json_t *v)
 
 json_t *cc_network_json(const struct cact_request *cfg)
 {
-	json_t *resolve = json_object();
+	json_t *resolve = json_object(), *out, *headers;
 	size_t i;
 
 	for (i = 0; resolve && i < cfg->n_resolves; i++) {
@@ -140,9 +140,23 @@ json_t *cc_network_json(const struct cact_request *cfg)
 			return NULL;
 		}
 	}
-	return resolve ? json_pack("{s:s?, s:s?, s:o}", "ca_file", cfg->ca_file, "proxy",
-				   cfg->proxy, "resolve", resolve)
-		       : NULL;
+	out = resolve ? json_pack("{s:s?, s:s?, s:o}", "ca_file", cfg->ca_file, "proxy", cfg->proxy,
+				  "resolve", resolve)
+		      : NULL;
+	/* Only when set: a state without it reads the same. */
+	if (out && cfg->redirect_headers) {
+		char list[1024], *save = NULL, *h;
+
+		headers = json_array();
+		ut_snprintf(list, sizeof(list), "%s", cfg->redirect_headers);
+		for (h = strtok_r(list, ",", &save); headers && h; h = strtok_r(NULL, ",", &save))
+			json_array_append_new(headers, json_string(h));
+		if (!headers || json_object_set_new(out, "redirect_headers", headers)) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
 }
 
 static int net_fail(struct cact_error *err, const char *where, const char *key, const char *what)
@@ -153,7 +167,7 @@ static int net_fail(struct cact_error *err, const char *where, const char *key, 
 int cc_network_apply(struct cact_request *cfg, json_t *v, const char *folder, const char *where,
 		     struct cact_error *err)
 {
-	static const char *const keys[] = {"ca_file", "proxy", "resolve"};
+	static const char *const keys[] = {"ca_file", "proxy", "resolve", "redirect_headers"};
 	char path[PATH_MAX], why[CACT_ERROR_MAX];
 	json_t *item, *addrs, *a;
 	const char *k, *host;
@@ -215,6 +229,19 @@ int cc_network_apply(struct cact_request *cfg, json_t *v, const char *folder, co
 			}
 		}
 	}
+	if ((item = json_object_get(v, "redirect_headers"))) {
+		if (!json_is_array(item))
+			return net_fail(err, where, "redirect_headers",
+					"must be a list of header names");
+		cact_request_clear_redirect_headers(cfg);
+		json_array_foreach(item, i, a) {
+			if (!json_is_string(a))
+				return net_fail(err, where, "redirect_headers",
+						"must be a list of header names");
+			if ((rc = cact_request_add_redirect_header(cfg, json_string_value(a), err)))
+				goto relabel;
+		}
+	}
 	return 0;
 relabel:
 	ut_snprintf(why, sizeof(why), "%s", err ? err->message : cact_strerror(rc));
@@ -225,7 +252,9 @@ static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, const 
 		    size_t i)
 {
 	static const char *const keys[] = {"name",	    "description", "parameters",
-					   "approval_mode", "command",	   "timeout_s"};
+					   "approval_mode", "command",	   "timeout_s",
+					   "stderr_to_code"};
+	struct cact_tool_command_options opts;
 	char key[96], cmdpath[PATH_MAX];
 	const char *name, *argv[65];
 	enum cact_approval approval = CACT_APPROVAL_NEVER_REQUIRE;
@@ -263,10 +292,18 @@ static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, const 
 	if ((v = json_object_get(t, "timeout_s"))) {
 		if (!json_is_number(v) || json_number_value(v) <= 0 ||
 		    json_number_value(v) > 86400 || !isfinite(json_number_value(v)))
-			return fail(c, key, "timeout_s must be a number of seconds above 0");
+			return fail(c, key,
+				    "timeout_s must be a number of seconds above 0, at most 86400 "
+				    "(a day)");
 		timeout_ms = (uint64_t)(json_number_value(v) * 1000.0 + 0.5);
 		if (timeout_ms == 0)
 			timeout_ms = 1;
+	}
+	cact_tool_command_options_init(&opts);
+	if ((v = json_object_get(t, "stderr_to_code"))) {
+		if (!json_is_boolean(v))
+			return fail(c, key, "stderr_to_code must be true or false");
+		opts.stderr_to_code = json_is_true(v);
 	}
 	cmd = json_object_get(t, "command");
 	if (json_is_string(cmd)) {
@@ -290,8 +327,10 @@ static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, const 
 	}
 	if ((v = json_object_get(t, "parameters")))
 		params = json_dumps(v, JSON_COMPACT);
-	rc = cact_tool_new_command(name, json_string_value(json_object_get(t, "description")),
-				   params, approval, argv, c->folder, timeout_ms, &tool, c->err);
+	opts.cwd = c->folder;
+	opts.timeout_ms = timeout_ms;
+	rc = cact_tool_new_command_opts(name, json_string_value(json_object_get(t, "description")),
+					params, approval, argv, &opts, &tool, c->err);
 	free(params);
 	if (rc)
 		return relabel(c, key, rc);
@@ -302,6 +341,60 @@ static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, const 
 		rc = relabel(c, key, rc);
 	cact_tool_unref(tool);
 	return rc;
+}
+
+/* An amount in a key's unit: "16 MiB", "0.001 s", "4096 bytes (4 KiB)", "64". */
+static void amount(uint64_t v, uint64_t per, const char *unit, char *out, size_t size)
+{
+	uint64_t whole = v / per, frac = (v % per) * 1000 / per;
+	char dec[8] = "", extra[32] = "";
+	int n;
+
+	if (frac) {
+		ut_snprintf(dec, sizeof(dec), ".%03llu", (unsigned long long)frac);
+		for (n = (int)strlen(dec); dec[n - 1] == '0'; n--)
+			dec[n - 1] = '\0';
+	}
+	if (strcmp(unit, "bytes") == 0 && v >= 1024 && v % 1024 == 0)
+		ut_snprintf(extra, sizeof(extra), " (%llu %s)",
+			    (unsigned long long)(v % (1u << 30) == 0   ? v >> 30
+						 : v % (1u << 20) == 0 ? v >> 20
+								       : v >> 10),
+			    v % (1u << 30) == 0	  ? "GiB"
+			    : v % (1u << 20) == 0 ? "MiB"
+						  : "KiB");
+	ut_snprintf(out, size, "%llu%s%s%s%s", (unsigned long long)whole, dec, *unit ? " " : "",
+		    unit, extra);
+}
+
+/*
+ * A limit outside the library's range, said in the words and unit of the
+ * key the file used ("limits.memory_mib: 8 MiB is below the minimum of 16
+ * MiB"), not in the library's (memory_bytes). given: the value as the file
+ * wrote it, without its unit.
+ */
+static int out_of_range(struct cfgctx *c, const char *key, enum cact_limit which, uint64_t value,
+			const char *given, uint64_t per, const char *unit)
+{
+	uint64_t min = cact_limit_min(which), max = cact_limit_max(which);
+	char bound[64], what[160];
+
+	amount(value < min ? min : max, per, unit, bound, sizeof(bound));
+	ut_snprintf(what, sizeof(what), "%s%s%s is %s the %s of %s", given, *unit ? " " : "", unit,
+		    value < min ? "below" : "above", value < min ? "minimum" : "maximum", bound);
+	return ut_err(c->err, CACT_EINVAL, "config %s: %s: %s", c->path, key, what);
+}
+
+/* The unit a limit's own name carries: timeout_ms in ms, tmp_bytes in bytes, threads bare. */
+static const char *unit_of(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n > 6 && strcmp(name + n - 6, "_bytes") == 0)
+		return "bytes";
+	if (n > 3 && strcmp(name + n - 3, "_ms") == 0)
+		return "ms";
+	return "";
 }
 
 static int limits(struct cfgctx *c, struct cact_request *r, json_t *v)
@@ -315,8 +408,10 @@ static int limits(struct cfgctx *c, struct cact_request *r, json_t *v)
 	if (!json_is_object(v))
 		return fail(c, "limits", "must be an object");
 	json_object_foreach(v, k, item) {
-		uint64_t value;
+		uint64_t value, per = 1;
 		enum cact_limit which = CACT_LIMIT__COUNT;
+		const char *unit;
+		char given[48];
 
 		ut_snprintf(key, sizeof(key), "limits.%s", k);
 		if (strcmp(k, "timeout_s") == 0 || strcmp(k, "memory_mib") == 0) {
@@ -324,14 +419,19 @@ static int limits(struct cfgctx *c, struct cact_request *r, json_t *v)
 
 			if (!json_is_number(item) || d <= 0 || !isfinite(d) || d > 1e12)
 				return fail(c, key, "must be a positive number");
+			ut_snprintf(given, sizeof(given), "%.15g", d);
 			if (strcmp(k, "timeout_s") == 0) {
 				which = CACT_LIMIT_TIMEOUT_MS;
 				value = (uint64_t)(d * 1000.0 + 0.5);
+				per = 1000;
+				unit = "s";
 			} else {
 				if (!json_is_integer(item))
 					return fail(c, key, "must be a whole number of MiB");
 				which = CACT_LIMIT_MEMORY_BYTES;
 				value = (uint64_t)json_integer_value(item) << 20;
+				per = 1u << 20;
+				unit = "MiB";
 			}
 		} else {
 			for (i = 0; i < CACT_LIMIT__COUNT; i++)
@@ -342,7 +442,11 @@ static int limits(struct cfgctx *c, struct cact_request *r, json_t *v)
 			if (!json_is_integer(item) || json_integer_value(item) < 0)
 				return fail(c, key, "must be a non-negative integer");
 			value = (uint64_t)json_integer_value(item);
+			ut_snprintf(given, sizeof(given), "%llu", (unsigned long long)value);
+			unit = unit_of(k);
 		}
+		if (value < cact_limit_min(which) || value > cact_limit_max(which))
+			return out_of_range(c, key, which, value, given, per, unit);
 		if ((rc = cact_request_set_limit(r, which, value, c->err)))
 			return relabel(c, key, rc);
 	}

@@ -51,11 +51,11 @@ char *cc_state(const struct cact_codeact *cc)
 			 BACKEND, "approval_mode", cact_approval_name(cc_effective_approval(cc)),
 			 "default_approval_mode", cact_approval_name(cc->default_approval),
 			 "per_call_approval", cc->per_call, "tool_names", names,
-			 "filesystem_enabled", cfg->has_workspace || cfg->n_mounts > 0,
-			 "workspace_root", cfg->has_workspace ? cfg->workspace.host : NULL,
-			 "file_mounts", mounts, "network_enabled", cfg->n_domains > 0,
-			 "allowed_domains", domains, "limits", limits, "network",
-			 cc_network_json(cfg));
+			 /* /output and /tmp are always there, whatever /input holds. */
+			 "filesystem_enabled", 1, "workspace_root",
+			 cfg->has_workspace ? cfg->workspace.host : NULL, "file_mounts", mounts,
+			 "network_enabled", cfg->n_domains > 0, "allowed_domains", domains,
+			 "limits", limits, "network", cc_network_json(cfg));
 	if (root)
 		out = json_dumps(root, JSON_COMPACT);
 out:

@@ -37,6 +37,17 @@
 /* Pids of an execution's namespace beyond its thread limit (see docs/sandbox.md). */
 #define PID_RESERVE 301
 
+/*
+ * The exit status that says "aborted". The execution is pid 1 of its pid
+ * namespace, and the kernel does not deliver to such a process a signal
+ * it sends itself while the signal's action is the default: glibc's
+ * abort() then falls through to its last resort, an illegal instruction,
+ * and the host would see SIGSEGV. A handler is delivered to, so the guest
+ * catches SIGABRT and exits with the shell's number for it; the host reads
+ * that exit, with no result report, as SIGABRT (lib/runtime/exec.c).
+ */
+#define GUEST_ABORT_EXIT (128 + SIGABRT)
+
 static void setup_failed(const struct cact_error *err) __attribute__((noreturn));
 static void setup_failed(const struct cact_error *err)
 {
@@ -45,6 +56,12 @@ static void setup_failed(const struct cact_error *err)
 	if (msg)
 		wire_write(GUEST_FD_WIRE, msg, 64 * 1024);
 	_exit(GUEST_SETUP_EXIT);
+}
+
+static void on_abort(int sig)
+{
+	(void)sig;
+	_exit(GUEST_ABORT_EXIT);
 }
 
 /* Moves fd to a number of at least 64 so that the final dup2 calls cannot collide. */
@@ -307,6 +324,13 @@ void child_main(struct zygote *z, int wire, int out, int err)
 
 		if (ut_write_full(GUEST_FD_WIRE, running, sizeof(running) - 1))
 			_exit(GUEST_SETUP_EXIT);
+	}
+	/* Code that sets its own SIGABRT handler (signal.signal) replaces this one. */
+	{
+		struct sigaction sa = {.sa_handler = on_abort};
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGABRT, &sa, NULL);
 	}
 	exit_code = pyg_run(copy, code_len, &report);
 	if (report) {

@@ -67,6 +67,9 @@ def _check_json(value, what, depth=0):
         raise ValueError("%s: nested deeper than %d levels" % (what, JSON_DEPTH_MAX))
     if isinstance(value, dict):
         for key, item in value.items():
+            # The host's JSON reader takes no NUL in a key (a value may hold one).
+            if isinstance(key, str) and "\0" in key:
+                raise ValueError("%s: key %r holds a NUL character" % (what, key))
             _check_json(item, what, depth + 1)
     elif isinstance(value, (list, tuple)):
         for item in value:

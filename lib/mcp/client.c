@@ -17,6 +17,7 @@
 #include <cact/cact.h>
 
 #include "../tools/tools.h"
+#include "../util/jsoncheck.h"
 #include "../util/util.h"
 #include "client.h"
 #include "jsonrpc.h"
@@ -521,10 +522,24 @@ struct mcpc_tool {
 	char *remote;		   /* the server's name of the tool */
 };
 
-/* Every text item as JSON when it is JSON, else as a string. */
-static json_t *text_value(const char *text)
+/*
+ * Every text item as JSON when it is JSON, else as a string. The message's
+ * check saw strings: what one holds is checked before it is decoded
+ * (ut_json_check) and kept as a string when it would cost too much. *left
+ * is what the items of one result may still cost together: each check
+ * alone allows 16 MiB of slack, and a result may hold many items.
+ */
+static json_t *text_value(const char *text, size_t *left)
 {
-	json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+	struct ut_json_stats st;
+	json_t *v = NULL;
+
+	if (!ut_json_check(text, strlen(text), UT_JSON_DEPTH_LIMIT, &st, NULL, 0) &&
+	    st.cost <= *left) {
+		v = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+		if (v)
+			*left -= st.cost;
+	}
 
 	return v ? v : json_string(text);
 }
@@ -579,20 +594,23 @@ static json_t *result_value(const json_t *result)
 	json_t *content = json_object_get(result, "content");
 	json_t *structured = json_object_get(result, "structuredContent");
 	json_t *item, *list;
-	size_t i;
+	size_t i, left = 0;
 
 	if (structured && !json_is_null(structured))
 		return json_incref(structured);
 	if (!all_text(content))
 		return content ? json_incref(content) : json_null();
+	json_array_foreach(content, i, item)
+		left += json_string_length(json_object_get(item, "text"));
+	left = ut_json_budget(left);
 	item = json_array_get(content, 0);
 	if (json_array_size(content) == 1)
-		return text_value(json_string_value(json_object_get(item, "text")));
+		return text_value(json_string_value(json_object_get(item, "text")), &left);
 	list = json_array();
 	json_array_foreach(content, i, item) {
 		const char *text = json_string_value(json_object_get(item, "text"));
 
-		if (!list || json_array_append_new(list, text_value(text))) {
+		if (!list || json_array_append_new(list, text_value(text, &left))) {
 			json_decref(list);
 			return NULL;
 		}

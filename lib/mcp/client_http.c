@@ -29,6 +29,7 @@
 #include "../agent/sse.h"
 #include "../net/net.h"
 #include "../util/buf.h"
+#include "../util/jsoncheck.h"
 #include "../util/util.h"
 #include "client.h"
 #include "jsonrpc.h"
@@ -468,7 +469,11 @@ static void answer_asks(struct xfer *x)
 /* What a failed response says: its JSON-RPC error message, or the start of its body. */
 static void failure_text(struct xfer *x, char *out, size_t size)
 {
-	json_t *v = x->body.len ? json_loadb(x->body.p, x->body.len, 0, NULL) : NULL;
+	/* Decoded only when the check allows (ut_json_check); else the body's start is the text. */
+	json_t *v = x->body.len && !ut_json_check(x->body.p, x->body.len, UT_JSON_DEPTH_LIMIT, NULL,
+						  NULL, 0)
+			    ? json_loadb(x->body.p, x->body.len, 0, NULL)
+			    : NULL;
 	const char *msg =
 		json_string_value(json_object_get(json_object_get(v, "error"), "message"));
 	size_t n;

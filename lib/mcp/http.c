@@ -21,6 +21,13 @@
  *
  * Every request is checked first against DNS rebinding (Host, when bound
  * to loopback; Origin, always), then the bearer token.
+ *
+ * Slow clients: a connection has a few seconds (header_timeout_ms) to
+ * deliver a request's headers and pass those checks, counted from accept
+ * and again from the end of each request; past that, a watchdog shuts its
+ * socket down. Accepted requests (a stream may last minutes) are under
+ * libmicrohttpd's idle timeout only. One address holds at most
+ * max_conns_per_ip of the max_connections connections.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,7 +51,7 @@
 
 #define ENDPOINT	"/mcp"
 #define MAX_SESSIONS	256
-#define MAX_CONNECTIONS 512
+#define IDLE_TIMEOUT_S	120 /* an accepted request that neither sends nor receives */
 #define KEEPALIVE_MS	15000
 #define JSON_WAIT_MS	10000
 #define PENDING_MAX	64 /* session messages kept until a GET stream opens */
@@ -86,6 +93,18 @@ struct hsess {
 	struct hsess *next;
 };
 
+/*
+ * One TCP connection (libmicrohttpd's socket context), listed from accept
+ * to close. Until deadline_us it may take to deliver its request's headers;
+ * libmicrohttpd's own timeout counts idle time only, which a client
+ * trickling a byte every few seconds never reaches, hence the watchdog.
+ */
+struct hconn {
+	int fd;
+	uint64_t deadline_us; /* 0: none (h->clock) */
+	struct hconn *prev, *next;
+};
+
 struct http_srv {
 	struct cact_mcp_server *srv;
 	int loopback;
@@ -94,6 +113,9 @@ struct http_srv {
 	pthread_mutex_t lock; /* sessions */
 	struct hsess *sessions;
 	size_t n_sessions;
+	uint64_t header_us;    /* time to deliver a request's headers */
+	pthread_mutex_t clock; /* conns, and each one's deadline */
+	struct hconn *conns;
 };
 
 /* One request (MHD's per-request pointer). */
@@ -413,6 +435,108 @@ static int make_room(struct http_srv *h)
 		hsess_unref(h, hs);
 	}
 	return rc;
+}
+
+/* ---- connections ---- */
+
+static struct hconn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* The time by which the connection must have sent a request's headers; 0: none. */
+static void conn_set_deadline(struct http_srv *h, struct MHD_Connection *conn, uint64_t us)
+{
+	struct hconn *c = conn_of(conn);
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&h->clock);
+	c->deadline_us = us;
+	pthread_mutex_unlock(&h->clock);
+}
+
+/*
+ * Lists a connection at accept, with a deadline for its first headers, and
+ * unlists it at close. libmicrohttpd calls this before the connection's
+ * thread starts and, at the end, before it closes the socket: a listed fd
+ * is never one that was closed and reused.
+ */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct http_srv *h = cls;
+	struct hconn *c = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!c)
+			return;
+		pthread_mutex_lock(&h->clock);
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			h->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		pthread_mutex_unlock(&h->clock);
+		free(c);
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		/* Unwatched, it could keep its slot for good: it goes at once. */
+		shutdown(ci->connect_fd, SHUT_RDWR);
+		return;
+	}
+	c->fd = ci->connect_fd;
+	c->deadline_us = ut_now_us() + h->header_us;
+	pthread_mutex_lock(&h->clock);
+	c->next = h->conns;
+	if (c->next)
+		c->next->prev = c;
+	h->conns = c;
+	pthread_mutex_unlock(&h->clock);
+	*socket_context = c;
+}
+
+/*
+ * Shuts down the sockets of connections past their deadline, until the
+ * server stops. libmicrohttpd's thread for the connection then reads the
+ * end of the stream and closes it. A deadline set from now on is at least
+ * header_us away, so sleeping that long when none is nearer misses none.
+ */
+static void *watchdog(void *arg)
+{
+	struct http_srv *h = arg;
+	struct pollfd p = {.fd = h->stop_efd, .events = POLLIN};
+
+	for (;;) {
+		uint64_t now = ut_now_us(), wait = h->header_us;
+		struct hconn *c;
+
+		pthread_mutex_lock(&h->clock);
+		for (c = h->conns; c; c = c->next) {
+			if (!c->deadline_us)
+				continue;
+			if (c->deadline_us <= now) {
+				shutdown(c->fd, SHUT_RDWR);
+				c->deadline_us = 0;
+			} else if (c->deadline_us - now < wait) {
+				wait = c->deadline_us - now;
+			}
+		}
+		pthread_mutex_unlock(&h->clock);
+		if (poll(&p, 1, (int)((wait + 999) / 1000)) > 0)
+			return NULL;
+	}
 }
 
 /* ---- request checks ---- */
@@ -922,6 +1046,7 @@ static enum MHD_Result first(struct MHD_Connection *conn, struct req *r, struct 
 		return preflight(conn, r);
 	if (!auth_ok(h, header(conn, MHD_HTTP_HEADER_AUTHORIZATION)))
 		return unauthorized(conn, r, header(conn, MHD_HTTP_HEADER_AUTHORIZATION) != NULL);
+	conn_set_deadline(h, conn, 0); /* a client allowed in may stream, or send its body slowly */
 	if (strcmp(method, "GET") == 0)
 		return get(conn, r, h);
 	if (strcmp(method, "DELETE") == 0)
@@ -988,8 +1113,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct http_srv *h = cls;
 	struct req *r = *con_cls;
 
-	(void)conn;
 	(void)toe;
+	/* Kept alive, the connection has as long again for its next request's headers. */
+	conn_set_deadline(h, conn, ut_now_us() + h->header_us);
 	if (!r)
 		return;
 	if (r->ex && r->hs) {
@@ -1088,8 +1214,9 @@ CACT_API int cact_mcp_serve_http(struct cact_mcp_server *s, const char *host, un
 	struct sockaddr_storage ss;
 	struct MHD_Daemon *d;
 	struct hsess *hs;
+	pthread_t wd;
 	uint64_t one = 1;
-	unsigned flags;
+	unsigned flags, per_ip;
 	int rc;
 
 	if (!s || port > 65535)
@@ -1101,19 +1228,34 @@ CACT_API int cact_mcp_serve_http(struct cact_mcp_server *s, const char *host, un
 	if (h.stop_efd < 0)
 		return ut_err_sys(err, CACT_ESYS, errno, "eventfd");
 	pthread_mutex_init(&h.lock, NULL);
+	pthread_mutex_init(&h.clock, NULL);
+	h.header_us = s->header_timeout_ms * 1000u;
+	per_ip = s->max_conns_per_ip < s->max_connections ? s->max_conns_per_ip : 0; /* 0: none */
+	/*
+	 * select, not poll: at the connection limit it stops accepting, so a
+	 * client waits in the listen queue for a free slot (poll would accept
+	 * and close it). Sockets must stay under FD_SETSIZE (1024), hence at
+	 * most 512 connections: each may hold an eventfd besides its socket.
+	 */
 	flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	errno = 0;
-	d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, &h,
-			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-			     MHD_OPTION_NOTIFY_COMPLETED, on_completed, &h,
-			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-			     MHD_OPTION_EXTERNAL_LOGGER, quiet, NULL, MHD_OPTION_END);
+	d = MHD_start_daemon(
+		flags, (uint16_t)port, NULL, NULL, on_request, &h, MHD_OPTION_SOCK_ADDR,
+		(struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &h,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, &h, MHD_OPTION_CONNECTION_LIMIT,
+		s->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER,
+		quiet, NULL, MHD_OPTION_END);
 	if (!d) {
 		rc = ut_err_sys(err, CACT_ESYS, errno ? errno : EADDRNOTAVAIL,
 				"cannot listen on %s port %u", host ? host : "127.0.0.1", port);
+		goto out;
+	}
+	if ((rc = pthread_create(&wd, NULL, watchdog, &h))) {
+		MHD_stop_daemon(d);
+		rc = ut_err_sys(err, CACT_ESYS, rc, "mcp http: pthread_create");
 		goto out;
 	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -1124,6 +1266,7 @@ CACT_API int cact_mcp_serve_http(struct cact_mcp_server *s, const char *host, un
 	/* Handlers waiting on a call return; then the connections go, then the sessions. */
 	if (write(h.stop_efd, &one, sizeof(one)) < 0)
 		(void)0;
+	pthread_join(wd, NULL);
 	MHD_stop_daemon(d);
 	for (;;) {
 		pthread_mutex_lock(&h.lock);
@@ -1138,6 +1281,7 @@ CACT_API int cact_mcp_serve_http(struct cact_mcp_server *s, const char *host, un
 	}
 	rc = 0;
 out:
+	pthread_mutex_destroy(&h.clock);
 	pthread_mutex_destroy(&h.lock);
 	ut_close(&h.stop_efd);
 	return rc;

@@ -1,28 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 
+#include "../util/jsoncheck.h"
 #include "../util/util.h"
 #include "jsonrpc.h"
-
-static int depth_ok(const json_t *v, int depth)
-{
-	const char *key;
-	json_t *item;
-	size_t i;
-
-	if (depth > JRPC_MAX_DEPTH)
-		return 0;
-	if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, key, item)
-			if (!depth_ok(item, depth + 1))
-				return 0;
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, item)
-			if (!depth_ok(item, depth + 1))
-				return 0;
-	}
-	return 1;
-}
 
 /* A usable id: a string, or an integer (MCP: "MUST be a string or integer"). */
 static int id_ok(const json_t *id)
@@ -46,6 +27,8 @@ int jrpc_parse(const char *text, size_t len, size_t max, struct jrpc_msg *m, jso
 {
 	json_error_t jerr;
 	json_t *v, *id, *method;
+	char why[128];
+	int rc;
 
 	memset(m, 0, sizeof(*m));
 	if (bad_id)
@@ -54,18 +37,32 @@ int jrpc_parse(const char *text, size_t len, size_t max, struct jrpc_msg *m, jso
 		ut_err(err, CACT_ETOOBIG, "JSON-RPC message larger than %zu bytes", max);
 		return JRPC_INVALID_REQUEST;
 	}
+	/*
+	 * Before jansson builds anything (ut_json_check): the grammar, the
+	 * depth, and what the tree would cost. Too deep or too many values is
+	 * valid JSON the server will not take: an invalid request, like one
+	 * over the size cap, without an id since nothing was decoded.
+	 */
+	rc = ut_json_check(text, len, JRPC_MAX_DEPTH, NULL, why, sizeof(why));
+	if (rc == CACT_ETOOBIG) {
+		ut_err(err, CACT_ETOOBIG, "invalid JSON-RPC message: %s", why);
+		return JRPC_INVALID_REQUEST;
+	}
+	if (rc) {
+		ut_err(err, CACT_EPROTO, "not JSON: %s", why);
+		return JRPC_PARSE_ERROR;
+	}
 	/* JSON_REJECT_DUPLICATES: one key, one meaning, whoever reads it. */
 	m->root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!m->root) {
 		ut_err(err, CACT_EPROTO, "not JSON: %s", jerr.text);
 		return JRPC_PARSE_ERROR;
 	}
+	m->len = len;
 	if (json_is_array(m->root))
 		return invalid(m, bad_id, err, "batches are not supported");
 	if (!json_is_object(m->root))
 		return invalid(m, bad_id, err, "not an object");
-	if (!depth_ok(m->root, 0))
-		return invalid(m, bad_id, err, "nested too deeply");
 	v = json_object_get(m->root, "jsonrpc");
 	if (!json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0)
 		return invalid(m, bad_id, err, "\"jsonrpc\" must be \"2.0\"");
@@ -113,8 +110,12 @@ int jrpc_parse(const char *text, size_t len, size_t max, struct jrpc_msg *m, jso
 
 void jrpc_clear(struct jrpc_msg *m)
 {
+	size_t len = m->len;
+
 	json_decref(m->root);
 	memset(m, 0, sizeof(*m));
+	/* After a large message, give the heap back (parts the caller still holds stay). */
+	ut_json_trim(len);
 }
 
 json_t *jrpc_request(json_t *id, const char *method, json_t *params)

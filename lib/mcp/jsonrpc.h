@@ -4,9 +4,10 @@
  * batches since protocol version 2025-06-18), requests with a string or
  * integer id, notifications without one, responses with exactly one of
  * result and error. Every byte is from a peer and untrusted: the parser
- * enforces the size cap before parsing, refuses duplicate keys, deep
- * nesting and invalid UTF-8, and classifies or rejects with the JSON-RPC
- * error code the peer should get.
+ * enforces the size cap before parsing, checks the grammar, the nesting
+ * and what decoding would cost before jansson allocates anything
+ * (ut_json_check), refuses duplicate keys and invalid UTF-8, and
+ * classifies or rejects with the JSON-RPC error code the peer should get.
  */
 #ifndef CACT_MCP_JSONRPC_H
 #define CACT_MCP_JSONRPC_H
@@ -40,6 +41,7 @@ struct jrpc_msg {
 	json_t *params;	    /* borrowed; NULL when absent */
 	json_t *result;	    /* borrowed */
 	json_t *error;	    /* borrowed */
+	size_t len;	    /* the text's length: jrpc_clear trims the heap after large ones */
 };
 
 /*

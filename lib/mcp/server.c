@@ -549,6 +549,20 @@ static json_t *text_item(const char *label, const char *text, size_t len)
 	return v;
 }
 
+/* Says that an /output file exists but its bytes could not be put in the result. */
+static json_t *unreturned_item(const struct cact_file *f)
+{
+	struct ut_buf b;
+	json_t *v;
+
+	ut_buf_init(&b, strlen(f->path) + 128);
+	ut_buf_addf(&b, "[not returned from /output]\n%s: %s, %zu bytes, could not be encoded",
+		    f->path, f->media_type, f->size);
+	v = b.p ? text_item(NULL, b.p, b.len) : NULL;
+	ut_buf_reset(&b);
+	return v;
+}
+
 /* What went wrong, for the model: the outcome, the exception, the traceback. */
 static json_t *error_item(const struct cact_result *r)
 {
@@ -619,12 +633,16 @@ static json_t *code_result(const struct cact_result *r, const char *version)
 	if (!bad && len)
 		bad |= json_array_append_new(content, text_item("[stderr]\n", text, len));
 	for (i = 0; !bad && i < cact_result_file_count(r); i++) {
+		json_t *item;
+
 		if (cact_result_file(r, i, &f))
 			continue;
-		bad |= json_array_append_new(content, file_item(&f));
-		bad |= json_array_append_new(files, json_pack("{s:s, s:s, s:I}", "path", f.path,
-							      "media_type", f.media_type, "size",
-							      (json_int_t)f.size));
+		/* A file that cannot be encoded costs its own item, never the whole call. */
+		item = file_item(&f);
+		bad |= json_array_append_new(content, item ? item : unreturned_item(&f));
+		bad |= json_array_append_new(
+			files, json_pack("{s:o, s:s, s:I}", "path", jstr(f.path, strlen(f.path)),
+					 "media_type", f.media_type, "size", (json_int_t)f.size));
 	}
 	if (!bad && cact_result_skipped_count(r))
 		bad |= json_array_append_new(content, skipped_item(r));
@@ -1368,6 +1386,9 @@ CACT_API void cact_mcp_server_options_init(struct cact_mcp_server_options *o)
 	o->max_message_bytes = 4u << 20;
 	o->max_calls = 16;
 	o->approval_timeout_ms = 300000;
+	o->max_connections = 512;
+	o->max_conns_per_ip = 64;
+	o->header_timeout_ms = 10000;
 }
 
 /* "http://host[:port]" or "https://...", a trailing slash dropped. Owned, or NULL when malformed. */
@@ -1415,6 +1436,13 @@ CACT_API int cact_mcp_server_new(struct cact_codeact *cc, const struct cact_mcp_
 	if (o->max_calls > 1024)
 		return ut_err(err, CACT_EINVAL, "mcp server: max_calls %u is over 1024",
 			      o->max_calls);
+	if (o->max_connections > 512)
+		return ut_err(err, CACT_EINVAL, "mcp server: max_connections %u is over 512",
+			      o->max_connections);
+	if (o->header_timeout_ms && (o->header_timeout_ms < 100 || o->header_timeout_ms > 3600000))
+		return ut_err(err, CACT_EINVAL,
+			      "mcp server: header_timeout_ms %llu is not from 100 to 3600000",
+			      (unsigned long long)o->header_timeout_ms);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return ut_err(err, CACT_ENOMEM, "out of memory");
@@ -1424,6 +1452,9 @@ CACT_API int cact_mcp_server_new(struct cact_codeact *cc, const struct cact_mcp_
 	s->max_message = o->max_message_bytes ? (size_t)o->max_message_bytes : 4u << 20;
 	s->max_calls = o->max_calls ? o->max_calls : 16;
 	s->approval_timeout_ms = o->approval_timeout_ms ? o->approval_timeout_ms : 300000;
+	s->max_connections = o->max_connections ? o->max_connections : 512;
+	s->max_conns_per_ip = o->max_conns_per_ip ? o->max_conns_per_ip : 64;
+	s->header_timeout_ms = o->header_timeout_ms ? o->header_timeout_ms : 10000;
 	s->name = strdup(o->name && *o->name ? o->name : "cact");
 	if (!s->name)
 		goto oom;

@@ -38,6 +38,8 @@ struct cact_mcp_server {
 	size_t max_message;
 	unsigned max_calls;
 	uint64_t approval_timeout_ms;
+	unsigned max_connections, max_conns_per_ip; /* HTTP */
+	uint64_t header_timeout_ms;		    /* HTTP */
 	pthread_mutex_t lock;	      /* guards sessions; taken before a session's lock */
 	struct mcp_session *sessions; /* every live session, for tools_changed */
 };

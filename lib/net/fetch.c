@@ -14,9 +14,12 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cact/cact.h>
 
@@ -93,6 +96,109 @@ static void addr_text(const struct sockaddr *sa, char *out, size_t size)
 		ut_snprintf(out, size, "?");
 }
 
+/*
+ * A name lookup on a thread of its own, so that the request can walk away
+ * from it: a resolver that does not answer holds getaddrinfo for seconds
+ * (per server, per attempt), and neither the execution's end nor its
+ * deadline may wait for that. Whichever of the two lets go last frees it.
+ */
+struct lookup {
+	atomic_int refs;
+	int done_fd; /* eventfd, written when the answer is in */
+	char host[NET_HOST_MAX];
+	int rc;
+	struct addrinfo *res;
+};
+
+static void lookup_unref(struct lookup *l)
+{
+	if (atomic_fetch_sub(&l->refs, 1) != 1)
+		return;
+	if (l->res)
+		freeaddrinfo(l->res);
+	close(l->done_fd);
+	free(l);
+}
+
+static void *lookup_main(void *arg)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+	struct lookup *l = arg;
+	uint64_t one = 1;
+
+	l->rc = getaddrinfo(l->host, NULL, &hints, &l->res);
+	if (write(l->done_fd, &one, sizeof(one)) < 0)
+		(void)0; /* cannot fail: a fresh eventfd */
+	lookup_unref(l);
+	return NULL;
+}
+
+/*
+ * getaddrinfo(host), given up when the cancel fd fires or by the deadline.
+ * 0 with *res (owned, freeaddrinfo), an EAI_ code, or -1 with why set.
+ */
+static int lookup(const struct net_request *r, const char *host, struct addrinfo **res, char *why,
+		  size_t wsize)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+	struct lookup *l = calloc(1, sizeof(*l));
+	uint64_t limit = r->req->limits[CACT_LIMIT_HTTP_TIMEOUT_MS] * 1000;
+	uint64_t until = ut_now_us() + limit;
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc = -1, started;
+
+	*res = NULL;
+	if (r->deadline_us < until)
+		until = r->deadline_us;
+	if (l)
+		l->done_fd = eventfd(0, EFD_CLOEXEC);
+	if (!l || l->done_fd < 0) {
+		free(l);
+		return getaddrinfo(host, NULL, &hints, res); /* no thread: wait, as before */
+	}
+	atomic_init(&l->refs, 2);
+	ut_snprintf(l->host, sizeof(l->host), "%s", host);
+	started = pthread_attr_init(&attr) == 0 &&
+		  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+		  pthread_create(&t, &attr, lookup_main, l) == 0;
+	pthread_attr_destroy(&attr);
+	if (!started) {
+		close(l->done_fd);
+		free(l);
+		return getaddrinfo(host, NULL, &hints, res);
+	}
+	for (;;) {
+		struct pollfd p[2] = {{.fd = l->done_fd, .events = POLLIN},
+				      {.fd = r->cancel_fd, .events = POLLIN}};
+		uint64_t now = ut_now_us();
+
+		if (now >= until) {
+			ut_snprintf(why, wsize, "cannot resolve %s: no answer within %llu ms", host,
+				    (unsigned long long)(limit / 1000));
+			break;
+		}
+		if (poll(p, r->cancel_fd >= 0 ? 2 : 1, (int)((until - now + 999) / 1000)) < 0 &&
+		    errno != EINTR) {
+			ut_snprintf(why, wsize, "cannot resolve %s: poll: %s", host,
+				    strerrorname_np(errno) ?: "?");
+			break;
+		}
+		if (r->cancel_fd >= 0 && p[1].revents) {
+			ut_snprintf(why, wsize, "cancelled: the execution ended");
+			break;
+		}
+		if (p[0].revents) {
+			rc = l->rc;
+			*res = l->res;
+			l->res = NULL;
+			break;
+		}
+	}
+	lookup_unref(l);
+	return rc;
+}
+
 /* The host part of an allow-list target ("localhost" of "localhost:8080"). */
 static int target_is_localhost(const char *target)
 {
@@ -109,7 +215,7 @@ static int target_is_localhost(const char *target)
 static int resolve(const struct net_request *r, const struct net_url *u, const char *target,
 		   struct addrs *as, char *why, size_t wsize)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
+	struct addrinfo *res = NULL, *ai;
 	char shown[INET6_ADDRSTRLEN];
 	const char *over;
 	size_t i;
@@ -128,7 +234,9 @@ static int resolve(const struct net_request *r, const struct net_url *u, const c
 		for (a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save))
 			add_text(as, a);
 	} else {
-		rc = getaddrinfo(u->host, NULL, &hints, &res);
+		rc = lookup(r, u->host, &res, why, wsize);
+		if (rc == -1)
+			return -1;
 		if (rc) {
 			ut_snprintf(why, wsize, "cannot resolve %s: %s", u->host, gai_strerror(rc));
 			return -1;
@@ -313,6 +421,48 @@ static int on_progress(void *user, curl_off_t dt, curl_off_t dn, curl_off_t ut, 
 	return 0;
 }
 
+/*
+ * curl_easy_perform, woken at once by the cancel fd. (libcurl calls the
+ * progress function, where a cancel used to be noticed, about once a second
+ * while a transfer waits: the end of an execution waited that long.)
+ */
+static CURLcode perform(CURL *c, struct xfer *x)
+{
+	int cfd = x->r->cancel_fd, running = 1, left;
+	CURLcode cc = CURLE_OUT_OF_MEMORY;
+	CURLM *m = curl_multi_init();
+	CURLMsg *msg;
+
+	if (!m)
+		return cc;
+	if (curl_multi_add_handle(m, c) != CURLM_OK) {
+		curl_multi_cleanup(m);
+		return cc;
+	}
+	cc = CURLE_RECV_ERROR;
+	for (;;) {
+		struct curl_waitfd w = {.fd = cfd, .events = CURL_WAIT_POLLIN};
+
+		if (curl_multi_perform(m, &running) != CURLM_OK || !running)
+			break;
+		if (curl_multi_poll(m, cfd >= 0 ? &w : NULL, cfd >= 0 ? 1 : 0, 1000, NULL) !=
+		    CURLM_OK)
+			break;
+		if (cfd >= 0 && w.revents) {
+			x->cancelled = 1;
+			cc = CURLE_ABORTED_BY_CALLBACK;
+			goto out;
+		}
+	}
+	while ((msg = curl_multi_info_read(m, &left)))
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == c)
+			cc = msg->data.result;
+out:
+	curl_multi_remove_handle(m, c);
+	curl_multi_cleanup(m);
+	return cc;
+}
+
 /* Request headers the code may not set: hop-by-hop, proxy, and what cact sets itself. */
 static int dropped_header(const char *name)
 {
@@ -337,8 +487,9 @@ static int dropped_header(const char *name)
 }
 
 /* Builds the curl header list; refuses names and values with CR, LF or NUL. */
-static int header_list(json_t *headers, int cross_origin, int drop_content, struct curl_slist **out,
-		       int *has_ua, char *why, size_t wsize)
+static int header_list(const struct cact_request *req, json_t *headers, int cross_origin,
+		       int drop_content, struct curl_slist **out, int *has_ua, char *why,
+		       size_t wsize)
 {
 	struct curl_slist *list = NULL, *grown;
 	const char *name;
@@ -369,9 +520,15 @@ static int header_list(json_t *headers, int cross_origin, int drop_content, stru
 		/* A redirect that made the request a GET left its body, and the body's headers, behind. */
 		if (drop_content && strncasecmp(name, "content-", 8) == 0)
 			continue;
-		/* Credentials stay with the origin they were meant for. */
-		if (cross_origin &&
-		    (strcasecmp(name, "authorization") == 0 || strcasecmp(name, "cookie") == 0))
+		/*
+		 * Credentials stay with the origin they were meant for, and cact
+		 * cannot tell which headers carry them (X-Api-Key, X-Auth-Token,
+		 * ...): a hop to another origin gets none of the code's headers
+		 * but the Content-Type of a body that goes along (307, 308), and
+		 * those the operator let through (redirect_headers).
+		 */
+		if (cross_origin && strcasecmp(name, "content-type") != 0 &&
+		    !rt_request_redirect_header_ok(req, name))
 			continue;
 		if (strcasecmp(name, "user-agent") == 0)
 			*has_ua = 1;
@@ -423,7 +580,8 @@ static int hop(const struct net_request *r, const struct net_url *u, const char 
 		return rc == -2 ? -1 : -2;
 	x->as = &as;
 	rc = -2;
-	if (header_list(req_headers, cross_origin, x->drop_content, &hdrs, &has_ua, why, wsize))
+	if (header_list(r->req, req_headers, cross_origin, x->drop_content, &hdrs, &has_ua, why,
+			wsize))
 		return -1;
 	url = net_url_format(u);
 	c = curl_easy_init();
@@ -508,7 +666,7 @@ static int hop(const struct net_request *r, const struct net_url *u, const char 
 		ut_snprintf(why, wsize, "the execution's network byte budget is spent");
 		goto out;
 	}
-	cc = curl_easy_perform(c);
+	cc = perform(c, x);
 	{
 		curl_off_t sent = 0;
 

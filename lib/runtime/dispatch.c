@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,20 @@
 #include "dispatch.h"
 
 enum call_kind { CALL_TOOL, CALL_HTTP };
+
+/*
+ * How long the end of an execution waits for handlers nothing can cancel:
+ * C callbacks (tool handlers and approval callbacks). Command tools, MCP
+ * tools and HTTP requests watch the cancel eventfd and stop at once.
+ */
+#define FINISH_GRACE_US (100 * 1000)
+
+/*
+ * Where a call's thread is, for rt_calls_finish: anywhere but in a C
+ * callback it is waited for; in one, it may be left to finish alone (the
+ * thread then owns the call and frees it).
+ */
+enum call_phase { PHASE_RUN, PHASE_CALLBACK, PHASE_LEFT };
 
 struct call {
 	enum call_kind kind;
@@ -53,6 +68,7 @@ struct call {
 	char *detail; /* the whole reason when error cannot hold it */
 	uint64_t started_us, ended_us;
 	_Atomic int done;
+	_Atomic int phase; /* enum call_phase */
 };
 
 /* The answer's value for an HTTP response: status, headers, body (base64), url. */
@@ -72,20 +88,58 @@ static char *http_value(const struct net_response *resp)
 	return out;
 }
 
-static void run_tool(struct call *c)
+/* Into a C callback: from here rt_calls_finish may stop waiting for this call. */
+static void enter_callback(struct call *c)
+{
+	atomic_store(&c->phase, PHASE_CALLBACK);
+}
+
+/* Out of it: 0, or -1 when the execution ended meanwhile and left the call to this thread. */
+static int leave_callback(struct call *c)
+{
+	int expect = PHASE_CALLBACK;
+
+	return atomic_compare_exchange_strong(&c->phase, &expect, PHASE_RUN) ? 0 : -1;
+}
+
+static int cancelled(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* 0, or -1 when the call was left to this thread (see rt_calls_finish). */
+static int run_tool(struct call *c)
 {
 	struct cact_error err = {0};
+	int approved = 1, callback = c->tool->kind == TOOL_CALLBACK, rc;
 
 	if (c->observe)
 		c->observe(c->observe_user, c->tool->name, 0, 0, c->args, 0);
-	if (c->ask && !(c->approve && c->approve(c->approve_user, c->tool->name, c->args))) {
+	if (c->ask) {
+		enter_callback(c);
+		approved = c->approve && c->approve(c->approve_user, c->tool->name, c->args);
+		if (leave_callback(c))
+			return -1;
+	}
+	if (!approved) {
 		c->denied = 1;
 		ut_snprintf(c->error, sizeof(c->error), "the call was not approved");
-	} else if (tool_invoke(c->tool, c->args, c->result_cap, c->cancel_fd, &c->value, &c->detail,
-			       &err) == 0) {
-		c->ok = 1;
+	} else if (cancelled(c->cancel_fd)) {
+		/* An approval that came after the end: the tool does not run. */
+		ut_snprintf(c->error, sizeof(c->error), "cancelled: the execution ended");
 	} else {
-		ut_snprintf(c->error, sizeof(c->error), "%s", err.message);
+		if (callback)
+			enter_callback(c);
+		rc = tool_invoke(c->tool, c->args, c->result_cap, c->cancel_fd, &c->value,
+				 &c->detail, &err);
+		if (callback && leave_callback(c))
+			return -1;
+		if (rc == 0)
+			c->ok = 1;
+		else
+			ut_snprintf(c->error, sizeof(c->error), "%s", err.message);
 	}
 	if (c->observe)
 		c->observe(c->observe_user, c->tool->name, 1, c->ok,
@@ -93,7 +147,10 @@ static void run_tool(struct call *c)
 			   : c->detail ? c->detail
 				       : c->error,
 			   ut_now_us() - c->started_us);
+	return 0;
 }
+
+static void call_free(struct call *c);
 
 static void *worker(void *arg)
 {
@@ -110,8 +167,10 @@ static void *worker(void *arg)
 			c->denied = c->resp.denied;
 			ut_snprintf(c->error, sizeof(c->error), "%s", c->resp.error);
 		}
-	} else {
-		run_tool(c);
+	} else if (run_tool(c)) {
+		/* Left by rt_calls_finish: the execution is over and nobody reads the answer. */
+		call_free(c);
+		return NULL;
 	}
 	c->ended_us = ut_now_us();
 	atomic_store(&c->done, 1);
@@ -277,8 +336,8 @@ int rt_calls_on_frame(struct rt_calls *cs, json_t *msg, size_t frame_len, struct
 		      char *violation, size_t vsize)
 {
 	const struct cact_request *req = cs->req;
-	json_t *args = json_object_get(msg, "args");
-	const char *name = json_string_value(json_object_get(msg, "name"));
+	json_t *args = json_object_get(msg, "args"), *jname = json_object_get(msg, "name");
+	const char *name = json_string_value(jname);
 	char why[CACT_ERROR_MAX], tools[512];
 	struct cact_error err = {0};
 	struct cact_tool *tool = NULL;
@@ -310,6 +369,15 @@ int rt_calls_on_frame(struct rt_calls *cs, json_t *msg, size_t frame_len, struct
 	if (frame_len > 2 * req->limits[CACT_LIMIT_TOOL_ARGS_BYTES] + 4096) {
 		ut_snprintf(why, sizeof(why), "the arguments are larger than %llu bytes",
 			    (unsigned long long)req->limits[CACT_LIMIT_TOOL_ARGS_BYTES]);
+		return answer(cs, outq, "tool_result", id, 0, 0, NULL, why) ? -2 : 0;
+	}
+	/*
+	 * Frames may carry NUL (\u0000) in strings, and C would read "echo\0x"
+	 * as "echo". The runner sends what call_tool was given, so this is a
+	 * refused call the code sees as RuntimeError, not a protocol violation.
+	 */
+	if (strlen(name) != json_string_length(jname)) {
+		ut_snprintf(why, sizeof(why), "bad tool name: it holds a NUL byte");
 		return answer(cs, outq, "tool_result", id, 0, 0, NULL, why) ? -2 : 0;
 	}
 	for (i = 0; i < req->n_tools; i++)
@@ -392,8 +460,9 @@ int rt_calls_on_http(struct rt_calls *cs, json_t *msg, size_t frame_len, struct 
 		     char *violation, size_t vsize)
 {
 	const struct cact_request *req = cs->req;
-	const char *method = json_string_value(json_object_get(msg, "method"));
-	const char *url = json_string_value(json_object_get(msg, "url"));
+	json_t *jmethod = json_object_get(msg, "method"), *jurl = json_object_get(msg, "url");
+	const char *method = json_string_value(jmethod);
+	const char *url = json_string_value(jurl);
 	json_t *headers = json_object_get(msg, "headers"), *jbody = json_object_get(msg, "body");
 	char why[CACT_ERROR_MAX], m[16];
 	unsigned char *body = NULL;
@@ -424,20 +493,35 @@ int rt_calls_on_http(struct rt_calls *cs, json_t *msg, size_t frame_len, struct 
 		m[i] = (char)((ch >= 'a' && ch <= 'z') ? ch - 'a' + 'A' : ch);
 	}
 	m[i] = '\0';
+	/*
+	 * A NUL (\u0000) in the method or the URL would cut it short in C. The
+	 * runner sends what the code passed, so these are refusals the code
+	 * sees as PermissionError (like any bad method or URL), not violations.
+	 */
 	if (req->n_domains == 0) {
 		ut_snprintf(why, sizeof(why), "network access is not enabled for this execution");
+	} else if (strlen(method) != json_string_length(jmethod)) {
+		ut_snprintf(why, sizeof(why), "bad HTTP method: it holds a NUL byte");
 	} else if (method[i] || i == 0) {
 		ut_snprintf(why, sizeof(why), "bad HTTP method");
+	} else if (strlen(url) != json_string_length(jurl)) {
+		ut_snprintf(why, sizeof(why), "bad URL: it holds a NUL byte");
 	} else if (frame_len > req->limits[CACT_LIMIT_HTTP_BODY_BYTES] / 3 * 4 + (1u << 20)) {
 		ut_snprintf(why, sizeof(why), "the request body is larger than %llu bytes",
 			    (unsigned long long)req->limits[CACT_LIMIT_HTTP_BODY_BYTES]);
 	} else {
 		why[0] = '\0';
-		json_object_foreach(headers, k, v)
-			if (!json_is_string(v)) {
-				ut_snprintf(why, sizeof(why), "header %.64s is not a string", k);
-				break;
-			}
+		/* Held while the request runs (16 at a time): as few as a response may have. */
+		if (json_object_size(headers) > NET_MAX_HEADERS)
+			ut_snprintf(why, sizeof(why), "more than %d request headers",
+				    NET_MAX_HEADERS);
+		else
+			json_object_foreach(headers, k, v)
+				if (!json_is_string(v)) {
+					ut_snprintf(why, sizeof(why),
+						    "header %.64s is not a string", k);
+					break;
+				}
 		if (!why[0] && json_is_string(jbody) &&
 		    ut_base64_decode(json_string_value(jbody), json_string_length(jbody), &body,
 				     &body_len))
@@ -522,19 +606,58 @@ int rt_calls_collect(struct rt_calls *cs, struct ut_buf *outq)
 	return rc;
 }
 
+/* 1 while a call has not ended. */
+static int any_running(const struct rt_calls *cs)
+{
+	size_t i;
+
+	for (i = 0; i < RT_MAX_CALLS; i++)
+		if (cs->calls[i] && !atomic_load(&cs->calls[i]->done))
+			return 1;
+	return 0;
+}
+
 void rt_calls_finish(struct rt_calls *cs)
 {
-	uint64_t one = 1;
+	uint64_t one = 1, until, now;
+	char drain[64];
 	size_t i;
 
 	if (cs->wake_r < 0)
 		return; /* already finished */
-	/* Command tools and HTTP requests stop at once; callbacks are waited for (they must return). */
+	/*
+	 * Command tools, MCP tools and HTTP requests stop at once. A C
+	 * callback cannot be stopped: it gets FINISH_GRACE_US, then its
+	 * thread is left to finish alone, its answer dropped (it keeps its
+	 * reference to the tool; see cact_tool_fn in include/cact/tools.h).
+	 */
 	if (cs->cancel >= 0 && write(cs->cancel, &one, sizeof(one)) < 0)
 		(void)0;
-	for (i = 0; i < RT_MAX_CALLS; i++)
-		if (cs->calls[i])
-			finish(cs, i);
+	until = ut_now_us() + FINISH_GRACE_US;
+	while (any_running(cs) && (now = ut_now_us()) < until) {
+		struct pollfd p = {.fd = cs->wake_r, .events = POLLIN};
+
+		if (poll(&p, 1, (int)((until - now + 999) / 1000)) > 0)
+			while (read(cs->wake_r, drain, sizeof(drain)) > 0)
+				;
+	}
+	for (i = 0; i < RT_MAX_CALLS; i++) {
+		struct call *c = cs->calls[i];
+		int expect = PHASE_CALLBACK;
+
+		if (!c)
+			continue;
+		if (!atomic_load(&c->done) &&
+		    atomic_compare_exchange_strong(&c->phase, &expect, PHASE_LEFT)) {
+			pthread_detach(c->thread);
+			cs->busy_us += ut_now_us() - c->started_us;
+			cs->tool_in_flight--;
+			cs->in_flight--;
+			cs->calls[i] = NULL;
+			continue;
+		}
+		finish(cs, i);
+	}
 	ut_close(&cs->wake_r);
 	ut_close(&cs->wake_w);
 	ut_close(&cs->cancel);

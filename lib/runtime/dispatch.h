@@ -54,7 +54,11 @@ int rt_calls_log(struct rt_calls *cs, struct rt_http *hops, size_t n);
 /* Queues the answers of finished handlers on outq. 0 or CACT_ENOMEM / CACT_ETOOBIG. */
 int rt_calls_collect(struct rt_calls *cs, struct ut_buf *outq);
 
-/* Cancels what is running, waits for every handler, releases everything but the log. */
+/*
+ * Cancels what is running and waits for the handlers, C callbacks (which
+ * nothing can cancel) at most 100 ms, leaving those still running to their
+ * threads; releases everything but the log.
+ */
 void rt_calls_finish(struct rt_calls *cs);
 void rt_calls_free_log(struct rt_calls *cs);
 

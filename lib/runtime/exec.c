@@ -520,8 +520,16 @@ static int classify(struct run *x)
 			    FLOOD_FACTOR);
 		return rt_result_set_error(r, "output_limit", msg, NULL);
 	}
-	if (!x->stopped && WIFSIGNALED(st)) {
-		int sig = WTERMSIG(st);
+	/*
+	 * The guest's word for an abort (lib/guest/child.c): pid 1 of a pid
+	 * namespace cannot die of a SIGABRT it raises, so the guest exits
+	 * with 128 + SIGABRT instead. Only an exit without a result report is
+	 * read so: the code chooses how it exits (os._exit(134) reads the
+	 * same), and nothing the kernel reported is overruled.
+	 */
+	if ((!x->stopped && WIFSIGNALED(st)) ||
+	    (!x->stopped && !x->report && WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGABRT)) {
+		int sig = WIFSIGNALED(st) ? WTERMSIG(st) : SIGABRT;
 		uint64_t cap_kib = x->req->limits[CACT_LIMIT_MEMORY_BYTES] / 1024;
 
 		if (sig == SIGSYS) {

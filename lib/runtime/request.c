@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The execution request: code, /input contents, limits. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
@@ -107,6 +109,7 @@ CACT_API void cact_request_free(struct cact_request *req)
 	free(req->domains);
 	free(req->ca_file);
 	free(req->proxy);
+	free(req->redirect_headers);
 	cact_request_clear_resolve(req);
 	free(req->resolves);
 	free(req);
@@ -940,6 +943,71 @@ CACT_API void cact_request_clear_resolve(struct cact_request *req)
 	req->n_resolves = 0;
 }
 
+#define MAX_REDIRECT_HEADERS 64
+
+CACT_API int cact_request_add_redirect_header(struct cact_request *req, const char *name,
+					      struct cact_error *err)
+{
+	size_t len = name ? strlen(name) : 0,
+	       old = req->redirect_headers ? strlen(req->redirect_headers) : 0;
+	size_t i, count = req->redirect_headers ? 1 : 0;
+	char *joined;
+
+	if (len == 0 || len > 128)
+		return ut_err(err, CACT_EINVAL, "redirect header: a name of 1 to 128 characters");
+	for (i = 0; i < len; i++)
+		if (!(name[i] > 0x20 && name[i] < 0x7f && !strchr("()<>@,;:\\\"/[]?={}", name[i])))
+			return ut_err(err, CACT_EINVAL,
+				      "redirect header %.64s: not an HTTP header name", name);
+	if (rt_request_redirect_header_ok(req, name))
+		return 0;
+	for (i = 0; i < old; i++)
+		count += req->redirect_headers[i] == ',';
+	if (count >= MAX_REDIRECT_HEADERS)
+		return ut_err(err, CACT_EINVAL, "more than %d redirect headers",
+			      MAX_REDIRECT_HEADERS);
+	joined = malloc(old + 1 + len + 1);
+	if (!joined)
+		return ut_err(err, CACT_ENOMEM, "out of memory");
+	if (old) {
+		memcpy(joined, req->redirect_headers, old);
+		joined[old++] = ',';
+	}
+	for (i = 0; i < len; i++)
+		joined[old + i] = (char)tolower((unsigned char)name[i]);
+	joined[old + len] = '\0';
+	free(req->redirect_headers);
+	req->redirect_headers = joined;
+	return 0;
+}
+
+CACT_API void cact_request_clear_redirect_headers(struct cact_request *req)
+{
+	free(req->redirect_headers);
+	req->redirect_headers = NULL;
+}
+
+CACT_API const char *cact_request_redirect_headers(const struct cact_request *req)
+{
+	return req->redirect_headers;
+}
+
+int rt_request_redirect_header_ok(const struct cact_request *req, const char *name)
+{
+	const char *p = req->redirect_headers;
+	size_t len = strlen(name);
+
+	while (p && *p) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (n == len && strncasecmp(p, name, len) == 0)
+			return 1;
+		p = comma ? comma + 1 : NULL;
+	}
+	return 0;
+}
+
 const char *rt_request_resolve_override(const struct cact_request *req, const char *host)
 {
 	size_t i;
@@ -1011,7 +1079,8 @@ CACT_API int cact_request_dup(const struct cact_request *req, struct cact_reques
 		}
 	}
 	if ((req->ca_file && !(r->ca_file = strdup(req->ca_file))) ||
-	    (req->proxy && !(r->proxy = strdup(req->proxy))))
+	    (req->proxy && !(r->proxy = strdup(req->proxy))) ||
+	    (req->redirect_headers && !(r->redirect_headers = strdup(req->redirect_headers))))
 		goto fail;
 	if (req->n_resolves) {
 		r->resolves = calloc(MAX_RESOLVES, sizeof(*r->resolves));

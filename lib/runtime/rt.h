@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <cact/runtime.h>
 
@@ -57,10 +58,14 @@ struct cact_request {
 	char *proxy;
 	struct rt_resolve *resolves;
 	size_t n_resolves;
+	char *redirect_headers;	  /* "a,b": lower-case names that may follow a cross-origin hop */
 	rt_observe_fn observe_fn; /* not copied by cact_request_dup */
 	void *observe_user;
 	int cancel_fd; /* -1: none; not copied either */
 };
+
+/* Whether a header the code set may follow a cross-origin redirect (cact_request_add_redirect_header). */
+int rt_request_redirect_header_ok(const struct cact_request *req, const char *name);
 
 /* The addresses a resolve override gives host ("a,b"), or NULL. Borrowed. */
 const char *rt_request_resolve_override(const struct cact_request *req, const char *host);
@@ -129,10 +134,38 @@ struct rt_harvest_caps {
 
 /*
  * Collects the regular files under the /output tmpfs open at dirfd into r.
- * Call only once every process of the execution is dead. Symlinks, hard
- * links, FIFOs, sockets and devices are listed in r->skipped, never read.
- * Returns 0, 1 when a cap was exceeded (what fits is kept), or CACT_ENOMEM.
+ * Call only once nothing of the execution can run (every process stopped
+ * or dead). Symlinks, hard links, FIFOs, sockets and devices are listed in
+ * r->skipped, never read. Returns 0, 1 when a cap was exceeded (what fits
+ * is kept), or CACT_ENOMEM.
  */
 int rt_harvest(int dirfd, const struct rt_harvest_caps *caps, struct cact_result *r);
+
+/* One entry of /output as a harvest saw it: what tells a changed file from the same one. */
+struct rt_seen_entry {
+	char *path; /* owned */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	mode_t mode;
+	struct timespec mtime, ctime;
+};
+
+/* /output as one run of a session left it, sorted by path. */
+struct rt_seen {
+	struct rt_seen_entry *v;
+	size_t n, cap;
+};
+
+void rt_seen_clear(struct rt_seen *s);
+
+/*
+ * rt_harvest for a session's run: entries that before (may be NULL) holds
+ * unchanged (same inode, size, mode, modification and change time) are
+ * neither returned nor listed as skipped; after (may be NULL; cleared
+ * first) gets every entry seen, for the next run.
+ */
+int rt_harvest_since(int dirfd, const struct rt_harvest_caps *caps, struct cact_result *r,
+		     const struct rt_seen *before, struct rt_seen *after);
 
 #endif

@@ -72,6 +72,7 @@ CACT_API void cact_runtime_options_init(struct cact_runtime_options *o)
 	o->max_running = 64;
 	o->queue_max = 256;
 	o->queue_timeout_ms = 30000;
+	o->max_sessions = 64;
 }
 
 char *rt_default_profile(void)
@@ -653,6 +654,7 @@ static void dispatch(struct cact_runtime *rt, json_t *msg, const char *op, int *
 		s->maxrss_kib = (uint64_t)json_integer_value(json_object_get(msg, "maxrss_kib"));
 		if (op[0] == 's') {
 			s->stopped = 1;
+			s->stops++;
 		} else {
 			s->exited = 1;
 			s->status = (int)json_integer_value(json_object_get(msg, "status"));
@@ -940,7 +942,8 @@ void rt_slot_release(struct cact_runtime *rt, struct rt_slot *s)
 {
 	pthread_mutex_lock(&rt->lock);
 	unlink_slot(rt, s);
-	rt->n_running--;
+	if (!s->session)
+		rt->n_running--;
 	if (!s->exited && !s->lost)
 		kill_slot(s);
 	/* A caller held back by max_running may go now. */
@@ -1054,6 +1057,7 @@ CACT_API int cact_runtime_new(const struct cact_runtime_options *opts, struct ca
 	rt->max_running = opts->max_running ? opts->max_running : 1;
 	rt->queue_max = opts->queue_max;
 	rt->queue_timeout_us = opts->queue_timeout_ms * 1000;
+	rt->max_sessions = opts->max_sessions;
 	rt->event_fn = opts->event_fn;
 	rt->event_user = opts->event_user;
 	if ((rc = start_gen(rt, &rt->gen, &hello, err)))
@@ -1135,6 +1139,7 @@ CACT_API void cact_runtime_stats(struct cact_runtime *rt, struct cact_runtime_st
 	st->executions = rt->executions;
 	st->busy = rt->busy;
 	st->restarts = rt->restarts;
+	st->sessions = rt->n_sessions;
 	pthread_mutex_unlock(&rt->lock);
 }
 

@@ -23,11 +23,13 @@ struct rt_slot {
 	 * change: the execution that owns the slot polls it.
 	 */
 	int evfd;
-	int taken;   /* an execution owns it (or a waiter was handed it) */
-	int stopped; /* the zygote saw its whole thread group stopped */
-	int exited;  /* the zygote reported its exit: status is final */
-	int lost;    /* its zygote died: no report will ever come */
-	int status;  /* wait status */
+	int taken;	/* an execution owns it (or a waiter was handed it) */
+	int session;	/* a session owns it: not counted as a running execution */
+	int stopped;	/* the zygote saw its whole thread group stopped */
+	unsigned stops; /* how many times (a session's child stops after every run) */
+	int exited;	/* the zygote reported its exit: status is final */
+	int lost;	/* its zygote died: no report will ever come */
+	int status;	/* wait status */
 	uint64_t cpu_us;
 	uint64_t maxrss_kib;
 	char *profile;	   /* the prepare frame it was sent (JSON text) */
@@ -84,6 +86,8 @@ struct cact_runtime {
 	unsigned spawn_failures;
 	char spawn_msg[256];
 	uint64_t executions, busy, restarts;
+	struct cact_session *sessions; /* live ones, for the idle and lifetime checks */
+	unsigned n_sessions, max_sessions;
 	cact_runtime_event_fn event_fn;
 	void *event_user;
 	/* How to start a zygote: the helper's path and its configuration. */

@@ -14,7 +14,9 @@
  *     child's set-up still need (forking, the mount API, namespaces,
  *     capabilities, landlock, installing the next layer) let through;
  *   - the closing layer, a few instructions each child installs last, gives
- *     those calls exactly the action the list gives them.
+ *     those calls exactly the action the list gives them, and refuses the
+ *     commands that grow kernel buffers (fcntl F_SETPIPE_SZ, setsockopt
+ *     SO_SNDBUF and friends), which the base layer cannot single out.
  * The kernel runs both and takes the stricter action, so what the code
  * meets is the list below, whole.
  */
@@ -302,6 +304,23 @@ static const char *const setup_denied[] = {
 	"process_madvise",
 };
 
+/*
+ * Kernel buffers the code could grow, refused (EPERM) by the closing layer:
+ * pipes stay at the default 16 pages and sockets at net.core.wmem_default
+ * and rmem_default, so what an execution can pin in them is bounded by its
+ * open-file limit (docs/sandbox.md, "Pipes and sockets"). The commands are
+ * ints: compared on their low 32 bits, all the kernel reads.
+ */
+#ifndef F_SETPIPE_SZ
+#define F_SETPIPE_SZ 1031
+#endif
+static const unsigned long sockopt_buffers[] = {
+	SO_SNDBUF,
+	SO_RCVBUF,
+	SO_SNDBUFFORCE,
+	SO_RCVBUFFORCE,
+};
+
 /* What glibc's fork() passes to clone(): the zygote forks; the code gets EPERM. */
 #define FORK_CLONE_FLAGS (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD)
 
@@ -476,6 +495,23 @@ static int add_closing_rules(scmp_filter_ctx ctx, struct cact_error *err)
 	for (i = 0; i < UT_ARRAY_SIZE(prctl_setup); i++) {
 		cmp = SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, prctl_setup[i]);
 		if ((rc = add(ctx, SCMP_ACT_ERRNO(EPERM), "prctl", 1, &cmp, err)))
+			return rc;
+	}
+	/*
+	 * Here rather than in the base layer: libseccomp cannot refuse one
+	 * command of a call the list allows whole, and a "not equal" rule
+	 * compares all 64 bits, which a caller sets as it likes.
+	 */
+	cmp = SCMP_A1(SCMP_CMP_MASKED_EQ, LOW32, F_SETPIPE_SZ);
+	if ((rc = add(ctx, SCMP_ACT_ERRNO(EPERM), "fcntl", 1, &cmp, err)))
+		return rc;
+	for (i = 0; i < UT_ARRAY_SIZE(sockopt_buffers); i++) {
+		struct scmp_arg_cmp two[2] = {
+			SCMP_A1(SCMP_CMP_MASKED_EQ, LOW32, SOL_SOCKET),
+			SCMP_A2(SCMP_CMP_MASKED_EQ, LOW32, sockopt_buffers[i]),
+		};
+
+		if ((rc = add(ctx, SCMP_ACT_ERRNO(EPERM), "setsockopt", 2, two, err)))
 			return rc;
 	}
 	return 0;

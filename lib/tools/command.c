@@ -2,9 +2,13 @@
 /*
  * Command tools: operator-configured programs run on the host, outside the
  * sandbox. The arguments go to stdin as JSON; one JSON value comes back on
- * stdout; a non-zero exit fails the call with the start of stderr as the
- * reason. The program runs in a process group of its own so that a timeout
- * (or the execution's end) kills whatever it started too.
+ * stdout; a non-zero exit fails the call. The code is told the exit status
+ * only: the start of stderr goes to cact's log (our stderr, one
+ * "[tool NAME] " line per line, like an MCP server's), since it may hold
+ * what the code should not see (paths, hosts, tokens in an error); the
+ * tool's stderr_to_code makes it the reason the code sees instead. The
+ * program runs in a process group of its own so that a timeout (or the
+ * execution's end) kills whatever it started too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include "../util/buf.h"
+#include "../util/jsoncheck.h"
 #include "../util/util.h"
 #include "tools.h"
 
@@ -97,6 +102,57 @@ static int fail_long(struct cact_error *err, char **detail, int code, const char
 	return ut_err(err, code, "%s", text);
 }
 
+/* One "[tool NAME] text" line to the log, control characters shown as '?'. */
+static void log_line(const char *name, const char *text, size_t n)
+{
+	char line[TOOL_STDERR_MAX + 192];
+	size_t len, i;
+
+	len = (size_t)snprintf(line, sizeof(line) - 2, "[tool %.128s] ", name);
+	for (i = 0; i < n && len < sizeof(line) - 2; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		line[len++] = (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c;
+	}
+	line[len++] = '\n';
+	if (write(2, line, len) < 0)
+		(void)0; /* nowhere to report it */
+}
+
+/* A failed call's status and stderr, for the operator's eyes only. */
+static void log_failure(const char *name, const char *status, const struct ut_buf *e)
+{
+	char head[128];
+	size_t start = 0, i;
+
+	ut_snprintf(head, sizeof(head), "failed: %s%s", status,
+		    e->len ? "; its stderr:" : " (nothing on stderr)");
+	log_line(name, head, strlen(head));
+	for (i = 0; i <= e->len; i++) {
+		if (i < e->len && e->p[i] != '\n')
+			continue;
+		if (i > start)
+			log_line(name, e->p + start, i - start - (e->p[i - 1] == '\r'));
+		start = i + 1;
+	}
+}
+
+/* A non-zero exit or a signal: the reason the code sees, the stderr where it belongs. */
+static int fail_status(const struct cact_tool *t, const char *status, const struct ut_buf *e,
+		       struct cact_error *err, char **detail)
+{
+	char reason[TOOL_STDERR_MAX + 64], text[TOOL_STDERR_MAX + 128];
+
+	if (!t->stderr_to_code) {
+		log_failure(t->name, status, e);
+		return ut_err(err, CACT_ESYS, "%s%s", status,
+			      e->len ? " (its stderr went to the host's log)" : "");
+	}
+	reason_from(e, reason, sizeof(reason));
+	ut_snprintf(text, sizeof(text), "%s: %s", status, reason);
+	return fail_long(err, detail, CACT_ESYS, text);
+}
+
 int tool_run_command(const struct cact_tool *t, const char *args_json, size_t result_cap,
 		     int cancel_fd, char **result_json, char **detail, struct cact_error *err)
 {
@@ -105,7 +161,7 @@ int tool_run_command(const struct cact_tool *t, const char *args_json, size_t re
 	size_t in_len = strlen(args_json), in_off = 0;
 	uint64_t deadline = ut_now_us() + t->timeout_ms * 1000;
 	int exited = 0, timed_out = 0, cancelled = 0, status = 0, rc;
-	char reason[TOOL_STDERR_MAX + 64], text[TOOL_STDERR_MAX + 128];
+	char what[64];
 
 	ut_buf_init(&out, result_cap + 1);
 	ut_buf_init(&errb, TOOL_STDERR_MAX);
@@ -207,24 +263,32 @@ int tool_run_command(const struct cact_tool *t, const char *args_json, size_t re
 		}
 	}
 	c.pid = -1;
-	if (WIFSIGNALED(status)) {
-		reason_from(&errb, reason, sizeof(reason));
-		ut_snprintf(text, sizeof(text), "killed by SIG%s: %s",
-			    sigabbrev_np(WTERMSIG(status)) ?: "?", reason);
-		rc = fail_long(err, detail, CACT_ESYS, text);
-		goto done;
-	}
-	if (WEXITSTATUS(status) != 0) {
-		reason_from(&errb, reason, sizeof(reason));
-		ut_snprintf(text, sizeof(text), "exit status %d: %s", WEXITSTATUS(status), reason);
-		rc = fail_long(err, detail, CACT_ESYS, text);
+	if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0) {
+		if (WIFSIGNALED(status))
+			ut_snprintf(what, sizeof(what), "killed by SIG%s",
+				    sigabbrev_np(WTERMSIG(status)) ?: "?");
+		else
+			ut_snprintf(what, sizeof(what), "exit status %d", WEXITSTATUS(status));
+		rc = fail_status(t, what, &errb, err, detail);
 		goto done;
 	}
 	{
 		json_error_t jerr;
-		json_t *v = json_loadb(out.p ? out.p : "", out.len,
-				       JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+		char why[128];
+		json_t *v = NULL;
 
+		/* Before jansson builds anything: what the tree would cost (ut_json_check). */
+		rc = ut_json_check(out.p ? out.p : "", out.len, UT_JSON_DEPTH_LIMIT, NULL, why,
+				   sizeof(why));
+		if (rc) {
+			rc = ut_err(err, CACT_EINVAL, "printed %s on stdout: %s",
+				    rc == CACT_ETOOBIG ? "JSON too costly to decode"
+						       : "no JSON value",
+				    why);
+			goto done;
+		}
+		v = json_loadb(out.p ? out.p : "", out.len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+			       &jerr);
 		if (!v) {
 			rc = ut_err(err, CACT_EINVAL, "printed no JSON value on stdout: %s",
 				    jerr.text);
@@ -232,6 +296,7 @@ int tool_run_command(const struct cact_tool *t, const char *args_json, size_t re
 		}
 		*result_json = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 		json_decref(v);
+		ut_json_trim(out.len);
 		if (!*result_json)
 			rc = ut_err(err, CACT_ENOMEM, "out of memory");
 		else if (strlen(*result_json) > result_cap) {

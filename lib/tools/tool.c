@@ -138,22 +138,52 @@ CACT_API int cact_tool_new_callback(const char *name, const char *description,
 	return 0;
 }
 
+CACT_API void cact_tool_command_options_init(struct cact_tool_command_options *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
 CACT_API int cact_tool_new_command(const char *name, const char *description,
 				   const char *parameters_json, enum cact_approval approval,
 				   const char *const *argv, const char *cwd, uint64_t timeout_ms,
 				   struct cact_tool **out, struct cact_error *err)
 {
+	struct cact_tool_command_options o;
+
+	cact_tool_command_options_init(&o);
+	o.cwd = cwd;
+	o.timeout_ms = timeout_ms;
+	return cact_tool_new_command_opts(name, description, parameters_json, approval, argv, &o,
+					  out, err);
+}
+
+CACT_API int cact_tool_new_command_opts(const char *name, const char *description,
+					const char *parameters_json, enum cact_approval approval,
+					const char *const *argv,
+					const struct cact_tool_command_options *opts,
+					struct cact_tool **out, struct cact_error *err)
+{
+	struct cact_tool_command_options dflt;
 	struct cact_tool *t = NULL;
+	const char *cwd;
+	uint64_t timeout_ms;
 	size_t n = 0, i;
 	int rc;
 
 	*out = NULL;
+	if (!opts) {
+		cact_tool_command_options_init(&dflt);
+		opts = &dflt;
+	}
+	cwd = opts->cwd;
+	timeout_ms = opts->timeout_ms;
 	if (!argv || !argv[0] || !*argv[0])
 		return ut_err(err, CACT_EINVAL, "tool %s: empty command", name ? name : "");
 	if ((rc = tool_new(name, description, parameters_json, approval, &t, err)))
 		return rc;
 	t->kind = TOOL_COMMAND;
 	t->timeout_ms = timeout_ms ? timeout_ms : TOOL_DEFAULT_TIMEOUT_MS;
+	t->stderr_to_code = !!opts->stderr_to_code;
 	while (argv[n])
 		n++;
 	t->argv = calloc(n + 1, sizeof(*t->argv));
@@ -191,7 +221,9 @@ CACT_API const char *cact_tool_name(const struct cact_tool *t)
 
 CACT_API const char *cact_tool_description(const struct cact_tool *t)
 {
-	return t->description;
+	const char *live = t->ops && t->ops->describe ? t->ops->describe(t->ops_data) : NULL;
+
+	return live ? live : t->description;
 }
 
 CACT_API const char *cact_tool_parameters(const struct cact_tool *t)

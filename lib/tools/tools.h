@@ -27,6 +27,12 @@ struct tool_ops {
 	int (*invoke)(void *data, const char *name, const char *args_json, size_t result_cap,
 		      int cancel_fd, char **result_json, struct cact_error *err);
 	void (*release)(void *data);
+	/*
+	 * May be NULL. The description as of now, for a tool whose description
+	 * follows live state (execute_code over a configuration): borrowed,
+	 * valid while the tool is; NULL keeps the one the tool was made with.
+	 */
+	const char *(*describe)(void *data);
 };
 
 struct cact_tool {
@@ -42,6 +48,7 @@ struct cact_tool {
 	char **argv; /* NULL-terminated */
 	char *cwd;
 	uint64_t timeout_ms;
+	int stderr_to_code; /* a failing command's stderr is the reason the code sees */
 	const struct tool_ops *ops;
 	void *ops_data;
 };

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../util/jsoncheck.h"
 #include "../util/util.h"
 #include "wire.h"
 
@@ -36,8 +37,12 @@ void wire_decoder_init(struct wire_decoder *d, size_t max_payload)
 
 void wire_decoder_reset(struct wire_decoder *d)
 {
+	size_t largest = d->largest;
+
 	free(d->payload);
 	wire_decoder_init(d, d->max);
+	/* The execution's frames and their trees are freed by now: give their memory back. */
+	ut_json_trim(largest);
 }
 
 int wire_decoder_partial(const struct wire_decoder *d)
@@ -81,6 +86,8 @@ int wire_decoder_feed(struct wire_decoder *d, const void *data, size_t n, size_t
 		off += take;
 		if (d->got == d->need) {
 			d->payload[d->need] = '\0';
+			if (d->need > d->largest)
+				d->largest = d->need;
 			*frame = d->payload;
 			*frame_len = d->need;
 			d->payload = NULL;
@@ -94,50 +101,31 @@ int wire_decoder_feed(struct wire_decoder *d, const void *data, size_t n, size_t
 	return 0;
 }
 
-static int too_deep(const json_t *v, int depth)
-{
-	const char *key;
-	json_t *child;
-	size_t i;
-
-	if (depth > WIRE_MAX_DEPTH)
-		return 1;
-	if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, key, child)
-			if (too_deep(child, depth + 1))
-				return 1;
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, child)
-			if (too_deep(child, depth + 1))
-				return 1;
-	}
-	return 0;
-}
-
 int wire_parse(const char *payload, size_t len, json_t **out, enum wire_type *type,
 	       struct cact_error *err)
 {
 	json_error_t jerr;
 	json_t *root;
 	const char *t;
+	char why[128];
 	size_t i;
 
 	*out = NULL;
 	*type = WIRE_UNKNOWN;
 	/*
-	 * jansson rejects invalid UTF-8 and, with this flag, duplicate keys; it
-	 * bounds its own recursion at 2048 levels, we at WIRE_MAX_DEPTH.
+	 * Before jansson builds anything: the grammar, WIRE_MAX_DEPTH, and what
+	 * the tree would cost (at most 8 times the frame plus 16 MiB; 4 MiB of
+	 * "{}," took 310 MiB otherwise). jansson then rejects invalid UTF-8
+	 * and, with this flag, duplicate keys.
 	 */
+	if (ut_json_check(payload, len, WIRE_MAX_DEPTH, NULL, why, sizeof(why)))
+		return ut_err(err, CACT_EPROTO, "bad frame: %s", why);
 	root = json_loadb(payload, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!root)
 		return ut_err(err, CACT_EPROTO, "bad frame: %s", jerr.text);
 	if (!json_is_object(root)) {
 		json_decref(root);
 		return ut_err(err, CACT_EPROTO, "bad frame: not a JSON object");
-	}
-	if (too_deep(root, 0)) {
-		json_decref(root);
-		return ut_err(err, CACT_EPROTO, "bad frame: nested deeper than %d", WIRE_MAX_DEPTH);
 	}
 	t = json_string_value(json_object_get(root, "type"));
 	if (!t) {

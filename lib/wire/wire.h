@@ -47,10 +47,16 @@ struct wire_decoder {
 	char *payload;
 	size_t need; /* payload length from the header */
 	size_t got;
-	size_t max; /* largest payload accepted */
+	size_t max;	/* largest payload accepted */
+	size_t largest; /* longest frame seen: wire_decoder_reset trims the heap after large ones */
 };
 
 void wire_decoder_init(struct wire_decoder *d, size_t max_payload);
+/*
+ * Frees a partial frame and starts over. When a frame of 1 MiB or more went
+ * through, also gives the heap's free memory back to the system
+ * (ut_json_trim): call it once the frames and their trees are freed.
+ */
 void wire_decoder_reset(struct wire_decoder *d);
 
 /*
@@ -68,7 +74,8 @@ int wire_decoder_partial(const struct wire_decoder *d);
 /*
  * Parses a frame payload. Returns 0 with *out (new reference) and *type set,
  * or CACT_EPROTO with the reason in err: not JSON, not an object, nesting too
- * deep, duplicate key, missing or unknown "type".
+ * deep, too many values for its size (ut_json_check, before anything is
+ * allocated), duplicate key, missing or unknown "type".
  */
 int wire_parse(const char *payload, size_t len, json_t **out, enum wire_type *type,
 	       struct cact_error *err);

@@ -2180,6 +2180,213 @@ START_TEST(cli_unreachable_server)
 }
 END_TEST
 
+/* ---- review findings: the key by default, no config needed, retries and 401 told ---- */
+
+/* The Authorization header of the server's request i ("" when none). */
+static const char *auth_of(json_t *log, size_t i)
+{
+	const char *v = jstr(json_object_get(json_array_get(log, i), "headers"), "authorization");
+
+	return v ? v : "";
+}
+
+START_TEST(cli_reads_openai_api_key)
+{
+	struct fake f;
+	char *out = NULL, *err = NULL;
+	json_t *log;
+	int rc;
+
+	fake_start(&f, "[{`response`: {`content`: `one`}}, {`response`: {`content`: `two`}},"
+		       " {`response`: {`content`: `three`}}]");
+	/* By default, the key in OPENAI_API_KEY. */
+	setenv("OPENAI_API_KEY", "sk-default-key", 1);
+	setenv("CACT_TEST_OTHER_KEY", "sk-other-key", 1);
+	rc = CLI(NULL, &out, &err, "agent", "--base-url", f.url, "--model", "fake", "hello");
+	ck_assert_msg(rc == 0, "status %d\nstdout: %s\nstderr: %s", rc, out, err);
+	free(out);
+	free(err);
+	/* --api-key-env names another variable, which wins. */
+	rc = CLI(NULL, &out, &err, "agent", "--base-url", f.url, "--model", "fake", "--api-key-env",
+		 "CACT_TEST_OTHER_KEY", "hello");
+	ck_assert_msg(rc == 0, "status %d\nstdout: %s\nstderr: %s", rc, out, err);
+	free(out);
+	free(err);
+	/* Unset: no key at all (local servers need none), and no error. */
+	unsetenv("OPENAI_API_KEY");
+	rc = CLI(NULL, &out, &err, "agent", "--base-url", f.url, "--model", "fake", "hello");
+	ck_assert_msg(rc == 0, "status %d\nstdout: %s\nstderr: %s", rc, out, err);
+	log = fake_log_n(&f, 3);
+	ck_assert_str_eq(auth_of(log, 0), "Bearer sk-default-key");
+	ck_assert_str_eq(auth_of(log, 1), "Bearer sk-other-key");
+	ck_assert_str_eq(auth_of(log, 2), "");
+
+	json_decref(log);
+	free(out);
+	free(err);
+	fake_stop(&f);
+}
+END_TEST
+
+/* No tools, no files: no --config needed; execute_code is still there. */
+START_TEST(cli_without_config)
+{
+	struct fake f;
+	char *out = NULL, *err = NULL;
+	json_t *log;
+	int rc;
+
+	fake_start(&f,
+		   "["
+		   "{`expect`: {`has_tool`: `execute_code`},"
+		   " `response`: {`tool_calls`: [{`id`: `n1`, `name`: `execute_code`, `arguments`:"
+		   "   {`code`: `print(6 * 7)`}}]}},"
+		   "{`expect`: {`tool_result_contains`: `42`}, `response`: {`content`: `42.`}}]");
+	rc = CLI(NULL, &out, &err, "agent", "--base-url", f.url, "--model", "fake",
+		 "what is 6 times 7?");
+	ck_assert_msg(rc == 0, "status %d\nstdout: %s\nstderr: %s", rc, out, err);
+	ck_assert_str_eq(out, "42.\n");
+	log = fake_log_n(&f, 2);
+
+	json_decref(log);
+	free(out);
+	free(err);
+	fake_stop(&f);
+}
+END_TEST
+
+/* Each retry is on stderr when it happens, before the answer that follows it. */
+START_TEST(cli_retries_reported_as_they_happen)
+{
+	struct fake f;
+	char *out = NULL, *err = NULL;
+	const char *retry1, *retry2, *answered;
+	int rc;
+
+	fake_start(&f, "["
+		       "{`status`: 503, `headers`: {`Retry-After`: `0`},"
+		       " `body`: `{\\`error\\`: {\\`message\\`: \\`overloaded\\`}}`},"
+		       "{`status`: 429, `headers`: {`Retry-After`: `0`},"
+		       " `body`: `{\\`error\\`: {\\`message\\`: \\`slow down\\`}}`},"
+		       "{`response`: {`content`: `Made it.`}}]");
+	rc = CLI(NULL, &out, &err, "agent", "--base-url", f.url, "--model", "fake", "hello");
+	ck_assert_msg(rc == 0, "status %d\nstdout: %s\nstderr: %s", rc, out, err);
+	ck_assert_str_eq(out, "Made it.\n");
+	retry1 = strstr(err, "[step 1] model server answered 503: overloaded; retrying in 0.0 s "
+			     "(attempt 2 of 4)\n");
+	retry2 = strstr(err, "[step 1] model server answered 429: slow down; retrying in 0.0 s "
+			     "(attempt 3 of 4)\n");
+	answered = strstr(err, "[step 1] model answered");
+	ck_assert_msg(retry1 && retry2 && answered && retry1 < retry2 && retry2 < answered,
+		      "stderr: %s", err);
+	json_decref(fake_log_n(&f, 3));
+
+	free(out);
+	free(err);
+	fake_stop(&f);
+}
+END_TEST
+
+#define REFUSE_401                                                                      \
+	"[{`status`: 401, `body`: `{\\`error\\`: {\\`message\\`: \\`Incorrect API key " \
+	"provided\\`}}`}, {`status`: 401, `body`: `{\\`error\\`: {\\`message\\`: "      \
+	"\\`Incorrect API key provided\\`}}`}, {`status`: 401, `body`: `{\\`error\\`: " \
+	"{\\`message\\`: \\`Incorrect API key provided\\`}}`}]"
+
+/* A 401 names the option that sets the key, whichever way the key came (or did not). */
+START_TEST(cli_401_names_the_key_option)
+{
+	static const char *const want[] = {
+		"model server answered 401: Incorrect API key provided (no API key was sent: set "
+		"OPENAI_API_KEY, or name the variable that holds it with --api-key-env VAR)\n",
+		"model server answered 401: Incorrect API key provided (the key sent is the one in "
+		"OPENAI_API_KEY; name another variable with --api-key-env VAR)\n",
+		"model server answered 401: Incorrect API key provided (the key sent is the one in "
+		"CACT_TEST_OTHER_KEY, named by --api-key-env)\n",
+	};
+	struct fake f;
+	char *out = NULL, *err = NULL;
+	int rc, i;
+
+	fake_start(&f, REFUSE_401);
+	unsetenv("OPENAI_API_KEY");
+	setenv("CACT_TEST_OTHER_KEY", "sk-other-key", 1);
+	for (i = 0; i < 3; i++) {
+		if (i == 1)
+			setenv("OPENAI_API_KEY", "sk-wrong", 1);
+		if (i == 2)
+			rc = CLI(NULL, &out, &err, "agent", "--base-url", f.url, "--model", "fake",
+				 "--api-key-env", "CACT_TEST_OTHER_KEY", "hello");
+		else
+			rc = CLI(NULL, &out, &err, "agent", "--base-url", f.url, "--model", "fake",
+				 "hello");
+		ck_assert_msg(rc == 1, "status %d\nstdout: %s\nstderr: %s", rc, out, err);
+		ck_assert_msg(strstr(err, want[i]) != NULL, "case %d: stderr: %s", i, err);
+		/* Not retried: one request each. */
+		ck_assert_msg(strstr(err, "retrying") == NULL, "stderr: %s", err);
+		free(out);
+		free(err);
+	}
+	json_decref(fake_log(&f));
+	fake_stop(&f);
+}
+END_TEST
+
+struct retries {
+	int n;
+	struct cact_chat_retry first;
+	char detail[256];
+};
+
+static void count_retry(void *user, const struct cact_chat_retry *r)
+{
+	struct retries *x = user;
+
+	if (x->n++ == 0) {
+		x->first = *r;
+		snprintf(x->detail, sizeof(x->detail), "%s", r->detail);
+		x->first.detail = x->detail;
+	}
+}
+
+/* The library tells on_retry before each pause: what failed, which attempt, how long. */
+START_TEST(chat_on_retry_told)
+{
+	struct fake f;
+	struct cact_chat_options o;
+	struct cact_chat *c = NULL;
+	struct cact_error err = {0};
+	struct retries x = {0};
+	char *out = NULL;
+	int rc;
+
+	fake_start(&f, "["
+		       "{`status`: 429, `headers`: {`Retry-After`: `0`},"
+		       " `body`: `{\\`error\\`: {\\`message\\`: \\`slow down\\`}}`},"
+		       "{`response`: {`content`: `fine`}}]");
+	cact_chat_options_init(&o);
+	o.base_url = f.url;
+	o.model = "fake";
+	o.max_retries = 2;
+	o.on_retry = count_retry;
+	o.retry_user = &x;
+	ck_assert_msg(cact_chat_new(&o, &c, &err) == 0, "%s", err.message);
+	rc = cact_chat_complete(c, "[{\"role\":\"user\",\"content\":\"hi\"}]", NULL, NULL, NULL,
+				&out, &err);
+	ck_assert_msg(rc == 0, "%s", err.message);
+	ck_assert_int_eq(x.n, 1);
+	ck_assert_uint_eq(x.first.attempt, 1);
+	ck_assert_uint_eq(x.first.max_attempts, 3);
+	ck_assert_int_eq(x.first.status, 429);
+	ck_assert_uint_eq(x.first.wait_ms, 0);
+	ck_assert_str_eq(x.first.detail, "slow down");
+
+	cact_free(out);
+	cact_chat_free(c);
+	fake_stop(&f);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	const struct t_case cases[] = {
@@ -2211,6 +2418,11 @@ int main(int argc, char **argv)
 		T_CASE(cli_missing_model, 60),
 		T_CASE(cli_max_steps_bad, 60),
 		T_CASE(cli_unreachable_server, 60),
+		T_CASE(cli_reads_openai_api_key, 60),
+		T_CASE(cli_without_config, 60),
+		T_CASE(cli_retries_reported_as_they_happen, 60),
+		T_CASE(cli_401_names_the_key_option, 60),
+		T_CASE(chat_on_retry_told, 60),
 	};
 
 	return t_main("agent", cases, sizeof(cases) / sizeof(cases[0]), argc, argv);

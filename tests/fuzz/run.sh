@@ -6,7 +6,7 @@ build=$1
 seconds=${2:-30}
 root=$(cd "$(dirname "$0")" && pwd)
 status=0
-for target in wire schema url sse chat jsonrpc; do
+for target in wire schema url sse chat jsonrpc jsoncheck; do
 	bin="$build/tests/fuzz/fuzz_$target"
 	scratch=$(mktemp -d)
 	echo "fuzz_$target: $seconds s"

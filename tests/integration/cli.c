@@ -32,38 +32,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Whole content of a file (NUL-terminated, length in *len), or NULL when it cannot be opened. */
-static char *read_all(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	size_t cap = 4096, used = 0;
-	char *buf;
-	ssize_t n;
-
-	if (fd < 0)
-		return NULL;
-	buf = malloc(cap);
-	ck_assert_ptr_nonnull(buf);
-	for (;;) {
-		if (used + 1 >= cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			ck_assert_ptr_nonnull(buf);
-		}
-		n = read(fd, buf + used, cap - used - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		used += (size_t)n;
-	}
-	close(fd);
-	buf[used] = '\0';
-	if (len)
-		*len = used;
-	return buf;
-}
-
 static void write_bytes(const char *path, const void *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -78,15 +46,6 @@ static void write_bytes(const char *path, const void *data, size_t len)
 		len -= (size_t)n;
 	}
 	close(fd);
-}
-
-static void assert_file_is(const char *path, const char *want)
-{
-	char *got = read_all(path, NULL);
-
-	ck_assert_msg(got != NULL, "%s is missing (%s)", path, strerror(errno));
-	ck_assert_str_eq(got, want);
-	free(got);
 }
 
 static int exists(const char *path)
@@ -566,14 +525,14 @@ START_TEST(output_dir_writes_exact_bytes)
 				  "bytes)"),
 		      "stderr: %s", err);
 	p = t_fmt("%s/a/b/c.bin", od);
-	data = read_all(p, &len);
+	data = t_read_file(p, &len);
 	ck_assert_msg(data != NULL, "%s missing", p);
 	ck_assert_uint_eq(len, 256);
 	ck_assert(memcmp(data, want, 256) == 0);
 	free(data);
 	free(p);
 	p = t_fmt("%s/top.txt", od);
-	assert_file_is(p, "hello\n");
+	t_assert_file_is(p, "hello\n");
 	free(p);
 	free(out);
 	free(err);
@@ -591,10 +550,10 @@ START_TEST(output_dir_existing_file_refused)
 	t_write(od, "t.txt", "original");
 	rc = CLI(NULL, &out, &err, "exec", "--output-dir", od, "-c",
 		 "_ = open('/output/t.txt', 'w').write('new')");
-	assert_status(rc, 2, out, err);
+	assert_status(rc, 4, out, err); /* files not saved */
 	ck_assert_str_eq(out, "");
 	ck_assert_msg(strncmp(err, "cact exec: --output-dir", 23) == 0, "stderr: %s", err);
-	assert_file_is(p, "original");
+	t_assert_file_is(p, "original");
 	free(out);
 	free(err);
 	free(p);
@@ -612,7 +571,7 @@ START_TEST(output_dir_force_overwrites)
 	rc = CLI(NULL, &out, &err, "exec", "--output-dir", od, "--force", "-c",
 		 "_ = open('/output/t.txt', 'w').write('new')");
 	assert_status(rc, 0, out, err);
-	assert_file_is(p, "new");
+	t_assert_file_is(p, "new");
 	free(out);
 	free(err);
 	free(p);
@@ -633,9 +592,9 @@ START_TEST(output_dir_symlink_inside_refused)
 	ck_assert_int_eq(symlink(secret, link), 0);
 	rc = CLI(NULL, &out, &err, "exec", "--output-dir", od, "--force", "-c",
 		 "_ = open('/output/l.txt', 'w').write('pwned')");
-	assert_status(rc, 2, out, err);
+	assert_status(rc, 4, out, err);
 	ck_assert_msg(strncmp(err, "cact exec: --output-dir", 23) == 0, "stderr: %s", err);
-	assert_file_is(secret, "secret");
+	t_assert_file_is(secret, "secret");
 	ck_assert_int_eq(lstat(link, &st), 0);
 	ck_assert(S_ISLNK(st.st_mode));
 	free(out);
@@ -645,7 +604,7 @@ START_TEST(output_dir_symlink_inside_refused)
 	rc = CLI(NULL, &out, &err, "exec", "--output-dir", od, "--force", "-c",
 		 "import os\nos.mkdir('/output/sub')\n"
 		 "_ = open('/output/sub/x.txt', 'w').write('pwned')");
-	assert_status(rc, 2, out, err);
+	assert_status(rc, 4, out, err);
 	ck_assert_msg(strncmp(err, "cact exec: --output-dir", 23) == 0, "stderr: %s", err);
 	ck_assert(!exists(planted));
 	free(out);
@@ -1403,7 +1362,7 @@ START_TEST(bad_workspace)
 	free(err);
 	rc = CLI(NULL, &out, &err, "exec", "--workspace", file, "-c", "print(1)");
 	assert_usage_error(rc, out, err);
-	assert_file_is(file, "not a folder");
+	t_assert_file_is(file, "not a folder");
 	free(out);
 	free(err);
 	free(missing);
@@ -1423,7 +1382,7 @@ START_TEST(bad_code_nul_byte)
 	write_bytes(path, code, sizeof(code) - 1);
 	rc = CLI(NULL, &out, &err, "exec", path);
 	assert_usage_error(rc, out, err);
-	data = read_all(path, &len);
+	data = t_read_file(path, &len);
 	ck_assert_uint_eq(len, sizeof(code) - 1);
 	ck_assert(memcmp(data, code, len) == 0);
 	free(data);

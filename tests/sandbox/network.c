@@ -1657,6 +1657,29 @@ START_TEST(header_name_nul_refused)
 }
 END_TEST
 
+/* A NUL in the URL or the method would cut it short in C: refused, nothing sent. */
+START_TEST(nul_in_url_or_method_refused)
+{
+	struct fx f;
+	struct cact_result *r;
+
+	fx_start(&f);
+	allow(f.req, NULL, "127.0.0.1:%u", f.s.a);
+	r = run(f.rt, f.req, &f.s,
+		"t('url nul', http_get, A + '/echo\\x00/other')\n"
+		"t('method nul', http_request, 'GET\\x00X', A + '/echo')\n"
+		"r = t('after', http_get, A + '/echo')\n",
+		0);
+	t_assert_status(r, CACT_STATUS_OK);
+	expect_line(r, "url nul: ", "PermissionError", NULL);
+	expect_line(r, "method nul: ", "PermissionError", NULL);
+	expect_line(r, "after: ok", NULL);
+	expect_seen(&f.s, "req a GET /echo", 1);
+	cact_result_free(r);
+	fx_stop(&f);
+}
+END_TEST
+
 START_TEST(reserved_headers_dropped)
 {
 	struct fx f;
@@ -1765,9 +1788,9 @@ START_TEST(authorization_not_forwarded_cross_origin)
 	t_assert_status(r, CACT_STATUS_OK);
 	assert_out(r, "direct b ['Bearer s3cret'] ['c=1'] ['o']\n"
 		      "same a ['Bearer s3cret'] ['c=1'] ['o']\n"
-		      "cross b [] [] ['o']\n"
-		      "back a [] [] ['o']\n"
-		      "lower b [] [] ['o']\n"
+		      "cross b [] [] []\n"
+		      "back a [] [] []\n"
+		      "lower b [] [] []\n"
 		      "urllib b []\n");
 	cact_result_free(r);
 	fx_stop(&f);
@@ -1944,6 +1967,111 @@ START_TEST(timeout_with_request_in_flight)
 	r = run(f.rt, f.req, &f.s, "print(http_get(A + '/echo')['status'])\n", 0);
 	t_assert_status(r, CACT_STATUS_OK);
 	assert_out(r, "200\n");
+	cact_result_free(r);
+	fx_stop(&f);
+}
+END_TEST
+
+/* Custom credential headers (X-Api-Key) stay with the origin the code addressed. */
+START_TEST(custom_headers_not_forwarded_cross_origin)
+{
+	struct fx f;
+	struct cact_result *r;
+
+	fx_start(&f);
+	allow(f.req, NULL, "127.0.0.1:%u", f.s.a);
+	allow(f.req, NULL, "127.0.0.1:%u", f.s.b);
+	r = run(f.rt, f.req, &f.s,
+		"H = {'X-Api-Key': 'k3y', 'X-Auth-Token': 't0k', 'Accept': 'text/x-mine'}\n"
+		"def show(label, r):\n"
+		"    e = echo(r)\n"
+		"    print(label, e['server'], e['method'], hdr(e, 'X-Api-Key'), "
+		"hdr(e, 'X-Auth-Token'), hdr(e, 'Accept'), hdr(e, 'Content-Type'), "
+		"repr(e['body']))\n"
+		"show('same', http_get(A + '/redirect?to=/echo', headers=H))\n"
+		"show('cross', http_get(A + '/redirect?to=' + q(B + '/echo'), headers=H))\n"
+		"show('307', http_post(A + '/redirect?code=307&to=' + q(B + '/echo'), '{}',\n"
+		"                      headers=H))\n"
+		"show('308', http_request('PUT', A + '/redirect?code=308&to=' + q(B + '/echo'),\n"
+		"                         'x', headers=dict(H, **{'Content-Type': "
+		"'text/plain'})))\n",
+		0);
+	t_assert_status(r, CACT_STATUS_OK);
+	assert_out(r, "same a GET ['k3y'] ['t0k'] ['text/x-mine'] [] ''\n"
+		      "cross b GET [] [] ['*/*'] [] ''\n"
+		      "307 b POST [] [] ['*/*'] ['application/json'] '{}'\n"
+		      "308 b PUT [] [] ['*/*'] ['text/plain'] 'x'\n");
+	cact_result_free(r);
+	fx_stop(&f);
+}
+END_TEST
+
+/* Headers listed with cact_request_add_redirect_header cross origins; the rest do not. */
+START_TEST(redirect_headers_listed_follow)
+{
+	struct fx f;
+	struct cact_result *r;
+	struct cact_error err = {0};
+
+	fx_start(&f);
+	allow(f.req, NULL, "127.0.0.1:%u", f.s.a);
+	allow(f.req, NULL, "127.0.0.1:%u", f.s.b);
+	ck_assert_int_eq(cact_request_add_redirect_header(f.req, "X-Request-Id", &err), 0);
+	ck_assert_int_eq(cact_request_add_redirect_header(f.req, "accept", &err), 0);
+	ck_assert_int_eq(cact_request_add_redirect_header(f.req, "x-request-id", &err), 0);
+	ck_assert_str_eq(cact_request_redirect_headers(f.req), "x-request-id,accept");
+	ck_assert_int_eq(cact_request_add_redirect_header(f.req, "bad name", &err), CACT_EINVAL);
+	r = run(f.rt, f.req, &f.s,
+		"H = {'X-Api-Key': 'k3y', 'X-Request-Id': 'r1', 'Accept': 'text/x-mine'}\n"
+		"e = echo(http_get(A + '/redirect?to=' + q(B + '/echo'), headers=H))\n"
+		"print(e['server'], hdr(e, 'X-Api-Key'), hdr(e, 'X-Request-Id'), "
+		"hdr(e, 'Accept'))\n",
+		0);
+	t_assert_status(r, CACT_STATUS_OK);
+	assert_out(r, "b [] ['r1'] ['text/x-mine']\n");
+	cact_result_free(r);
+	cact_request_clear_redirect_headers(f.req);
+	ck_assert_ptr_null(cact_request_redirect_headers(f.req));
+	fx_stop(&f);
+}
+END_TEST
+
+/*
+ * Requests in flight when the code ends are cancelled at once: the result
+ * does not wait for libcurl's next progress call (about a second).
+ */
+START_TEST(end_cancels_requests_at_once)
+{
+	struct fx f;
+	struct cact_result *r;
+	struct timespec ts;
+	double printed, late;
+	size_t i;
+
+	fx_start(&f);
+	allow(f.req, NULL, "127.0.0.1:%u", f.s.a);
+	r = run(f.rt, f.req, &f.s,
+		"import threading, time\n"
+		"for i in range(4):\n"
+		"    threading.Thread(target=http_get, args=(A + '/slow?delay=30',),\n"
+		"                     daemon=True).start()\n"
+		"time.sleep(0.3)\n"
+		"print('%.6f' % time.time(), flush=True)\n",
+		0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t_assert_status(r, CACT_STATUS_OK);
+	printed = strtod(t_out(r), NULL);
+	late = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - printed;
+	ck_assert_msg(printed > 0 && late < 0.4, "the result came %.3f s after the code ended",
+		      late);
+	ck_assert_uint_eq(cact_result_http_count(r), 4);
+	for (i = 0; i < 4; i++) {
+		struct cact_http_entry e;
+
+		ck_assert_int_eq(cact_result_http(r, i, &e), 0);
+		ck_assert_msg(e.error && strstr(e.error, "cancelled"), "hop %zu\n%s", i,
+			      log_text(r));
+	}
 	cact_result_free(r);
 	fx_stop(&f);
 }
@@ -2183,6 +2311,7 @@ int main(int argc, char **argv)
 		T_CASE(no_network_without_targets, 60),
 		T_CASE(header_injection_refused, 60),
 		T_CASE(header_name_nul_refused, 60),
+		T_CASE(nul_in_url_or_method_refused, 60),
 		T_CASE(reserved_headers_dropped, 60),
 		T_CASE(user_agent, 60),
 		T_CASE(authorization_not_forwarded_cross_origin, 60),
@@ -2190,6 +2319,9 @@ int main(int argc, char **argv)
 		T_CASE(concurrent_requests, 60),
 		T_CASE(more_threads_than_slots, 60),
 		T_CASE(timeout_with_request_in_flight, 40),
+		T_CASE(custom_headers_not_forwarded_cross_origin, 60),
+		T_CASE(redirect_headers_listed_follow, 60),
+		T_CASE(end_cancels_requests_at_once, 60),
 		T_CASE(netns_cli_non_loopback, 90),
 	};
 	size_t n = sizeof(cases) / sizeof(cases[0]), i;

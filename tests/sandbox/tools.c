@@ -280,6 +280,24 @@ static void add_sh(struct cact_request *req, const char *name, const char *scrip
 	add_cmd(req, name, argv, NULL, timeout_ms);
 }
 
+/* The same, with stderr_to_code: a failure's stderr is the reason the code sees. */
+static void add_sh_to_code(struct cact_request *req, const char *name, const char *script)
+{
+	const char *argv[] = {"/bin/sh", "-c", script, NULL};
+	struct cact_tool_command_options o;
+	struct cact_tool *t = NULL;
+	struct cact_error err = {0};
+
+	cact_tool_command_options_init(&o);
+	o.stderr_to_code = 1;
+	ck_assert_msg(cact_tool_new_command_opts(name, "a test command", NULL,
+						 CACT_APPROVAL_NEVER_REQUIRE, argv, &o, &t,
+						 &err) == 0,
+		      "%s", err.message);
+	ck_assert_msg(cact_request_add_tool(req, t, &err) == 0, "%s", err.message);
+	cact_tool_unref(t);
+}
+
 static struct cact_result *run_code(struct cact_runtime *rt, struct cact_request *req,
 				    const char *code)
 {
@@ -493,6 +511,37 @@ START_TEST(result_string_with_nul)
 			     "v = call_tool('nul')\n"
 			     "print(len(v), ascii(v))\n",
 			     "3 'a\\x00b'\n");
+}
+END_TEST
+
+/*
+ * A NUL would cut a tool name short in C ("echo\0x" read as "echo"): the
+ * host refuses such a name, and the runner refuses a NUL in an argument's
+ * key (the host's JSON reader takes none). The execution goes on.
+ */
+START_TEST(nul_in_tool_name_or_key_refused)
+{
+	struct cact_runtime *rt = t_runtime();
+	struct cact_request *req = req_new();
+	struct cact_result *r;
+
+	add_const(req, "echo", "1");
+	set_limit(req, CACT_LIMIT_TIMEOUT_MS, 10000);
+	r = expect_ok(rt, req,
+		      "try:\n"
+		      "    call_tool('echo\\x00x')\n"
+		      "except RuntimeError as e:\n"
+		      "    print('name', 'NUL' in str(e))\n"
+		      "try:\n"
+		      "    call_tool('echo', **{'a\\x00b': 1})\n"
+		      "except ValueError as e:\n"
+		      "    print('key', 'NUL' in str(e))\n"
+		      "print(call_tool('echo'))\n",
+		      "name True\nkey True\n1\n");
+	ck_assert_int_eq(atomic_load(&g_calls), 1);
+	cact_result_free(r);
+	cact_request_free(req);
+	cact_runtime_free(rt);
 }
 END_TEST
 
@@ -931,11 +980,11 @@ START_TEST(command_exit_status_stderr)
 	struct cact_request *req = req_new();
 	struct cact_result *r;
 
-	add_sh(req, "city",
-	       "cat >/dev/null; echo '{\"partial\": 1}'; echo 'no such city: Atlantis' >&2; exit 3",
-	       NULL, 0);
-	add_sh(req, "silent", "cat >/dev/null; exit 1", NULL, 0);
-	add_sh(req, "signal", "cat >/dev/null; echo 'about to die' >&2; kill -TERM $$", NULL, 0);
+	add_sh_to_code(req, "city",
+		       "cat >/dev/null; echo '{\"partial\": 1}'; echo 'no such city: Atlantis' "
+		       ">&2; exit 3");
+	add_sh_to_code(req, "silent", "cat >/dev/null; exit 1");
+	add_sh_to_code(req, "signal", "cat >/dev/null; echo 'about to die' >&2; kill -TERM $$");
 	r = expect_ok(rt, req, PY_T "t('city', name='Atlantis')\nt('silent')\nt('signal')\n",
 		      "RuntimeError: tool 'city' failed: exit status 3: no such city: Atlantis\n"
 		      "RuntimeError: tool 'silent' failed: exit status 1: (nothing on stderr)\n"
@@ -975,10 +1024,9 @@ START_TEST(command_stderr_first_4k)
 	struct cact_request *req = req_new();
 	struct cact_result *r;
 
-	add_sh(req, "noisy",
-	       "cat >/dev/null; head -c 4096 /dev/zero | tr '\\0' a >&2; "
-	       "head -c 3000 /dev/zero | tr '\\0' Z >&2; exit 2",
-	       NULL, 0);
+	add_sh_to_code(req, "noisy",
+		       "cat >/dev/null; head -c 4096 /dev/zero | tr '\\0' a >&2; "
+		       "head -c 3000 /dev/zero | tr '\\0' Z >&2; exit 2");
 	r = expect_ok(rt, req,
 		      "try:\n"
 		      "    call_tool('noisy')\n"
@@ -1763,6 +1811,132 @@ START_TEST(wire_id_reused_after_answer_ok)
 }
 END_TEST
 
+/* ================= the end of an execution; a failing command's stderr ================= */
+
+/* Answers yes, 3 s late: a question nobody answers before the deadline. */
+static int approve_late(void *user, const char *name, const char *args)
+{
+	(void)user;
+	(void)name;
+	(void)args;
+	atomic_fetch_add(&g_approvals, 1);
+	enter();
+	sleep_ms(3000);
+	leave();
+	return 1;
+}
+
+/* Waits up to 6 s for every handler and approval of the case to return. */
+static void await_handlers(void)
+{
+	uint64_t deadline = now_ms() + 6000;
+
+	while (atomic_load(&g_active) > 0 && now_ms() < deadline)
+		sleep_ms(20);
+	ck_assert_msg(atomic_load(&g_active) == 0, "a handler is still running");
+	sleep_ms(200); /* what a left thread does after its callback */
+}
+
+START_TEST(stuck_callback_left_at_end)
+{
+	/* A callback cannot be cancelled: the end of the execution waits 100 ms for it, not 3 s. */
+	struct cact_runtime *rt = t_runtime();
+	struct cact_request *req = req_new();
+	struct cact_result *r;
+	uint64_t t0, wall;
+
+	add_cb(req, "stuck", NULL, CACT_APPROVAL_NEVER_REQUIRE, cb_sleep, (void *)(intptr_t)3000);
+	set_limit(req, CACT_LIMIT_TIMEOUT_MS, 1000);
+	t0 = now_ms();
+	r = run_code(rt, req, "print('calling', flush=True)\ncall_tool('stuck')\nprint('back')\n");
+	wall = now_ms() - t0;
+	t_assert_status(r, CACT_STATUS_TIMEOUT);
+	assert_out(r, "calling\n");
+	ck_assert_msg(wall < 2200, "the 1 s execution returned after %llu ms",
+		      (unsigned long long)wall);
+	ck_assert_uint_eq(tool_calls_of(r), 1);
+	cact_result_free(r);
+	/* The request goes; the left thread's reference keeps the tool until it returns. */
+	cact_request_free(req);
+	await_handlers();
+	ck_assert_int_eq(atomic_load(&g_calls), 1);
+	host_healthy(rt);
+}
+END_TEST
+
+START_TEST(stuck_approval_left_at_end)
+{
+	/* An approval answered after the end runs nothing, and is not waited for. */
+	struct cact_runtime *rt = t_runtime();
+	struct cact_request *req = approval_req(1, approve_late, 1);
+	struct cact_result *r;
+	uint64_t t0, wall;
+
+	set_limit(req, CACT_LIMIT_TIMEOUT_MS, 1000);
+	t0 = now_ms();
+	r = run_code(rt, req, "print('asking', flush=True)\ncall_tool('deploy')\nprint('back')\n");
+	wall = now_ms() - t0;
+	t_assert_status(r, CACT_STATUS_TIMEOUT);
+	assert_out(r, "asking\n");
+	ck_assert_msg(wall < 2200, "the 1 s execution returned after %llu ms",
+		      (unsigned long long)wall);
+	cact_result_free(r);
+	cact_request_free(req);
+	await_handlers();
+	ck_assert_int_eq(atomic_load(&g_approvals), 1);
+	ck_assert_int_eq(atomic_load(&g_calls), 0);
+	host_healthy(rt);
+}
+END_TEST
+
+START_TEST(command_stderr_to_log_not_code)
+{
+	/*
+	 * By default the code learns the exit status only and the stderr goes
+	 * to cact's log (the CLI's stderr), escapes neutralised; with
+	 * "stderr_to_code": true in the config it is the reason again.
+	 */
+	char *dir = t_tmpdir(), *cfg, *out = NULL, *err = NULL;
+	const char *argv[] = {"exec", "--config", NULL, "-c", NULL, NULL};
+	int rc;
+
+	t_write(dir, "fail.sh",
+		"#!/bin/sh\ncat >/dev/null\necho 'db at 10.1.2.3 said: token=s3cr3t' >&2\n"
+		"printf 'bell\\007 \\033[2Jcleared\\n' >&2\nexit 3\n");
+	t_write(dir, "cfg.json",
+		"{\"tools\": [{\"name\": \"quiet\", \"command\": [\"/bin/sh\", \"fail.sh\"]},\n"
+		"  {\"name\": \"open\", \"command\": [\"/bin/sh\", \"fail.sh\"],\n"
+		"   \"stderr_to_code\": true}]}\n");
+	cfg = t_fmt("%s/cfg.json", dir);
+	argv[2] = cfg;
+	argv[4] = "for n in ('quiet', 'open'):\n"
+		  "    try:\n"
+		  "        call_tool(n)\n"
+		  "    except RuntimeError as e:\n"
+		  "        print(n, 's3cr3t' in str(e), str(e).splitlines()[0])\n";
+	rc = t_cli(argv, NULL, &out, &err);
+	ck_assert_msg(rc == 0, "exit %d\nstdout: %s\nstderr: %s", rc, out, err);
+	ck_assert_msg(strncmp(out,
+			      "quiet False tool 'quiet' failed: exit status 3 (its stderr went to "
+			      "the host's log)\n"
+			      "open True tool 'open' failed: exit status 3: db at 10.1.2.3 said: "
+			      "token=s3cr3t",
+			      strlen("quiet False tool 'quiet' failed: exit status 3 (its stderr "
+				     "went to the host's log)\nopen True tool 'open' failed: exit "
+				     "status 3: db at 10.1.2.3 said: token=s3cr3t")) == 0,
+		      "stdout:\n%s", out);
+	assert_contains(err, "[tool quiet] failed: exit status 3; its stderr:\n"
+			     "[tool quiet] db at 10.1.2.3 said: token=s3cr3t\n"
+			     "[tool quiet] bell? ?[2Jcleared\n");
+	ck_assert_msg(!strstr(err, "[tool open]"), "stderr: %s", err);
+	free(out);
+	free(err);
+	free(cfg);
+	t_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	const struct t_case cases[] = {
@@ -1772,6 +1946,7 @@ int main(int argc, char **argv)
 		T_CASE(result_float, 60),
 		T_CASE(result_string_unicode, 60),
 		T_CASE(result_string_with_nul, 60),
+		T_CASE(nul_in_tool_name_or_key_refused, 60),
 		T_CASE(result_bool, 60),
 		T_CASE(result_null, 60),
 		T_CASE(result_nested, 60),
@@ -1829,6 +2004,9 @@ int main(int argc, char **argv)
 		T_CASE(wire_seventeen_in_flight, 60),
 		T_CASE(wire_sixteen_in_flight_ok, 60),
 		T_CASE(wire_id_reused_after_answer_ok, 60),
+		T_CASE(stuck_callback_left_at_end, 60),
+		T_CASE(stuck_approval_left_at_end, 60),
+		T_CASE(command_stderr_to_log_not_code, 60),
 	};
 
 	return t_main("tools", cases, sizeof(cases) / sizeof(cases[0]), argc, argv);

@@ -1431,7 +1431,8 @@ START_TEST(state_keys_and_defaults)
 	ck_assert(json_is_false(json_object_get(st, "per_call_approval")));
 	ck_assert(json_is_array(json_object_get(st, "tool_names")));
 	ck_assert_uint_eq(json_array_size(json_object_get(st, "tool_names")), 0);
-	ck_assert(json_is_false(json_object_get(st, "filesystem_enabled")));
+	/* /output and /tmp: a run always has files to write, even with nothing at /input. */
+	ck_assert(json_is_true(json_object_get(st, "filesystem_enabled")));
 	ck_assert(json_is_null(json_object_get(st, "workspace_root")));
 	ck_assert(json_is_array(json_object_get(st, "file_mounts")));
 	ck_assert_uint_eq(json_array_size(json_object_get(st, "file_mounts")), 0);
@@ -2064,7 +2065,9 @@ START_TEST(config_command_tools_run_in_file_folder)
 		"\"properties\": {\"q\": {\"type\": \"string\"}}, \"additionalProperties\": "
 		"false}, \"command\": [\"python3\", \"where.py\"], \"timeout_s\": 20},\n"
 		" {\"name\": \"shout\", \"command\": \"./bin/shout.py\"},\n"
-		" {\"name\": \"fail\", \"command\": [\"python3\", \"fail.py\"]}]}\n");
+		" {\"name\": \"fail\", \"command\": [\"python3\", \"fail.py\"]},\n"
+		" {\"name\": \"fail_loud\", \"command\": [\"python3\", \"fail.py\"], "
+		"\"stderr_to_code\": true}]}\n");
 	rdir = real(dir);
 	ck_assert_int_eq(chdir("/"), 0);
 	load_ok(cc, path);
@@ -2080,11 +2083,15 @@ START_TEST(config_command_tools_run_in_file_folder)
 		    "try:\n"
 		    "    call_tool('fail')\n"
 		    "except RuntimeError as e:\n"
-		    "    print('failed:', 'it broke' in str(e))\n");
+		    "    print('failed:', 'it broke' in str(e))\n"
+		    "try:\n"
+		    "    call_tool('fail_loud')\n"
+		    "except RuntimeError as e:\n"
+		    "    print('loud:', 'it broke' in str(e))\n");
 	t_assert_status(r, CACT_STATUS_OK);
-	want = t_fmt(
-		"%s/cfg\nlocal data\n{'q': 'x'}\n{'shout': True}\nbad args: True\nfailed: True\n",
-		rdir);
+	want = t_fmt("%s/cfg\nlocal data\n{'q': 'x'}\n{'shout': True}\nbad args: True\n"
+		     "failed: False\nloud: True\n",
+		     rdir);
 	ck_assert_str_eq(t_out(r), want);
 	cact_result_free(r);
 	free(want);
@@ -2508,6 +2515,271 @@ START_TEST(config_limits_enforced)
 }
 END_TEST
 
+/* ---- review findings: the reference's getters and clear calls, a live description ---- */
+
+/* A hand-wired execute_code shows the configuration as it is now, not as it was when made. */
+START_TEST(codeact_tool_description_follows_config)
+{
+	struct cact_codeact *cc = new_cc(NULL);
+	struct cact_tool *exec = NULL;
+	struct cact_error err = {0};
+	char *dir = t_tmpdir(), *first, *want;
+	const char *d0, *d;
+
+	t_write(dir, "notes.txt", "n");
+	ck_assert_msg(cact_codeact_tool(cc, &exec, &err) == 0, "%s", err.message);
+	d0 = cact_tool_description(exec);
+	first = strdup(d0);
+	ck_assert_ptr_nonnull(strstr(d0, "Tools: none"));
+
+	add(cc, new_tool("lookup_price", NULL, CACT_APPROVAL_NEVER_REQUIRE));
+	ck_assert_msg(cact_codeact_add_file_mount(cc, dir, "notes", &err) == 0, "%s", err.message);
+	ck_assert_msg(cact_codeact_add_allowed_domain(cc, "api.example.com", NULL, 0, &err) == 0,
+		      "%s", err.message);
+	d = cact_tool_description(exec);
+	want = cact_codeact_description(cc);
+	ck_assert_str_eq(d, want);
+	ck_assert_msg(strstr(d, "lookup_price") && strstr(d, "/input/notes") &&
+			      strstr(d, "api.example.com"),
+		      "the description does not follow the configuration: %s", d);
+	/* What an earlier read handed out stays readable while the tool lives. */
+	ck_assert_str_eq(d0, first);
+	/* The same text twice: the same pointer (nothing piles up between changes). */
+	ck_assert_ptr_eq(cact_tool_description(exec), d);
+	cact_free(want);
+
+	ck_assert_int_eq(cact_codeact_remove_tool(cc, "lookup_price", &err), 0);
+	d = cact_tool_description(exec);
+	ck_assert_msg(strstr(d, "lookup_price") == NULL, "a removed tool is still described: %s",
+		      d);
+	ck_assert_ptr_nonnull(strstr(d, "Tools: none"));
+
+	cact_tool_unref(exec);
+	cact_codeact_free(cc);
+	free(first);
+	t_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(clear_file_mounts_and_allowed_domains)
+{
+	struct cact_codeact *cc = new_cc(NULL);
+	struct cact_error err = {0};
+	char *dir = t_tmpdir(), *a, *b;
+	const char *get[] = {"GET"};
+	json_t *st;
+
+	t_write(dir, "a.txt", "a");
+	t_write(dir, "b.txt", "b");
+	a = t_fmt("%s/a.txt", dir);
+	b = t_fmt("%s/b.txt", dir);
+	ck_assert_int_eq(cact_codeact_set_workspace(cc, dir, &err), 0);
+	ck_assert_int_eq(cact_codeact_add_file_mount(cc, a, "a.txt", &err), 0);
+	ck_assert_int_eq(cact_codeact_add_file_mount(cc, b, "b.txt", &err), 0);
+	ck_assert_int_eq(cact_codeact_add_allowed_domain(cc, "a.example.com", NULL, 0, &err), 0);
+	ck_assert_int_eq(cact_codeact_add_allowed_domain(cc, "b.example.com", get, 1, &err), 0);
+	add(cc, new_tool("keep_me", NULL, CACT_APPROVAL_NEVER_REQUIRE));
+
+	cact_codeact_clear_file_mounts(cc);
+	ck_assert_uint_eq(mount_count(cc), 0);
+	st = state_of(cc);
+	/* The workspace, the domains and the tools stay. */
+	ck_assert(json_is_string(json_object_get(st, "workspace_root")));
+	ck_assert_uint_eq(json_array_size(json_object_get(st, "allowed_domains")), 2);
+	ck_assert_uint_eq(json_array_size(json_object_get(st, "tool_names")), 1);
+	json_decref(st);
+	/* Adding again after a clear works, at the first place. */
+	ck_assert_int_eq(cact_codeact_add_file_mount(cc, b, "b.txt", &err), 0);
+	ck_assert_uint_eq(mount_count(cc), 1);
+	cact_codeact_clear_file_mounts(cc);
+	cact_codeact_clear_file_mounts(cc); /* nothing left: a no-op */
+
+	cact_codeact_clear_allowed_domains(cc);
+	st = state_of(cc);
+	ck_assert(json_is_false(json_object_get(st, "network_enabled")));
+	ck_assert_uint_eq(json_array_size(json_object_get(st, "allowed_domains")), 0);
+	ck_assert(json_is_string(json_object_get(st, "workspace_root")));
+	json_decref(st);
+
+	free(a);
+	free(b);
+	cact_codeact_free(cc);
+	t_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(typed_getters_mounts_and_domains)
+{
+	struct cact_codeact *cc = new_cc(NULL);
+	struct cact_error err = {0};
+	struct cact_file_mount *mounts = NULL;
+	struct cact_allowed_domain *domains = NULL;
+	char *dir = t_tmpdir(), *rdir, *a, *b, *want;
+	const char *pg[] = {"post", "get", "GET"};
+	size_t n = 99;
+
+	/* Empty: a block to free all the same, and a count of 0. */
+	ck_assert_int_eq(cact_codeact_file_mounts(cc, &mounts, &n), 0);
+	ck_assert_ptr_nonnull(mounts);
+	ck_assert_uint_eq(n, 0);
+	cact_free(mounts);
+	n = 99;
+	ck_assert_int_eq(cact_codeact_allowed_domains(cc, &domains, &n), 0);
+	ck_assert_ptr_nonnull(domains);
+	ck_assert_uint_eq(n, 0);
+	cact_free(domains);
+
+	t_write(dir, "a.txt", "a");
+	t_write(dir, "sub/b.txt", "b");
+	rdir = real(dir);
+	a = t_fmt("%s/a.txt", dir);
+	b = t_fmt("%s/sub", dir);
+	ck_assert_int_eq(cact_codeact_add_file_mount(cc, a, "\\data\\.\\a.txt", &err), 0);
+	ck_assert_int_eq(cact_codeact_add_file_mount(cc, b, "input/sub", &err), 0);
+	/* The same mount path again: replaced in place. */
+	ck_assert_int_eq(cact_codeact_add_file_mount(cc, a, "/input/data/a.txt", &err), 0);
+	ck_assert_int_eq(cact_codeact_file_mounts(cc, &mounts, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	want = t_fmt("%s/a.txt", rdir);
+	ck_assert_str_eq(mounts[0].host_path, want);
+	ck_assert_str_eq(mounts[0].mount_path, "/input/data/a.txt");
+	free(want);
+	want = t_fmt("%s/sub", rdir);
+	ck_assert_str_eq(mounts[1].host_path, want);
+	ck_assert_str_eq(mounts[1].mount_path, "/input/sub");
+	free(want);
+	/* A copy: later changes leave it alone. */
+	cact_codeact_clear_file_mounts(cc);
+	ck_assert_str_eq(mounts[1].mount_path, "/input/sub");
+	cact_free(mounts);
+
+	ck_assert_int_eq(
+		cact_codeact_add_allowed_domain(cc, "https://Z.example.com/v1", pg, 3, &err), 0);
+	ck_assert_int_eq(cact_codeact_add_allowed_domain(cc, "a.example.com:8443", NULL, 0, &err),
+			 0);
+	ck_assert_int_eq(cact_codeact_add_allowed_domain(cc, "m.example.com", pg + 2, 1, &err), 0);
+	ck_assert_int_eq(cact_codeact_allowed_domains(cc, &domains, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(domains[0].target, "a.example.com:8443");
+	ck_assert_ptr_null(domains[0].methods);
+	ck_assert_uint_eq(domains[0].n_methods, 0);
+	ck_assert_str_eq(domains[1].target, "m.example.com");
+	ck_assert_uint_eq(domains[1].n_methods, 1);
+	ck_assert_str_eq(domains[1].methods[0], "GET");
+	ck_assert_str_eq(domains[2].target, "z.example.com");
+	ck_assert_uint_eq(domains[2].n_methods, 2);
+	ck_assert_str_eq(domains[2].methods[0], "GET");
+	ck_assert_str_eq(domains[2].methods[1], "POST");
+	cact_codeact_clear_allowed_domains(cc);
+	ck_assert_str_eq(domains[2].methods[1], "POST");
+	cact_free(domains);
+
+	free(a);
+	free(b);
+	free(rdir);
+	cact_codeact_free(cc);
+	t_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+/* Every run can write /output and /tmp: the state says so even with nothing at /input. */
+START_TEST(state_filesystem_enabled_is_true)
+{
+	struct cact_codeact *cc = new_cc(NULL);
+	json_t *st = state_of(cc);
+	char *desc = cact_codeact_description(cc);
+
+	ck_assert_ptr_nonnull(strstr(desc, "Write files to /output"));
+	ck_assert_msg(json_is_true(json_object_get(st, "filesystem_enabled")),
+		      "filesystem_enabled is not true, yet the code may write /output and /tmp");
+	ck_assert(json_is_null(json_object_get(st, "workspace_root")));
+	ck_assert_uint_eq(json_array_size(json_object_get(st, "file_mounts")), 0);
+	cact_free(desc);
+	json_decref(st);
+	cact_codeact_free(cc);
+}
+END_TEST
+
+/* Out-of-range limits are told in the key's own words and unit, never the library's. */
+START_TEST(config_limit_messages_in_key_units)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{"{\"limits\": {\"memory_mib\": 8}}",
+		 "limits.memory_mib: 8 MiB is below the minimum of 16 MiB"},
+		{"{\"limits\": {\"timeout_s\": 100000}}",
+		 "limits.timeout_s: 100000 s is above the maximum of 86400 s"},
+		{"{\"limits\": {\"timeout_s\": 0.0001}}",
+		 "limits.timeout_s: 0.0001 s is below the minimum of 0.001 s"},
+		{"{\"limits\": {\"tmp_bytes\": 1000}}",
+		 "limits.tmp_bytes: 1000 bytes is below the minimum of 4096 bytes (4 KiB)"},
+		{"{\"limits\": {\"http_timeout_ms\": 5}}",
+		 "limits.http_timeout_ms: 5 ms is below the minimum of 100 ms"},
+		{"{\"limits\": {\"threads\": 5000}}",
+		 "limits.threads: 5000 is above the maximum of 4096"},
+		{"{\"tools\": [{\"name\": \"t\", \"command\": \"true\", \"timeout_s\": 100000}]}",
+		 "at most 86400"},
+	};
+	struct cact_codeact *cc = new_cc(NULL);
+	char *dir = t_tmpdir();
+	struct cact_error err = {0};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *path = write_config(dir, "limits.json", cases[i].text);
+
+		load_bad(cc, dir, cases[i].text, CACT_EINVAL, cases[i].want);
+		ck_assert_int_eq(cact_codeact_load_config(cc, path, &err), CACT_EINVAL);
+		/* memory_bytes where the file said memory_mib, or raw numbers of another unit. */
+		ck_assert_msg(strstr(err.message, "must be between") == NULL &&
+				      (strstr(cases[i].text, "memory_mib") == NULL ||
+				       strstr(err.message, "memory_bytes") == NULL) &&
+				      (strstr(cases[i].text, "timeout_s") == NULL ||
+				       strstr(err.message, "timeout_ms") == NULL),
+			      "internal names or units: %s", err.message);
+		free(path);
+	}
+	cact_codeact_free(cc);
+	t_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+/* The same for cact exec's options: --memory in MiB, --timeout in seconds. */
+START_TEST(cli_limit_messages_in_option_units)
+{
+	static const struct {
+		const char *opt, *value, *want;
+	} cases[] = {
+		{"--memory", "8", "cact exec: --memory: 8 MiB is below the minimum of 16 MiB\n"},
+		{"--memory", "0", "cact exec: --memory: 0 MiB is below the minimum of 16 MiB\n"},
+		{"--memory", "2000000",
+		 "cact exec: --memory: 2000000 MiB is above the maximum of 1048576 MiB (1 TiB)\n"},
+		{"--timeout", "99999",
+		 "cact exec: --timeout: 99999 s is above the maximum of 86400 s\n"},
+		{"--timeout", "0", "cact exec: --timeout: 0 s is below the minimum of 0.001 s\n"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[] = {"exec", cases[i].opt, cases[i].value, "-c", "print(1)", NULL};
+		char *out = NULL, *err = NULL;
+		int rc = t_cli(argv, NULL, &out, &err);
+
+		ck_assert_msg(rc == 2, "%s %s: status %d: %s", cases[i].opt, cases[i].value, rc,
+			      err);
+		ck_assert_str_eq(err, cases[i].want);
+		ck_assert_str_eq(out, "");
+		free(out);
+		free(err);
+	}
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	const struct t_case cases[] = {
@@ -2560,6 +2832,12 @@ int main(int argc, char **argv)
 		T_CASE(config_missing_and_invalid_files, 30),
 		T_CASE(config_limits_accepted, 30),
 		T_CASE(config_limits_enforced, 60),
+		T_CASE(codeact_tool_description_follows_config, 30),
+		T_CASE(clear_file_mounts_and_allowed_domains, 30),
+		T_CASE(typed_getters_mounts_and_domains, 30),
+		T_CASE(state_filesystem_enabled_is_true, 30),
+		T_CASE(config_limit_messages_in_key_units, 30),
+		T_CASE(cli_limit_messages_in_option_units, 30),
 	};
 
 	return t_main("unit_codeact", cases, sizeof(cases) / sizeof(cases[0]), argc, argv);

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -473,6 +476,55 @@ static json_t *to_json(const struct cact_result *r)
 	return root;
 }
 
+START_TEST(harvest_skips_non_utf8_names)
+{
+	char *dir = t_tmpdir();
+	struct cact_result *r;
+	json_t *root, *files, *skipped;
+	char *dump;
+	size_t i, j;
+	int rc;
+
+	/* Two names that a U+FFFD repair would make one, a folder, a backslash, a valid one. */
+	t_write(dir, "a\xff", "1");
+	t_write(dir, "a\xfe", "2");
+	t_write(dir, "b\\\xff", "3");
+	t_write(dir, "d\xc3/x.txt", "4");
+	t_write(dir, "ok.txt", "5");
+	t_write(dir, "caf\xc3\xa9.txt", "6");
+	r = harvest_default(dir, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(r->n_files, 2);
+	ck_assert_str_eq(r->files[0].path, "/output/caf\xc3\xa9.txt");
+	ck_assert_str_eq(r->files[1].path, "/output/ok.txt");
+	assert_skipped(r, "/output/a\\xff", "name is not valid UTF-8");
+	assert_skipped(r, "/output/a\\xfe", "name is not valid UTF-8");
+	assert_skipped(r, "/output/b\\\\\\xff", "name is not valid UTF-8");
+	assert_skipped(r, "/output/d\\xc3", "name is not valid UTF-8");
+	ck_assert_uint_eq(r->n_skipped, 4);
+	for (i = 0; i < r->n_skipped; i++)
+		ck_assert_msg(ut_utf8_valid(r->skipped[i], strlen(r->skipped[i])),
+			      "skipped line %zu is not UTF-8", i);
+	/* The JSON holds every name once: no two entries read the same. */
+	root = to_json(r);
+	files = json_object_get(root, "files");
+	skipped = json_object_get(root, "skipped");
+	ck_assert_uint_eq(json_array_size(files), 2);
+	ck_assert_uint_eq(json_array_size(skipped), 4);
+	for (i = 0; i < json_array_size(skipped); i++)
+		for (j = i + 1; j < json_array_size(skipped); j++)
+			ck_assert_str_ne(json_string_value(json_array_get(skipped, i)),
+					 json_string_value(json_array_get(skipped, j)));
+	dump = json_dumps(root, 0);
+	ck_assert_ptr_null(strstr(dump, "\xef\xbf\xbd"));
+	free(dump);
+	json_decref(root);
+	cact_result_free(r);
+	t_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(result_json_keys)
 {
 	char *dir = fake_output();
@@ -929,6 +981,223 @@ START_TEST(save_refuses_bad_paths)
 }
 END_TEST
 
+/* Fails when a temporary of the save is left in dir. */
+static void assert_no_temporaries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		ck_assert_msg(strncmp(de->d_name, ".cact-save-", 11) != 0, "%s/%s was left behind",
+			      dir, de->d_name);
+	closedir(d);
+}
+
+START_TEST(save_force_replaces_name_not_inode)
+{
+	static const char *const paths[] = {"/output/a.txt"};
+	static const char *const texts[] = {"new"};
+	char *base = t_tmpdir(), *target = t_fmt("%s/target", base);
+	char outside[PATH_MAX], inside[PATH_MAX];
+	struct cact_error err = {0};
+	struct cact_result *r = result_with(paths, texts, 1);
+	struct stat before, after;
+
+	t_write(base, "outside.txt", "precious");
+	t_write(base, "target/keep", "k");
+	path_of(outside, sizeof(outside), base, "outside.txt");
+	path_of(inside, sizeof(inside), target, "a.txt");
+	/* A hard link in the folder to a file outside it. */
+	ck_assert_int_eq(link(outside, inside), 0);
+	ck_assert_int_eq(stat(outside, &before), 0);
+	ck_assert_int_eq(cact_result_save_files(r, target, 0, &err), CACT_EEXIST);
+	ck_assert_msg(cact_result_save_files(r, target, CACT_SAVE_FORCE, &err) == 0, "%s",
+		      err.message);
+	assert_content(base, "outside.txt", "precious");
+	assert_content(target, "a.txt", "new");
+	ck_assert_int_eq(stat(inside, &after), 0);
+	ck_assert_msg(after.st_ino != before.st_ino, "the linked inode was written through");
+	ck_assert_int_eq(stat(outside, &after), 0);
+	ck_assert_uint_eq(after.st_nlink, 1);
+	assert_no_temporaries(target);
+	cact_result_free(r);
+	free(target);
+	t_rmtree(base);
+	free(base);
+}
+END_TEST
+
+struct outcomes {
+	int code[8];
+	size_t calls;
+};
+
+static void record(void *user, size_t i, const struct cact_error *err)
+{
+	struct outcomes *o = user;
+
+	ck_assert_uint_eq(i, o->calls);
+	ck_assert(err == NULL || (err->code < 0 && err->message[0]));
+	o->code[o->calls++] = err ? err->code : 0;
+}
+
+START_TEST(save_keeps_going_after_a_failure)
+{
+	static const char *const paths[] = {"/output/a.txt", "/output/b.txt", "/output/c/d.txt",
+					    "/output/l.txt"};
+	static const char *const texts[] = {"new a", "new b", "new d", "new l"};
+	char *base = t_tmpdir(), *target = t_fmt("%s/target", base);
+	char p[PATH_MAX];
+	struct cact_error err = {0};
+	struct cact_result *r = result_with(paths, texts, 4);
+	struct outcomes o = {0};
+	struct stat st;
+	int rc;
+
+	t_write(base, "target/a.txt", "old a");
+	path_of(p, sizeof(p), target, "l.txt");
+	ck_assert_int_eq(symlink("/etc/hostname", p), 0);
+	rc = cact_result_save_files_report(r, target, 0, record, &o, &err);
+	ck_assert_int_eq(rc, CACT_EEXIST);
+	ck_assert_msg(strstr(err.message, "a.txt already exists") &&
+			      strstr(err.message, "(and 1 more files not saved)"),
+		      "%s", err.message);
+	ck_assert_uint_eq(o.calls, 4);
+	ck_assert_int_eq(o.code[0], CACT_EEXIST);
+	ck_assert_int_eq(o.code[1], 0);
+	ck_assert_int_eq(o.code[2], 0);
+	ck_assert_int_eq(o.code[3], CACT_EINVAL);
+	assert_content(target, "a.txt", "old a");
+	assert_content(target, "b.txt", "new b");
+	assert_content(target, "c/d.txt", "new d");
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+	assert_no_temporaries(target);
+	/* The plain call does the same. */
+	ck_assert_int_eq(cact_result_save_files(r, target, 0, &err), CACT_EEXIST);
+	/* The folder itself failing: nothing written, no per-file call. */
+	memset(&o, 0, sizeof(o));
+	path_of(p, sizeof(p), target, "a.txt/sub");
+	ck_assert_int_eq(cact_result_save_files_report(r, p, 0, record, &o, &err), CACT_ESYS);
+	ck_assert_uint_eq(o.calls, 0);
+	cact_result_free(r);
+	free(target);
+	t_rmtree(base);
+	free(base);
+}
+END_TEST
+
+/*
+ * Mounts a tmpfs with opts at dir, in a mount namespace of this process
+ * alone (each case runs in a forked child). 0, or -1 after printing why the
+ * caller skips.
+ */
+static int private_tmpfs(const char *test, const char *dir, unsigned long flags, const char *opts)
+{
+	if (unshare(CLONE_NEWNS)) {
+		printf("SKIP %s: unshare(CLONE_NEWNS): %s (needs root or CAP_SYS_ADMIN)\n", test,
+		       strerror(errno));
+		return -1;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("tmpfs", dir, "tmpfs", flags, opts)) {
+		printf("SKIP %s: cannot mount a tmpfs at %s: %s\n", test, dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+START_TEST(save_full_disk_leaves_no_partial_file)
+{
+	static const char *const paths[] = {"/output/big.bin", "/output/small.txt"};
+	static const char *const again[] = {"/output/big.bin"};
+	const char *texts[2];
+	char *base = t_tmpdir(), *mnt = t_fmt("%s/mnt", base), *target = t_fmt("%s/out", mnt);
+	char *big = malloc(1u << 20), p[PATH_MAX];
+	struct cact_error err = {0};
+	struct cact_result *r, *r2;
+	struct stat st;
+
+	memset(big, 'B', (1u << 20) - 1);
+	big[(1u << 20) - 1] = '\0';
+	texts[0] = big;
+	texts[1] = "ok";
+	ck_assert_int_eq(mkdir(mnt, 0755), 0);
+	if (private_tmpfs("save_full_disk_leaves_no_partial_file", mnt, 0, "size=256k")) {
+		free(big);
+		free(target);
+		free(mnt);
+		t_rmtree(base);
+		free(base);
+		return;
+	}
+	r = result_with(paths, texts, 2);
+	ck_assert_int_eq(cact_result_save_files(r, target, 0, &err), CACT_ESYS);
+	ck_assert_msg(strstr(err.message, "big.bin") && strstr(err.message, "ENOSPC"), "%s",
+		      err.message);
+	path_of(p, sizeof(p), target, "big.bin");
+	ck_assert_msg(lstat(p, &st) != 0, "a partial big.bin (%lld bytes) was left",
+		      (long long)st.st_size);
+	assert_content(target, "small.txt", "ok");
+	assert_no_temporaries(target);
+	/* Nothing left in the way: a smaller big.bin saves without --force. */
+	big[16384] = '\0';
+	r2 = result_with(again, texts, 1);
+	ck_assert_msg(cact_result_save_files(r2, target, 0, &err) == 0, "%s", err.message);
+	path_of(p, sizeof(p), target, "big.bin");
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_int_eq(st.st_size, 16384);
+	cact_result_free(r);
+	cact_result_free(r2);
+	ck_assert_int_eq(umount2(mnt, MNT_DETACH), 0);
+	free(big);
+	free(target);
+	free(mnt);
+	t_rmtree(base);
+	free(base);
+}
+END_TEST
+
+START_TEST(save_check_before_running)
+{
+	char *base = t_tmpdir(), *p = t_fmt("%s/new/deeper", base), *q;
+	char link_path[PATH_MAX];
+	struct cact_error err = {0};
+	struct stat st;
+
+	/* Missing: created, with its parents, and left empty. */
+	ck_assert_msg(cact_result_save_check(p, &err) == 0, "%s", err.message);
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	assert_no_temporaries(p);
+	ck_assert_int_eq(rmdir(p), 0);
+	free(p);
+	/* Below a regular file, a symlink, empty. */
+	t_write(base, "file", "f");
+	p = t_fmt("%s/file/sub", base);
+	ck_assert_int_eq(cact_result_save_check(p, &err), CACT_ESYS);
+	ck_assert_msg(strstr(err.message, "ENOTDIR"), "%s", err.message);
+	free(p);
+	path_of(link_path, sizeof(link_path), base, "link");
+	ck_assert_int_eq(symlink(base, link_path), 0);
+	ck_assert_int_eq(cact_result_save_check(link_path, &err), CACT_EINVAL);
+	ck_assert_int_eq(cact_result_save_check("", &err), CACT_EINVAL);
+	/* A read-only file system: no file can be created (root ignores modes, not this). */
+	q = t_fmt("%s/ro", base);
+	ck_assert_int_eq(mkdir(q, 0755), 0);
+	if (private_tmpfs("save_check_before_running (read-only part)", q, MS_RDONLY, "size=64k") ==
+	    0) {
+		ck_assert_int_eq(cact_result_save_check(q, &err), CACT_ESYS);
+		ck_assert_msg(strstr(err.message, "EROFS"), "%s", err.message);
+		ck_assert_int_eq(umount2(q, MNT_DETACH), 0);
+	}
+	free(q);
+	t_rmtree(base);
+	free(base);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	const struct t_case cases[] = {
@@ -952,6 +1221,11 @@ int main(int argc, char **argv)
 		T_CASE(save_refuses_symlinked_target_trailing_slash, 30),
 		T_CASE(save_fifo_at_target_does_not_hang, 30),
 		T_CASE(save_refuses_bad_paths, 30),
+		T_CASE(harvest_skips_non_utf8_names, 30),
+		T_CASE(save_force_replaces_name_not_inode, 30),
+		T_CASE(save_keeps_going_after_a_failure, 30),
+		T_CASE(save_full_disk_leaves_no_partial_file, 30),
+		T_CASE(save_check_before_running, 30),
 	};
 
 	return t_main("unit_harvest", cases, sizeof(cases) / sizeof(cases[0]), argc, argv);

@@ -1977,12 +1977,14 @@ START_TEST(config_network_applies)
 			    "{\"network\": {\"ca_file\": \"certs/ca.pem\","
 			    " \"proxy\": \"HTTP://Proxy.Example:3128/x\","
 			    " \"resolve\": {\"API.example.com.\": \"10.0.0.5\","
-			    " \"multi.example\": [\"1.2.3.4\", \"2001:DB8::0:1\"]}}}");
+			    " \"multi.example\": [\"1.2.3.4\", \"2001:DB8::0:1\"]},"
+			    " \"redirect_headers\": [\"Accept\", \"X-Request-Id\", \"accept\"]}}");
 	ck_assert_msg(cact_codeact_load_config(cc, path, &err) == 0, "%s", err.message);
 	want = t_fmt(
 		"{\"ca_file\": \"%s/conf/certs/ca.pem\", \"proxy\": \"http://proxy.example:3128\","
 		" \"resolve\": {\"api.example.com\": [\"10.0.0.5\"],"
-		" \"multi.example\": [\"1.2.3.4\", \"2001:db8::1\"]}}",
+		" \"multi.example\": [\"1.2.3.4\", \"2001:db8::1\"]},"
+		" \"redirect_headers\": [\"accept\", \"x-request-id\"]}",
 		rdir);
 	network_is(cc, want);
 	free(want);
@@ -1991,6 +1993,10 @@ START_TEST(config_network_applies)
 	ck_assert_int_eq(cact_codeact_add_resolve(cc, "multi.example", "10.1.1.1", &err), 0);
 	ck_assert_int_eq(cact_codeact_set_proxy(cc, NULL, &err), 0);
 	ck_assert_int_eq(cact_codeact_set_ca_file(cc, NULL, &err), 0);
+	/* An empty list clears the names. */
+	path = write_config(dir, "conf/clear.json", "{\"network\": {\"redirect_headers\": []}}");
+	ck_assert_msg(cact_codeact_load_config(cc, path, &err) == 0, "%s", err.message);
+	free(path);
 	network_is(cc, "{\"ca_file\": null, \"proxy\": null,"
 		       " \"resolve\": {\"api.example.com\": [\"10.0.0.5\"],"
 		       " \"multi.example\": [\"1.2.3.4\", \"2001:db8::1\", \"10.1.1.1\"]}}");
@@ -2076,6 +2082,12 @@ START_TEST(config_network_errors)
 		 "network: resolve 127.0.0.1: not a host name");
 	load_bad(cc, dir, "{\"network\": {\"resolve\": {\"0x7f.1\": \"1.2.3.4\"}}}", CACT_EINVAL,
 		 "ambiguous IPv4");
+	load_bad(cc, dir, "{\"network\": {\"redirect_headers\": \"Accept\"}}", CACT_EINVAL,
+		 "\"network.redirect_headers\" must be a list of header names");
+	load_bad(cc, dir, "{\"network\": {\"redirect_headers\": [\"Accept\", 5]}}", CACT_EINVAL,
+		 "\"network.redirect_headers\" must be a list of header names");
+	load_bad(cc, dir, "{\"network\": {\"redirect_headers\": [\"Bad Name\"]}}", CACT_EINVAL,
+		 "network: ");
 	missing = t_fmt("network: CA file %s/missing.pem: ", rdir);
 	load_bad(cc, dir, "{\"network\": {\"ca_file\": \"missing.pem\"}}", CACT_ENOENT, missing);
 	free(missing);
@@ -2157,6 +2169,7 @@ START_TEST(state_round_trip_keeps_network)
 	ck_assert_int_eq(cact_codeact_add_resolve(cc, "b.example", "::ffff:7f00:1", &err), 0);
 	ck_assert_int_eq(cact_codeact_add_allowed_domain(cc, "api.example.com", get, 1, &err), 0);
 	ck_assert_int_eq(cact_codeact_set_limit(cc, CACT_LIMIT_HTTP_REQUESTS, 3, &err), 0);
+	ck_assert_int_eq(cact_codeact_add_redirect_header(cc, "X-Request-Id", &err), 0);
 	st = cact_codeact_state(cc);
 	ck_assert_ptr_nonnull(st);
 	ck_assert_msg(cact_codeact_new_from_state(NULL, st, NULL, 0, &back, &err) == 0, "%s",
@@ -2165,7 +2178,8 @@ START_TEST(state_round_trip_keeps_network)
 	ck_assert_str_eq(st2, st);
 	want = t_fmt("{\"ca_file\": \"%s\", \"proxy\": \"https://proxy.example:8443\","
 		     " \"resolve\": {\"api.example.com\": [\"10.0.0.5\", \"fd00::5\"],"
-		     " \"b.example\": [\"::ffff:127.0.0.1\"]}}",
+		     " \"b.example\": [\"::ffff:127.0.0.1\"]},"
+		     " \"redirect_headers\": [\"x-request-id\"]}",
 		     rca);
 	network_is(back, want);
 	free(want);
