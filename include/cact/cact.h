@@ -14,6 +14,7 @@
 #include <cact/request.h>
 #include <cact/result.h>
 #include <cact/runtime.h>
+#include <cact/sandbox_session.h>
 #include <cact/tools.h>
 
 #define CACT_VERSION "0.1.0"

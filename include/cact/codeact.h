@@ -9,6 +9,7 @@
 #include <cact/request.h>
 #include <cact/result.h>
 #include <cact/runtime.h>
+#include <cact/sandbox_session.h>
 #include <cact/tools.h>
 
 #ifdef __cplusplus
@@ -214,6 +215,36 @@ CACT_API int cact_codeact_snapshot(const struct cact_codeact *cc, struct cact_co
  */
 CACT_API int cact_codeact_execute(struct cact_codeact *cc, const char *code, size_t len,
 				  struct cact_result **out, struct cact_error *err);
+
+/*
+ * Starts a sandbox session (cact/sandbox_session.h) on the configuration's
+ * runtime with what the configuration holds now: tools, files, network,
+ * limits, approval. The session keeps that configuration for its life
+ * (reset included); later changes to cc reach only new sessions. opts may
+ * be NULL for the defaults. Returns as cact_sandbox_session_new, or
+ * CACT_EINVAL without a runtime.
+ */
+CACT_API int cact_codeact_session_new(struct cact_codeact *cc,
+				      const struct cact_sandbox_session_options *opts,
+				      struct cact_sandbox_session **out, struct cact_error *err);
+
+/*
+ * Persistence: whether callers that can keep state between calls (cact
+ * mcp --sessions, cact agent --persistent) give each conversation a
+ * sandbox session. When on, the description says that state persists and
+ * cact_codeact_session_input_schema (code, and an optional boolean reset)
+ * is the tool's schema. The options are those of the sessions started
+ * (cact_codeact_session_new with NULL options). The configuration file's
+ * "sessions" object sets both: {"enabled": true, "idle_timeout_s": 600,
+ * "lifetime_s": 3600, "cpu_total_s": 600}.
+ */
+CACT_API void cact_codeact_set_persistent(struct cact_codeact *cc, int on);
+CACT_API int cact_codeact_persistent(const struct cact_codeact *cc);
+CACT_API void cact_codeact_set_session_options(struct cact_codeact *cc,
+					       const struct cact_sandbox_session_options *o);
+CACT_API void cact_codeact_session_options(const struct cact_codeact *cc,
+					   struct cact_sandbox_session_options *o);
+CACT_API const char *cact_codeact_session_input_schema(void);
 
 /*
  * Parses an execute_code call's arguments ({"code": "..."}) and runs it.

@@ -116,7 +116,7 @@ struct cact_runtime_options {
 	 */
 	unsigned queue_max;
 	uint64_t queue_timeout_ms;
-	/* Sessions (cact/session.h) the runtime holds at once (default 64); more are refused. */
+	/* Sessions (cact/sandbox_session.h) the runtime holds at once (default 64); more are refused. */
 	unsigned max_sessions;
 	/*
 	 * The runtime will run one execution: no preloaded modules, no pool,

@@ -12,6 +12,7 @@
 
 #include "../tools/tools.h"
 #include "../util/util.h"
+#include "../runtime/session.h"
 #include "codeact.h"
 
 static const char input_schema[] =
@@ -20,9 +21,62 @@ static const char input_schema[] =
 	"call_tool(name, **kwargs); write files to /output to return them.\"}},"
 	"\"required\":[\"code\"],\"additionalProperties\":false}";
 
+/* With a session: the same, and reset. */
+static const char session_input_schema[] =
+	"{\"type\":\"object\",\"properties\":{\"code\":{\"type\":\"string\",\"description\":"
+	"\"Python 3 code to run in the sandbox. Print what you need to see; call tools with "
+	"call_tool(name, **kwargs); write files to /output to return them. Variables, imports "
+	"and files from earlier calls are still there.\"},\"reset\":{\"type\":\"boolean\","
+	"\"description\":\"Start over with a fresh interpreter (empty /tmp and /output) before "
+	"running the code.\"}},\"required\":[\"code\"],\"additionalProperties\":false}";
+
 CACT_API const char *cact_codeact_input_schema(void)
 {
 	return input_schema;
+}
+
+CACT_API const char *cact_codeact_session_input_schema(void)
+{
+	return session_input_schema;
+}
+
+CACT_API void cact_codeact_set_persistent(struct cact_codeact *cc, int on)
+{
+	pthread_mutex_lock(&cc->lock);
+	cc->persistent = !!on;
+	pthread_mutex_unlock(&cc->lock);
+}
+
+CACT_API int cact_codeact_persistent(const struct cact_codeact *cc)
+{
+	struct cact_codeact *m = (struct cact_codeact *)cc;
+	int on;
+
+	pthread_mutex_lock(&m->lock);
+	on = cc->persistent;
+	pthread_mutex_unlock(&m->lock);
+	return on;
+}
+
+CACT_API void cact_codeact_set_session_options(struct cact_codeact *cc,
+					       const struct cact_sandbox_session_options *o)
+{
+	pthread_mutex_lock(&cc->lock);
+	if (o)
+		cc->session_opts = *o;
+	else
+		cact_sandbox_session_options_init(&cc->session_opts);
+	pthread_mutex_unlock(&cc->lock);
+}
+
+CACT_API void cact_codeact_session_options(const struct cact_codeact *cc,
+					   struct cact_sandbox_session_options *o)
+{
+	struct cact_codeact *m = (struct cact_codeact *)cc;
+
+	pthread_mutex_lock(&m->lock);
+	*o = cc->session_opts;
+	pthread_mutex_unlock(&m->lock);
 }
 
 CACT_API int cact_codeact_new(struct cact_runtime *rt, struct cact_codeact **out,
@@ -40,6 +94,7 @@ CACT_API int cact_codeact_new(struct cact_runtime *rt, struct cact_codeact **out
 	}
 	pthread_mutex_init(&cc->lock, NULL);
 	cc->rt = rt;
+	cact_sandbox_session_options_init(&cc->session_opts);
 	*out = cc;
 	return 0;
 }
@@ -463,6 +518,8 @@ void cc_take_config(struct cact_codeact *cc, struct cact_codeact *from)
 	cc->direct = from->direct;
 	cc->default_approval = from->default_approval;
 	cc->per_call = from->per_call;
+	cc->persistent = from->persistent;
+	cc->session_opts = from->session_opts;
 	from->cfg = cfg;
 	from->direct = direct;
 	pthread_mutex_unlock(&cc->lock);
@@ -554,6 +611,68 @@ CACT_API int cact_codeact_execute(struct cact_codeact *cc, const char *code, siz
 				  struct cact_result **out, struct cact_error *err)
 {
 	return cc_execute(cc, code, len, NULL, out, err);
+}
+
+CACT_API int cact_codeact_session_new(struct cact_codeact *cc,
+				      const struct cact_sandbox_session_options *opts,
+				      struct cact_sandbox_session **out, struct cact_error *err)
+{
+	struct cact_sandbox_session_options so;
+	struct cact_request *tmpl = NULL;
+	struct cact_runtime *rt;
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&cc->lock);
+	rt = cc->rt;
+	rc = cact_request_dup(cc->cfg, &tmpl);
+	if (rc == 0)
+		cact_request_set_approval(tmpl, cc->per_call, cc->approve_fn, cc->approve_user);
+	so = opts ? *opts : cc->session_opts;
+	pthread_mutex_unlock(&cc->lock);
+	if (rc)
+		return ut_err(err, CACT_ENOMEM, "out of memory");
+	if (!rt)
+		rc = ut_err(err, CACT_EINVAL, "no runtime to start a session on");
+	else
+		rc = cact_sandbox_session_new(rt, tmpl, &so, out, err);
+	cact_request_free(tmpl);
+	return rc;
+}
+
+/* A session run's request gets the run's hooks (cc_session_run). */
+struct session_hooks {
+	const struct cc_hooks *hooks;
+	int own_approval; /* the configuration had its own callback: it stays */
+};
+
+static void adjust_run(struct cact_request *req, void *user)
+{
+	const struct session_hooks *sh = user;
+
+	if (!sh->hooks)
+		return;
+	if (!sh->own_approval)
+		cact_request_set_approval(req, req->per_call, sh->hooks->approve,
+					  sh->hooks->approve_user);
+	req->observe_fn = sh->hooks->observe;
+	req->observe_user = sh->hooks->observe_user;
+}
+
+int cc_session_run(struct cact_codeact *cc, struct cact_sandbox_session *s, const char *code,
+		   size_t len, const struct cc_hooks *hooks, struct cact_result **out,
+		   struct cact_error *err)
+{
+	struct cact_sandbox_session_run_options o;
+	struct session_hooks sh = {.hooks = hooks};
+
+	pthread_mutex_lock(&cc->lock);
+	sh.own_approval = cc->approve_fn != NULL;
+	pthread_mutex_unlock(&cc->lock);
+	cact_sandbox_session_run_options_init(&o);
+	if (hooks)
+		o.cancel_fd = hooks->cancel_fd;
+	return rt_session_run(s, code, len, &o, adjust_run, &sh, out, err);
 }
 
 CACT_API int cact_codeact_call(struct cact_codeact *cc, const char *args_json,

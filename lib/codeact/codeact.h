@@ -18,6 +18,9 @@ struct cact_codeact {
 	int per_call;
 	cact_approval_fn approve_fn;
 	void *approve_user;
+	/* Callers that keep state (cact mcp --sessions, cact agent --persistent) run sessions. */
+	int persistent;
+	struct cact_sandbox_session_options session_opts;
 	/*
 	 * What cc_live_description handed out: the latest text, and the
 	 * earlier ones, kept until the object is freed because readers of a
@@ -55,6 +58,17 @@ int cc_network_apply(struct cact_request *cfg, json_t *v, const char *folder, co
 		     struct cact_error *err);
 
 /*
+ * The "sessions" object of a configuration file or a state: enabled,
+ * idle_timeout_s, lifetime_s, cpu_total_s (cact_codeact_set_persistent,
+ * cact_codeact_set_session_options). cc_sessions_json builds it (new
+ * reference); cc_sessions_apply checks and applies one, nothing changed on
+ * error, errors labelled with where.
+ */
+json_t *cc_sessions_json(const struct cact_codeact *cc);
+int cc_sessions_apply(struct cact_codeact *cc, json_t *v, const char *where,
+		      struct cact_error *err);
+
+/*
  * What an agent run lends an execution: the approval callback for per-call
  * approval (used when the configuration has none of its own) and an
  * observer of the code's tool calls.
@@ -70,6 +84,15 @@ struct cc_hooks {
 /* cact_codeact_execute with hooks (may be NULL). */
 int cc_execute(struct cact_codeact *cc, const char *code, size_t len, const struct cc_hooks *hooks,
 	       struct cact_result **out, struct cact_error *err);
+
+/*
+ * One run of a session started with cact_codeact_session_new, with the
+ * run's hooks (may be NULL) as for cc_execute. The session keeps the
+ * configuration it started with; only the hooks are the run's.
+ */
+int cc_session_run(struct cact_codeact *cc, struct cact_sandbox_session *s, const char *code,
+		   size_t len, const struct cc_hooks *hooks, struct cact_result **out,
+		   struct cact_error *err);
 
 /*
  * Swaps in from's configuration (files, domains, tools, direct tools,

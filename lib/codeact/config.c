@@ -248,6 +248,57 @@ relabel:
 	return ut_err(err, rc, "%s: network: %s", where, why);
 }
 
+json_t *cc_sessions_json(const struct cact_codeact *cc)
+{
+	const struct cact_sandbox_session_options *o = &cc->session_opts;
+
+	return json_pack("{s:b, s:f, s:f, s:f}", "enabled", cc->persistent, "idle_timeout_s",
+			 (double)o->idle_timeout_ms / 1000.0, "lifetime_s",
+			 (double)o->lifetime_ms / 1000.0, "cpu_total_s",
+			 (double)o->cpu_total_ms / 1000.0);
+}
+
+int cc_sessions_apply(struct cact_codeact *cc, json_t *v, const char *where, struct cact_error *err)
+{
+	static const char *const keys[] = {"enabled", "idle_timeout_s", "lifetime_s",
+					   "cpu_total_s"};
+	struct cact_sandbox_session_options o = cc->session_opts;
+	uint64_t *dst[] = {NULL, &o.idle_timeout_ms, &o.lifetime_ms, &o.cpu_total_ms};
+	json_t *item;
+	const char *k;
+	size_t i;
+
+	if (!json_is_object(v))
+		return ut_err(err, CACT_EINVAL, "%s: \"sessions\" must be an object", where);
+	json_object_foreach(v, k, item) {
+		for (i = 0; i < UT_ARRAY_SIZE(keys); i++)
+			if (strcmp(k, keys[i]) == 0)
+				break;
+		if (i == UT_ARRAY_SIZE(keys))
+			return ut_err(err, CACT_EINVAL, "%s: \"sessions.%s\" is not a known key",
+				      where, k);
+		if (i == 0) {
+			if (!json_is_boolean(item))
+				return ut_err(err, CACT_EINVAL,
+					      "%s: \"sessions.enabled\" must be true or false",
+					      where);
+			continue;
+		}
+		/* 0 turns the idle timeout or the lifetime off; the CPU total must be some. */
+		if (!json_is_number(item) || !isfinite(json_number_value(item)) ||
+		    json_number_value(item) < 0 || json_number_value(item) > 1e9 ||
+		    (i == 3 && json_number_value(item) <= 0))
+			return ut_err(err, CACT_EINVAL, "%s: \"sessions.%s\" must be %s", where, k,
+				      i == 3 ? "a positive number of seconds"
+					     : "a number of seconds (0: none)");
+		*dst[i] = (uint64_t)(json_number_value(item) * 1000.0 + 0.5);
+	}
+	if ((item = json_object_get(v, "enabled")))
+		cc->persistent = json_is_true(item);
+	cc->session_opts = o;
+	return 0;
+}
+
 static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, const char *list,
 		    size_t i)
 {
@@ -721,7 +772,7 @@ int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, c
 	static const char *const known[] = {"approval_mode", "per_call_approval", "workspace_root",
 					    "file_mounts",   "allowed_domains",	  "tools",
 					    "limits",	     "network",		  "direct_tools",
-					    "mcp_servers"};
+					    "mcp_servers",   "sessions"};
 	struct cfgctx c = {.path = path, .folder = folder, .err = err};
 	char ws[PATH_MAX];
 	const char *k;
@@ -778,6 +829,13 @@ int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, c
 
 		ut_snprintf(where, sizeof(where), "config %s", path);
 		if ((rc = cc_network_apply(cc->cfg, v, folder, where, err)))
+			return rc;
+	}
+	if ((v = json_object_get(root, "sessions"))) {
+		char where[PATH_MAX + 16];
+
+		ut_snprintf(where, sizeof(where), "config %s", path);
+		if ((rc = cc_sessions_apply(cc, v, where, err)))
 			return rc;
 	}
 	/* Last: the other keys are checked before any server is started. */

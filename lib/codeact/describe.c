@@ -233,13 +233,37 @@ char *cc_describe(const struct cact_codeact *cc)
 	size_t i;
 
 	ut_buf_init(&b, TEXT_MAX);
-	ut_buf_addf(
-		&b,
-		"Run Python 3.11 code in a sandbox and get back its stdout, stderr, errors and the "
-		"files it writes. Every run starts fresh: no variables or files survive between "
-		"runs, so do all the work in one program and print the results you need. The value "
-		"of a final bare expression is printed, as in the interactive interpreter. The "
-		"standard library is available; packages cannot be installed.\n\n");
+	if (cc->persistent)
+		ut_buf_addf(
+			&b,
+			"Run Python 3.11 code in a sandbox and get back its stdout, stderr, errors "
+			"and "
+			"the files it writes. State persists between runs of this conversation: "
+			"variables, functions, imported modules and the files in /tmp and /output "
+			"are "
+			"kept, so you can work step by step and build on earlier results. Each "
+			"result "
+			"lists the files the run added or changed. Threads left running are paused "
+			"between runs. A run that times out, crashes or runs out of memory ends "
+			"the "
+			"session, and the next run says so; pass reset=true to start over with a "
+			"fresh "
+			"interpreter. The value of a final bare expression is printed, as in the "
+			"interactive interpreter. The standard library is available; packages "
+			"cannot "
+			"be installed.\n\n");
+	else
+		ut_buf_addf(
+			&b,
+			"Run Python 3.11 code in a sandbox and get back its stdout, stderr, errors "
+			"and "
+			"the files it writes. Every run starts fresh: no variables or files "
+			"survive "
+			"between runs, so do all the work in one program and print the results you "
+			"need. The value of a final bare expression is printed, as in the "
+			"interactive "
+			"interpreter. The standard library is available; packages cannot be "
+			"installed.\n\n");
 	if (cfg->n_tools == 0) {
 		ut_buf_addf(&b, "Tools: none are registered.\n\n");
 	} else {
@@ -275,10 +299,21 @@ CACT_API char *cact_codeact_instructions(const struct cact_codeact *cc, int tool
 	n = m->cfg->n_tools;
 	pthread_mutex_unlock(&m->lock);
 	ut_buf_init(&b, 4096);
-	ut_buf_addf(&b, "You can run Python with the execute_code tool. Prefer one execute_code "
+	if (cact_codeact_persistent(cc))
+		ut_buf_addf(&b,
+			    "You can run Python with the execute_code tool. Its interpreter keeps "
+			    "its state between calls (variables, imports, files in /tmp and "
+			    "/output), so you may work step by step, but do as much as you can in "
+			    "each call (loops, tool calls, post-processing) and print what you "
+			    "need; its description lists the tools, files, network access and "
+			    "limits.");
+	else
+		ut_buf_addf(
+			&b,
+			"You can run Python with the execute_code tool. Prefer one execute_code "
 			"call per request that does all the work in code (loops, tool calls, "
-			"post-processing) and prints the answer; its description lists the tools, "
-			"files, network access and limits.");
+			"post-processing) and prints the answer; its description lists the "
+			"tools, files, network access and limits.");
 	if (n > 0 && tools_visible)
 		ut_buf_addf(&b, " Some sandbox tools are also offered to you directly; use "
 				"execute_code with call_tool whenever you combine calls or process "

@@ -56,6 +56,17 @@ char *cc_state(const struct cact_codeact *cc)
 			 cfg->has_workspace ? cfg->workspace.host : NULL, "file_mounts", mounts,
 			 "network_enabled", cfg->n_domains > 0, "allowed_domains", domains,
 			 "limits", limits, "network", cc_network_json(cfg));
+	/* Only when sessions were configured: a state without it reads the same. */
+	if (root) {
+		struct cact_sandbox_session_options d;
+
+		cact_sandbox_session_options_init(&d);
+		if ((cc->persistent || memcmp(&d, &cc->session_opts, sizeof(d)) != 0) &&
+		    json_object_set_new(root, "sessions", cc_sessions_json(cc))) {
+			json_decref(root);
+			root = NULL;
+		}
+	}
 	if (root)
 		out = json_dumps(root, JSON_COMPACT);
 out:
@@ -150,6 +161,9 @@ static int restore(struct cact_codeact *cc, json_t *st, struct cact_tool *const 
 	}
 	v = json_object_get(st, "network");
 	if (v && (rc = cc_network_apply(cc->cfg, v, NULL, "state", err)))
+		return rc;
+	v = json_object_get(st, "sessions");
+	if (v && (rc = cc_sessions_apply(cc, v, "state", err)))
 		return rc;
 	json_object_foreach(json_object_get(st, "limits"), key, item) {
 		for (k = 0; k < CACT_LIMIT__COUNT; k++)

@@ -220,14 +220,20 @@ static uint64_t cpu_used_s(void)
 	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1;
 }
 
-static void limits(const struct zygote *z, json_t *lim)
+/*
+ * The request's rlimits. The CPU limit is the run's timeout, or for a
+ * session (cpu_total_ms non-zero) the CPU all its runs may use together;
+ * a session's single run is held to its own by the host.
+ */
+static void limits(const struct zygote *z, json_t *lim, uint64_t cpu_total_ms)
 {
 	struct cact_error e = {0};
 	struct sbx_limits l;
 	uint64_t out = u64_of(lim, "output_bytes", 64ull << 20);
 	uint64_t tmp = u64_of(lim, "tmp_bytes", 64ull << 20);
+	uint64_t cpu_ms = cpu_total_ms ? cpu_total_ms : u64_of(lim, "timeout_ms", 30000);
 
-	l.cpu_s = cpu_used_s() + (u64_of(lim, "timeout_ms", 30000) + 999) / 1000;
+	l.cpu_s = cpu_used_s() + (cpu_ms + 999) / 1000;
 	l.as_bytes = z->base_vsz + VSZ_SLACK + u64_of(lim, "memory_bytes", 512ull << 20);
 	l.nofile = u64_of(lim, "open_files", 256);
 	/* The count includes this (main) thread. */
@@ -238,13 +244,39 @@ static void limits(const struct zygote *z, json_t *lim)
 		setup_failed(&e);
 }
 
+/* The code of an exec frame, copied (NUL-terminated, owned); a bad frame ends the process. */
+static char *code_of(json_t *req, size_t *len)
+{
+	json_t *jc = json_object_get(req, "code");
+	const char *code = json_string_value(jc);
+	char *copy;
+
+	if (!code || !json_is_object(json_object_get(req, "limits"))) {
+		struct cact_error e = {0};
+
+		ut_err(&e, CACT_EPROTO, "exec request without code or limits");
+		setup_failed(&e);
+	}
+	*len = json_string_length(jc);
+	copy = malloc(*len + 1);
+	if (!copy) {
+		struct cact_error e = {0};
+
+		ut_err(&e, CACT_ENOMEM, "out of memory");
+		setup_failed(&e);
+	}
+	memcpy(copy, code, *len);
+	copy[*len] = '\0';
+	return copy;
+}
+
 void child_main(struct zygote *z, int wire, int out, int err)
 {
+	static const char running[] = "\0\0\0\022{\"type\":\"running\"}";
 	json_t *req;
-	const char *code;
-	char *copy, *report = NULL;
+	char *code, *report = NULL;
 	size_t code_len;
-	int exit_code, out_fd, err_fd;
+	int exit_code = 1, out_fd, err_fd, session;
 
 	/* Die with the zygote, and so with the host. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -286,15 +318,10 @@ void child_main(struct zygote *z, int wire, int out, int err)
 
 	/* Confined from here on. Wait for the code. */
 	req = expect(WIRE_EXEC, GUEST_EXEC_FRAME_MAX);
-	code = json_string_value(json_object_get(req, "code"));
-	code_len = json_string_length(json_object_get(req, "code"));
-	if (!code || !json_is_object(json_object_get(req, "limits"))) {
-		struct cact_error e = {0};
-
-		ut_err(&e, CACT_EPROTO, "exec request without code or limits");
-		setup_failed(&e);
-	}
-	limits(z, json_object_get(req, "limits"));
+	session = json_is_true(json_object_get(req, "session"));
+	code = code_of(req, &code_len);
+	limits(z, json_object_get(req, "limits"),
+	       session ? u64_of(req, "cpu_total_ms", 600000) : 0);
 	{
 		json_t *lim = json_object_get(req, "limits");
 
@@ -307,24 +334,7 @@ void child_main(struct zygote *z, int wire, int out, int err)
 			setup_failed(&e);
 		}
 	}
-	copy = malloc(code_len + 1);
-	if (!copy) {
-		struct cact_error e = {0};
-
-		ut_err(&e, CACT_ENOMEM, "out of memory");
-		setup_failed(&e);
-	}
-	memcpy(copy, code, code_len);
-	copy[code_len] = '\0';
 	json_decref(req);
-
-	/* Last frame of ours before the code: from here on the host trusts nothing on the wire. */
-	{
-		static const char running[] = "\0\0\0\022{\"type\":\"running\"}";
-
-		if (ut_write_full(GUEST_FD_WIRE, running, sizeof(running) - 1))
-			_exit(GUEST_SETUP_EXIT);
-	}
 	/* Code that sets its own SIGABRT handler (signal.signal) replaces this one. */
 	{
 		struct sigaction sa = {.sa_handler = on_abort};
@@ -332,14 +342,56 @@ void child_main(struct zygote *z, int wire, int out, int err)
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGABRT, &sa, NULL);
 	}
-	exit_code = pyg_run(copy, code_len, &report);
-	if (report) {
-		size_t rl = strlen(report);
-		unsigned char hdr[4] = {(unsigned char)(rl >> 24), (unsigned char)(rl >> 16),
-					(unsigned char)(rl >> 8), (unsigned char)rl};
+	for (;;) {
+		/* Last frame of ours before the code: from here on the host trusts nothing on the wire. */
+		if (pyg_send(running, sizeof(running) - 1))
+			_exit(GUEST_SETUP_EXIT);
+		if (session)
+			pyg_gate(0);
+		exit_code = pyg_run(code, code_len, session, &report);
+		free(code);
+		/* In a session, the code's threads wait from here until the next run has started. */
+		if (session)
+			pyg_gate(1);
+		if (report) {
+			size_t rl = strlen(report);
+			char *frame = malloc(rl + 4);
 
-		if (ut_write_full(GUEST_FD_WIRE, hdr, 4) == 0)
-			ut_write_full(GUEST_FD_WIRE, report, rl);
+			if (frame) {
+				frame[0] = (char)(rl >> 24);
+				frame[1] = (char)(rl >> 16);
+				frame[2] = (char)(rl >> 8);
+				frame[3] = (char)rl;
+				memcpy(frame + 4, report, rl);
+				pyg_send(frame, rl + 4);
+				free(frame);
+			}
+			free(report);
+			report = NULL;
+		}
+		if (!session)
+			break;
+		/*
+		 * The host stops the whole process on the report and harvests;
+		 * the next run begins when it lets the process go on and sends
+		 * the next exec frame. No limits change: the session's memory
+		 * and CPU caps stand, and the host holds each run to its time.
+		 */
+		{
+			char *payload = NULL;
+			size_t len = 0;
+			enum wire_type type;
+			struct cact_error e = {0};
+
+			if (pyg_next_exec(GUEST_EXEC_FRAME_MAX, &payload, &len))
+				_exit(0); /* the host ended the session */
+			req = NULL;
+			if (wire_parse(payload, len, &req, &type, &e) || type != WIRE_EXEC)
+				_exit(GUEST_SETUP_EXIT);
+			free(payload);
+			code = code_of(req, &code_len);
+			json_decref(req);
+		}
 	}
 	/*
 	 * No frame of ours follows: the host sees the end of the stream, and

@@ -172,7 +172,7 @@ static void exercise(void *arg)
 	if (wire_parse(exec, sizeof(exec) - 1, &msg, &type, &err) == 0)
 		json_decref(msg);
 	pyg_configure(0, 1u << 20, 16u << 20);
-	pyg_run(code, sizeof(code) - 1, &report);
+	pyg_run(code, sizeof(code) - 1, 0, &report);
 	free(report);
 }
 

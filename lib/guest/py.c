@@ -23,6 +23,13 @@ static PyObject *runner; /* the runner module, owned for the process lifetime */
  * socket and waits for the frame that answers it (same "id"). Any number
  * of Python threads may wait at once: whichever finds no reader reads the
  * next frame and files it for its owner. The GIL is released meanwhile.
+ *
+ * In a session the main thread waits the same way for the next run's exec
+ * frame (pyg_next_exec), filed under EXEC_ID, since a thread the code left
+ * running may be the one reading. Between runs the gate is closed: such a
+ * thread's new requests wait until the next run has started ("running"
+ * sent), and a request still waiting for an answer when a new run starts
+ * fails, since the host dropped the run's calls when it ended.
  */
 struct reply {
 	long long id;
@@ -31,11 +38,17 @@ struct reply {
 	struct reply *next;
 };
 
+/* The id exec frames are filed under: never a request's (the runner counts from 1). */
+#define EXEC_ID (-1LL)
+
 static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static int gate_closed; /* under send_lock: between two runs of a session */
 static pthread_mutex_t recv_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t recv_cond = PTHREAD_COND_INITIALIZER;
 static struct reply *replies;
 static int reading, host_gone;
+static unsigned run_gen; /* under recv_lock: exec frames filed so far */
 
 /* The largest answer frame read: set per execution (pyg_configure). */
 static size_t reply_max = 8u << 20;
@@ -66,52 +79,44 @@ static int read_one(void)
 		return -1;
 	msg = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
 	r = calloc(1, sizeof(*r));
-	if (!msg || !r || !json_is_integer(json_object_get(msg, "id"))) {
+	if (msg && r && !json_object_get(msg, "id") &&
+	    strcmp(json_string_value(json_object_get(msg, "type")) ?: "", "exec") == 0) {
+		r->id = EXEC_ID;
+	} else if (!msg || !r || !json_is_integer(json_object_get(msg, "id"))) {
 		json_decref(msg);
 		free(r);
 		free(data);
 		return 0; /* not ours to understand: drop it */
+	} else {
+		r->id = json_integer_value(json_object_get(msg, "id"));
 	}
-	r->id = json_integer_value(json_object_get(msg, "id"));
 	r->data = data;
 	r->len = len;
 	json_decref(msg);
 	pthread_mutex_lock(&recv_lock);
 	r->next = replies;
 	replies = r;
+	if (r->id == EXEC_ID)
+		run_gen++;
 	pthread_mutex_unlock(&recv_lock);
 	return 0;
 }
 
-static PyObject *cact_request(PyObject *self, PyObject *args)
+/*
+ * Waits for the frame filed under id, reading for everyone while nobody
+ * else does. recv_lock held; GIL released. NULL when the host is gone or,
+ * for a request (stale set), when a new run started meanwhile.
+ */
+static struct reply *await_reply(long long id, int stale)
 {
-	unsigned char hdr[4];
-	long long id;
-	const char *payload;
-	Py_ssize_t len;
-	struct reply *r = NULL;
-	PyObject *out;
-	int sent;
+	unsigned gen = run_gen;
+	struct reply *r;
 
-	(void)self;
-	if (!PyArg_ParseTuple(args, "Ly#", &id, &payload, &len))
-		return NULL;
-	if ((size_t)len > 0xffffffffu) {
-		PyErr_SetString(PyExc_ValueError, "request too large");
-		return NULL;
-	}
-	hdr[0] = (unsigned char)(len >> 24);
-	hdr[1] = (unsigned char)(len >> 16);
-	hdr[2] = (unsigned char)(len >> 8);
-	hdr[3] = (unsigned char)len;
-	Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&send_lock);
-	sent = ut_write_full(GUEST_FD_WIRE, hdr, 4) == 0 &&
-	       ut_write_full(GUEST_FD_WIRE, payload, (size_t)len) == 0;
-	pthread_mutex_unlock(&send_lock);
-	pthread_mutex_lock(&recv_lock);
-	while (sent) {
+	for (;;) {
 		if ((r = take(id)) || host_gone)
-			break;
+			return r;
+		if (stale && run_gen != gen)
+			return NULL;
 		if (!reading) {
 			int rc;
 
@@ -127,10 +132,51 @@ static PyObject *cact_request(PyObject *self, PyObject *args)
 			pthread_cond_wait(&recv_cond, &recv_lock);
 		}
 	}
+}
+
+static PyObject *cact_request(PyObject *self, PyObject *args)
+{
+	unsigned char hdr[4];
+	long long id;
+	const char *payload;
+	Py_ssize_t len;
+	struct reply *r = NULL;
+	PyObject *out;
+	unsigned gen;
+	int sent, stale;
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "Ly#", &id, &payload, &len))
+		return NULL;
+	if ((size_t)len > 0xffffffffu) {
+		PyErr_SetString(PyExc_ValueError, "request too large");
+		return NULL;
+	}
+	hdr[0] = (unsigned char)(len >> 24);
+	hdr[1] = (unsigned char)(len >> 16);
+	hdr[2] = (unsigned char)(len >> 8);
+	hdr[3] = (unsigned char)len;
+	Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&send_lock);
+	while (gate_closed)
+		pthread_cond_wait(&gate_cond, &send_lock);
+	/* Taken before the frame goes: an answer filed before this look would not count as stale. */
+	pthread_mutex_lock(&recv_lock);
+	gen = run_gen;
+	pthread_mutex_unlock(&recv_lock);
+	sent = ut_write_full(GUEST_FD_WIRE, hdr, 4) == 0 &&
+	       ut_write_full(GUEST_FD_WIRE, payload, (size_t)len) == 0;
+	pthread_mutex_unlock(&send_lock);
+	pthread_mutex_lock(&recv_lock);
+	if (sent && run_gen == gen)
+		r = await_reply(id, 1);
+	stale = !r && !host_gone;
 	pthread_mutex_unlock(&recv_lock);
 	Py_END_ALLOW_THREADS if (!r)
 	{
-		PyErr_SetString(PyExc_ConnectionError, "the host closed the connection");
+		PyErr_SetString(
+			PyExc_ConnectionError,
+			stale ? "the run that made this request ended before the host answered"
+			      : "the host closed the connection");
 		return NULL;
 	}
 	out = PyBytes_FromStringAndSize(r->data, (Py_ssize_t)r->len);
@@ -317,7 +363,7 @@ int pyg_configure(int network, uint64_t tool_args_max, uint64_t http_body_max)
 	return 0;
 }
 
-int pyg_run(const char *code, size_t len, char **report)
+int pyg_run(const char *code, size_t len, int session, char **report)
 {
 	PyObject *args = NULL, *res = NULL, *src = NULL;
 	const char *json;
@@ -327,10 +373,19 @@ int pyg_run(const char *code, size_t len, char **report)
 	src = PyBytes_FromStringAndSize(code, (Py_ssize_t)len);
 	if (!src)
 		goto out;
-	args = PyTuple_Pack(1, src);
+	args = Py_BuildValue("(OOO)", src, session ? Py_False : Py_True,
+			     session ? Py_True : Py_False);
 	if (!args)
 		goto out;
 	res = call("run", args);
+	if (!res && session && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+		/* An interrupt that came as the run was ending: the session goes on. */
+		PyErr_Clear();
+		*report = strdup("{\"type\":\"result\",\"exit_code\":1,\"error\":{\"type\":"
+				 "\"KeyboardInterrupt\",\"message\":\"\",\"traceback\":"
+				 "\"KeyboardInterrupt\\n\"},\"memory_error\":false}");
+		goto out;
+	}
 	if (!res || !PyTuple_Check(res) || PyTuple_GET_SIZE(res) != 2)
 		goto out;
 	/* Borrowed items of the tuple. */
@@ -347,6 +402,50 @@ out:
 	Py_XDECREF(args);
 	Py_XDECREF(res);
 	return (int)exit_code;
+}
+
+void pyg_gate(int closed)
+{
+	PyThreadState *ts = PyEval_SaveThread();
+
+	pthread_mutex_lock(&send_lock);
+	gate_closed = closed;
+	if (!closed)
+		pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&send_lock);
+	PyEval_RestoreThread(ts);
+}
+
+int pyg_send(const void *frame, size_t len)
+{
+	PyThreadState *ts = PyEval_SaveThread();
+	int rc;
+
+	pthread_mutex_lock(&send_lock);
+	rc = ut_write_full(GUEST_FD_WIRE, frame, len);
+	pthread_mutex_unlock(&send_lock);
+	PyEval_RestoreThread(ts);
+	return rc ? -1 : 0;
+}
+
+int pyg_next_exec(size_t max, char **payload, size_t *len)
+{
+	PyThreadState *ts = PyEval_SaveThread();
+	struct reply *r;
+
+	pthread_mutex_lock(&recv_lock);
+	/* An exec frame may be the largest frame the host sends. */
+	if (max > reply_max)
+		reply_max = max;
+	r = await_reply(EXEC_ID, 0);
+	pthread_mutex_unlock(&recv_lock);
+	PyEval_RestoreThread(ts);
+	if (!r)
+		return -1;
+	*payload = r->data;
+	*len = r->len;
+	free(r);
+	return 0;
 }
 
 const char *pyg_version(void)

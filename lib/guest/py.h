@@ -40,9 +40,23 @@ int pyg_configure(int network, uint64_t tool_args_max, uint64_t http_body_max);
 
 /*
  * Runs code as __main__. *report receives the runner's JSON report (owned,
- * free()); may be NULL if even that failed. Returns the exit code.
+ * free()); may be NULL if even that failed. Returns the exit code. With
+ * session, __main__ is kept from the run before, SIGINT raises
+ * KeyboardInterrupt while the code runs, and nothing of the interpreter's
+ * exit-time work is done (threads stay, atexit handlers wait).
  */
-int pyg_run(const char *code, size_t len, char **report);
+int pyg_run(const char *code, size_t len, int session, char **report);
+
+/*
+ * Sessions (lib/guest/child.c): closes (1) or opens (0) the gate that
+ * holds the code's requests between two runs; sends a frame of ours with
+ * the requests' lock held, so that it never lands inside one of theirs;
+ * waits for the next exec frame (payload owned, free()), whichever thread
+ * reads it. The GIL is released while they wait. -1 when the host is gone.
+ */
+void pyg_gate(int closed);
+int pyg_send(const void *frame, size_t len);
+int pyg_next_exec(size_t max, char **payload, size_t *len);
 
 /* "3.11.2" */
 const char *pyg_version(void);

@@ -479,23 +479,25 @@ def _split(tree):
 
 def _trim(tb):
     # Drop the frames of this module so the traceback starts at the code.
-    while tb is not None and tb.tb_frame.f_code.co_filename != FILENAME:
+    while tb is not None and tb.tb_frame.f_code.co_filename not in _sources:
         tb = tb.tb_next
     return tb
 
 
-def _remember_source(text):
+def _remember_sources():
     """Lets tracebacks and warnings quote the code's lines (linecache is
-    imported only when something needs it)."""
+    imported only when something needs it): this run's, and in a session
+    every earlier run's, whose functions the code may still call."""
     linecache = sys.modules.get("linecache")
     if linecache is not None:
-        linecache.cache[FILENAME] = (len(text), None, text.splitlines(True), FILENAME)
+        for name, text in _sources.items():
+            linecache.cache[name] = (len(text), None, text.splitlines(True), name)
 
 
 def _format(exc):
     import traceback
 
-    _remember_source(_source)
+    _remember_sources()
     try:
         if isinstance(exc, SyntaxError) or exc.__traceback__ is None:
             text = "".join(traceback.format_exception_only(type(exc), exc))
@@ -538,6 +540,10 @@ def _shutdown():
             atexit._run_exitfuncs()
         except BaseException:
             pass
+    _flush()
+
+
+def _flush():
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -558,27 +564,58 @@ def _exit_code(exc):
     return 1
 
 
-_source = ""
+_sources = {}  # file name -> source text of the code run in this process
 
 
-def run(source, finish=True):
+_session_main = None
+
+
+def _interrupts(on):
+    """In a session, SIGINT (cact_session_interrupt) raises KeyboardInterrupt
+    while the code runs, as Ctrl-C does in python3; between runs it is
+    ignored."""
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler if on else signal.SIG_IGN)
+    except BaseException:
+        pass
+
+
+def run(source, finish=True, session=False):
     """Runs source (bytes) as __main__. Returns (exit_code, report_json).
     finish=False skips the exit-time work (thread join, atexit), which must
-    not happen in a warm-up: it would mark the process as shutting down."""
+    not happen in a warm-up: it would mark the process as shutting down.
+    session=True keeps __main__ from one run to the next and does no
+    exit-time work either: threads and atexit handlers belong to the
+    session, whose process is killed when it ends."""
+    global _session_main
     error = None
     memory = False
-    main = types.ModuleType("__main__")
-    main.__dict__["__builtins__"] = builtins
-    main.__dict__["__file__"] = FILENAME
+    if session and _session_main is not None:
+        main = _session_main
+    else:
+        main = types.ModuleType("__main__")
+        main.__dict__["__builtins__"] = builtins
+        main.__dict__["__file__"] = FILENAME
+        if session:
+            _session_main = main
     sys.modules["__main__"] = main
     exit_code = 0
+    if session:
+        _interrupts(True)
+    # A session's runs are <code-1>, <code-2>, ... so that a traceback names
+    # the run each frame's line comes from.
+    name = "<code-%d>" % (len(_sources) + 1) if session else FILENAME
     try:
-        global _source
-        text = _source = source.decode("utf-8")
-        _remember_source(text)
-        tree, last = _split(compile(text, FILENAME, "exec", ast.PyCF_ONLY_AST, True))
-        body = compile(tree, FILENAME, "exec", dont_inherit=True)
-        expr = compile(last, FILENAME, "eval", dont_inherit=True) if last else None
+        text = source.decode("utf-8")
+        if not session:
+            _sources.clear()
+        _sources[name] = text
+        _remember_sources()
+        tree, last = _split(compile(text, name, "exec", ast.PyCF_ONLY_AST, True))
+        body = compile(tree, name, "exec", dont_inherit=True)
+        expr = compile(last, name, "eval", dont_inherit=True) if last else None
         exec(body, main.__dict__)
         if expr is not None:
             value = eval(expr, main.__dict__)
@@ -598,7 +635,10 @@ def run(source, finish=True):
             pass
         error = {"type": type(exc).__name__, "message": _message(exc), "traceback": tb}
     finally:
-        if finish:
+        if session:
+            _interrupts(False)
+            _flush()
+        elif finish:
             _shutdown()
     if error is None:
         return exit_code, _PLAIN % (exit_code, "false")
@@ -630,5 +670,6 @@ def warm(run_snippet=True):
         run(b"x = [i * i for i in range(10)]\nprint(sum(x), f'{x[1]}')\nx[2]\n", finish=False)
     finally:
         sys.modules.pop("__main__", None)
+        _sources.clear()
         if "linecache" in sys.modules:
             sys.modules["linecache"].cache.pop(FILENAME, None)

@@ -34,6 +34,7 @@
 #include "../wire/wire.h"
 #include "dispatch.h"
 #include "rt.h"
+#include "session.h"
 #include "zygote.h"
 
 /* How long a child may take to build its sandbox (only fresh children build it on the request path). */
@@ -44,6 +45,8 @@
 #define GUEST_FRAME_MAX (4u << 20)
 /* Answers queued for a sandbox that does not read them, beyond the exec frame. */
 #define OUTQ_SLACK (32u << 20)
+/* How often a session's run has its CPU time looked at (its own limit is the host's to keep). */
+#define SESSION_CPU_POLL_MS 100
 /* Output past the cap is read and dropped up to this many times the cap, then the run is killed. */
 #define FLOOD_FACTOR 16
 #define TRUNC_MARKER "\n[... output truncated by cact: more than %llu bytes ...]\n"
@@ -71,11 +74,14 @@ struct run {
 	json_t *report;	 /* the guest's result frame */
 	char *setup_msg; /* from a setup_error frame */
 	char violation[256];
-	int killed_timeout, killed_flood, killed_violation, killed_cancel;
+	struct rt_session_ctx *session; /* NULL for a clean execution */
+	uint64_t cpu_start_us;		/* a session run: the child's CPU time when it began */
+	int killed_timeout, killed_flood, killed_violation, killed_cancel, killed_cpu;
 	int dead;
-	int stop_sent; /* SIGSTOP sent after the result frame */
-	int stopped;   /* the zygote saw the whole execution stopped */
-	int lost;      /* the zygote died: no report will come */
+	int stop_sent;	 /* SIGSTOP sent after the result frame */
+	unsigned stops0; /* the slot's stop count before this run: a stop after it ends the run */
+	int stopped;	 /* the zygote saw the whole execution stopped */
+	int lost;	 /* the zygote died: no report will come */
 	unsigned applied_pid_max, applied_userns;
 	uint64_t start, deadline;
 	uint64_t timeout_us; /* the code's wall-clock limit, counted from "ready" */
@@ -336,12 +342,17 @@ static void slot_news(struct run *x)
 	x->slot->status = st.status;
 	x->slot->cpu_us = st.cpu_us;
 	x->slot->maxrss_kib = st.maxrss_kib;
-	/* Only a stop the host asked for ends the run; the code cannot stop itself (pid 1). */
-	if (st.stopped && x->stop_sent)
+	/*
+	 * Only a stop the host asked for ends the run; the code cannot stop
+	 * itself (pid 1). Counted, since a session's child was stopped before.
+	 */
+	if (st.stops > x->stops0 && x->stop_sent)
 		x->stopped = 1;
 	if (st.lost)
 		x->lost = 1;
 }
+
+static void check_cpu(struct run *x);
 
 static void supervise(struct run *x)
 {
@@ -357,10 +368,14 @@ static void supervise(struct run *x)
 			kill_sandbox(x);
 		}
 		/* After a kill, give the kernel a grace period to report the death. */
-		if (x->killed_timeout || x->killed_flood || x->killed_violation || x->killed_cancel)
+		if (x->killed_timeout || x->killed_flood || x->killed_violation ||
+		    x->killed_cancel || x->killed_cpu)
 			timeout = 100;
 		else
 			timeout = (int)((x->deadline - now + 999) / 1000);
+		/* A session's run has its CPU time looked at now and then (check_cpu). */
+		if (x->session && timeout > SESSION_CPU_POLL_MS)
+			timeout = SESSION_CPU_POLL_MS;
 		if (wire_open) {
 			iw = n;
 			p[n].fd = x->slot->wire;
@@ -424,6 +439,7 @@ static void supervise(struct run *x)
 			x->dead = 1;
 		if (p[iz].revents)
 			slot_news(x);
+		check_cpu(x);
 		if (ut_now_us() > x->deadline + DEATH_GRACE_US)
 			break; /* cannot happen with a working kernel; do not hang the caller */
 	}
@@ -510,6 +526,12 @@ static int classify(struct run *x)
 	if (x->killed_timeout) {
 		r->status = CACT_STATUS_TIMEOUT;
 		ut_snprintf(msg, sizeof(msg), "execution exceeded the %.3g s wall-clock limit",
+			    (double)x->req->limits[CACT_LIMIT_TIMEOUT_MS] / 1000.0);
+		return rt_result_set_error(r, "timeout", msg, NULL);
+	}
+	if (x->killed_cpu) {
+		r->status = CACT_STATUS_TIMEOUT;
+		ut_snprintf(msg, sizeof(msg), "the run used more than its %.3g s of CPU time",
 			    (double)x->req->limits[CACT_LIMIT_TIMEOUT_MS] / 1000.0);
 		return rt_result_set_error(r, "timeout", msg, NULL);
 	}
@@ -609,10 +631,120 @@ static char *isolation_with(const struct run *x)
 	return s;
 }
 
-CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request *req,
-			      struct cact_result **out, struct cact_error *err)
+/* The host pid behind a pidfd (its fdinfo's "Pid:"), 0 when unknown. */
+static pid_t pid_of(int pidfd)
 {
-	struct run x = {.rt = rt, .req = req, .outdir = -1};
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	ut_snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "\nPid:");
+	return p ? (pid_t)strtol(p + 5, NULL, 10) : 0;
+}
+
+/* CPU time (user and system, every thread) of a host pid, in µs; 0 when unknown. */
+static uint64_t cpu_of(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	ssize_t n;
+	int fd;
+
+	ut_snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (ut + st) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK);
+}
+
+/* A session's run that used more CPU than its time limit: stopped like a timeout. */
+static void check_cpu(struct run *x)
+{
+	uint64_t used;
+
+	if (!x->session || !x->running || x->killed_cpu || x->dead)
+		return;
+	used = cpu_of(x->session->pid);
+	if (used > x->cpu_start_us && used - x->cpu_start_us > x->timeout_us) {
+		x->killed_cpu = 1;
+		kill_sandbox(x);
+	}
+}
+
+/* Whether a session survives the run just classified: only a run that ended as code ends. */
+static int session_survives(const struct run *x, const struct cact_result *r)
+{
+	enum cact_status st = r->status;
+
+	return x->stopped && !x->killed_flood &&
+	       (st == CACT_STATUS_OK || st == CACT_STATUS_PYTHON_ERROR ||
+		st == CACT_STATUS_OUTPUT_LIMIT);
+}
+
+/* Encodes the exec frame into x->outq, with room for the answers that may follow. */
+static int queue_exec(struct run *x, const struct cact_request *req)
+{
+	json_t *frame = rt_exec_frame(req);
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (frame && x->session &&
+	    (json_object_set_new(frame, "session", json_true()) ||
+	     json_object_set_new(frame, "cpu_total_ms",
+				 json_integer((json_int_t)x->session->cpu_total_ms)))) {
+		json_decref(frame);
+		frame = NULL;
+	}
+	/* JSON may escape a code byte into six ("\u001b"). */
+	rc = frame ? wire_encode(frame, req->limits[CACT_LIMIT_CODE_BYTES] * 6 + (1u << 20), &buf,
+				 &len)
+		   : CACT_ENOMEM;
+	json_decref(frame);
+	/*
+	 * The queue holds the exec frame, then answers up to OUTQ_SLACK and,
+	 * with the network on, every HTTP response the byte budget allows (in
+	 * base64) should the code never read them.
+	 */
+	ut_buf_init(&x->outq,
+		    len + OUTQ_SLACK +
+			    (req->n_domains
+				     ? req->limits[CACT_LIMIT_HTTP_BYTES] / 3 * 4 +
+					       req->limits[CACT_LIMIT_HTTP_BODY_BYTES] / 3 * 4
+				     : 0));
+	if (rc || ut_buf_add(&x->outq, buf, len))
+		rc = CACT_ENOMEM;
+	free(buf);
+	return rc;
+}
+
+/*
+ * One run: a clean execution on a child acquired here (slot NULL), or a
+ * session's run on its own child (slot and ctx given), which stays when
+ * the run ends well.
+ */
+static int execute(struct cact_runtime *rt, const struct cact_request *req, struct rt_slot *slot,
+		   struct rt_session_ctx *ctx, struct cact_result **out, struct cact_error *err)
+{
+	struct run x = {.rt = rt, .req = req, .outdir = -1, .session = ctx};
 	struct cact_error aerr = {0};
 	json_t *frame = NULL;
 	char *profile = NULL;
@@ -621,40 +753,17 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 	*out = NULL;
 	if (!req->has_code)
 		return ut_err(err, CACT_EINVAL, "the request has no code");
-	frame = rt_prepare_frame(req);
-	profile = frame ? json_dumps(frame, JSON_COMPACT) : NULL;
-	json_decref(frame);
-	if (!profile)
-		return ut_err(err, CACT_ENOMEM, "cannot encode the request");
-	frame = rt_exec_frame(req);
-	/* JSON may escape a code byte into six ("\u001b"). */
-	{
-		char *buf = NULL;
-		size_t len = 0;
-
-		rc = frame ? wire_encode(frame, req->limits[CACT_LIMIT_CODE_BYTES] * 6 + (1u << 20),
-					 &buf, &len)
-			   : CACT_ENOMEM;
+	if (!slot) {
+		frame = rt_prepare_frame(req);
+		profile = frame ? json_dumps(frame, JSON_COMPACT) : NULL;
 		json_decref(frame);
-		/*
-		 * The queue holds the exec frame, then answers up to OUTQ_SLACK
-		 * and, with the network on, every HTTP response the byte budget
-		 * allows (in base64) should the code never read them.
-		 */
-		ut_buf_init(
-			&x.outq,
-			len + OUTQ_SLACK +
-				(req->n_domains
-					 ? req->limits[CACT_LIMIT_HTTP_BYTES] / 3 * 4 +
-						   req->limits[CACT_LIMIT_HTTP_BODY_BYTES] / 3 * 4
-					 : 0));
-		if (rc || ut_buf_add(&x.outq, buf, len)) {
-			free(buf);
-			free(profile);
-			ut_buf_reset(&x.outq);
+		if (!profile)
 			return ut_err(err, CACT_ENOMEM, "cannot encode the request");
-		}
-		free(buf);
+	}
+	if (queue_exec(&x, req)) {
+		free(profile);
+		ut_buf_reset(&x.outq);
+		return ut_err(err, CACT_ENOMEM, "cannot encode the request");
 	}
 	if ((rc = rt_calls_init(&x.calls, req, err))) {
 		free(profile);
@@ -669,7 +778,12 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 		return ut_err(err, CACT_ENOMEM, "out of memory");
 	}
 	x.start = ut_now_us();
-	rc = rt_slot_acquire(rt, profile, &x.slot, &aerr);
+	if (slot) {
+		x.slot = slot;
+		rc = 0;
+	} else {
+		rc = rt_slot_acquire(rt, profile, &x.slot, &aerr);
+	}
 	x.res->stats.queue_us = ut_now_us() - x.start;
 	if (rc < 0)
 		ut_err(err, rc, "%s", aerr.message);
@@ -689,6 +803,12 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 	}
 	if (rc)
 		goto fail;
+	{
+		struct rt_slot st;
+
+		rt_slot_state(rt, x.slot, &st);
+		x.stops0 = st.stops;
+	}
 	/* An HTTP request frame carries its body in base64. */
 	wire_decoder_init(
 		&x.dec, req->n_domains ? GUEST_FRAME_MAX +
@@ -707,6 +827,21 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 	x.start = ut_now_us();
 	x.timeout_us = req->limits[CACT_LIMIT_TIMEOUT_MS] * 1000;
 	x.deadline = x.start + SETUP_LIMIT_US;
+	if (ctx) {
+		if (!ctx->pid)
+			ctx->pid = pid_of(x.slot->pidfd);
+		if (ctx->started) {
+			/* Ready long ago and stopped since its last run: it goes on and reads the frame. */
+			x.ready = 1;
+			x.outdir = ctx->outdir;
+			x.applied_pid_max = ctx->pid_max;
+			x.applied_userns = ctx->userns;
+			x.deadline = x.start + x.timeout_us;
+			x.calls.deadline_us = x.deadline;
+			syscall(SYS_pidfd_send_signal, x.slot->pidfd, SIGCONT, NULL, 0);
+		}
+		x.cpu_start_us = cpu_of(ctx->pid);
+	}
 	write_frames(&x);
 	supervise(&x);
 	rt_calls_finish(&x.calls);
@@ -739,6 +874,12 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 		goto fail;
 	}
 	x.res->stats.cpu_us = x.slot->cpu_us;
+	if (ctx) {
+		/* The session's CPU is counted from its last stop (or its start). */
+		x.res->stats.cpu_us =
+			x.slot->cpu_us > ctx->cpu_us ? x.slot->cpu_us - ctx->cpu_us : 0;
+		ctx->cpu_us = x.slot->cpu_us;
+	}
 	x.res->stats.peak_rss_kib = x.slot->maxrss_kib;
 	if ((rc = finish_stream(&x.out, &x.res->out, &x.res->out_len, &x.res->out_trunc)) ||
 	    (rc = finish_stream(&x.err, &x.res->err, &x.res->err_len, &x.res->err_trunc)) ||
@@ -753,7 +894,16 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 			.max_depth = req->limits[CACT_LIMIT_OUTPUT_DEPTH],
 		};
 
-		rc = rt_harvest(x.outdir, &caps, x.res);
+		if (ctx) {
+			/* This run's files: those added or changed since the last run. */
+			struct rt_seen after = {0};
+
+			rc = rt_harvest_since(x.outdir, &caps, x.res, &ctx->seen, &after);
+			rt_seen_clear(&ctx->seen);
+			ctx->seen = after;
+		} else {
+			rc = rt_harvest(x.outdir, &caps, x.res);
+		}
 		if (rc < 0) {
 			ut_err(err, rc, "out of memory collecting /output");
 			goto fail;
@@ -772,8 +922,27 @@ CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request
 fail:
 	rt_calls_finish(&x.calls);
 	rt_calls_free_log(&x.calls);
-	if (x.slot)
+	if (ctx) {
+		/* The session keeps its child (and /output) after a run that ended well. */
+		if (x.ready && !ctx->started && x.outdir >= 0) {
+			ctx->outdir = x.outdir;
+			ctx->pid_max = x.applied_pid_max;
+			ctx->userns = x.applied_userns;
+		}
+		x.outdir = -1;
+		if (rc == 0 && *out && session_survives(&x, *out)) {
+			ctx->started = 1;
+		} else {
+			ctx->ended = 1;
+			ut_snprintf(ctx->why, sizeof(ctx->why), "%s in run %u",
+				    *out ? cact_status_name((*out)->status) : err->message,
+				    ctx->run_no);
+			if (x.slot)
+				kill_sandbox(&x);
+		}
+	} else if (x.slot) {
 		rt_slot_release(rt, x.slot);
+	}
 	ut_close(&x.outdir);
 	wire_decoder_reset(&x.dec);
 	ut_buf_reset(&x.out.buf);
@@ -784,4 +953,29 @@ fail:
 	free(profile);
 	cact_result_free(x.res);
 	return rc;
+}
+
+CACT_API int cact_runtime_run(struct cact_runtime *rt, const struct cact_request *req,
+			      struct cact_result **out, struct cact_error *err)
+{
+	return execute(rt, req, NULL, NULL, out, err);
+}
+
+int rt_run_in(struct cact_runtime *rt, const struct cact_request *req, struct rt_slot *slot,
+	      struct rt_session_ctx *ctx, struct cact_result **out, struct cact_error *err)
+{
+	return execute(rt, req, slot, ctx, out, err);
+}
+
+void rt_session_ctx_init(struct rt_session_ctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->outdir = -1;
+}
+
+void rt_session_ctx_clear(struct rt_session_ctx *c)
+{
+	ut_close(&c->outdir);
+	rt_seen_clear(&c->seen);
+	rt_session_ctx_init(c);
 }

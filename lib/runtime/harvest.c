@@ -238,7 +238,8 @@ static void walk_dir(struct walk *w, int dirfd, const char *prefix, uint64_t dep
 	size_t n = 0, cap = 0, i;
 	struct dirent *de;
 	DIR *d;
-	int fd = dup(dirfd);
+	/* Its own open file: a dup would share the offset, and a session walks its /output again. */
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		if (fd >= 0)

@@ -34,6 +34,7 @@
 #include "../util/util.h"
 #include "../wire/ctl.h"
 #include "rt.h"
+#include "session.h"
 #include "zygote.h"
 
 #define STARTUP_TIMEOUT_US (60ull * 1000000)
@@ -774,6 +775,7 @@ static void *control(void *arg)
 			continue;
 		}
 		serve(rt);
+		rt_sessions_tick(rt);
 		p[n].fd = rt->wake;
 		p[n++].events = POLLIN;
 		p[n].fd = rt->gen.ctl;

@@ -86,7 +86,7 @@ struct cact_runtime {
 	unsigned spawn_failures;
 	char spawn_msg[256];
 	uint64_t executions, busy, restarts;
-	struct cact_session *sessions; /* live ones, for the idle and lifetime checks */
+	struct cact_sandbox_session *sessions; /* live ones, for the idle and lifetime checks */
 	unsigned n_sessions, max_sessions;
 	cact_runtime_event_fn event_fn;
 	void *event_user;
