@@ -45,6 +45,10 @@ static const char help[] =
 	"  --json                 print each run's transcript as one JSON line\n"
 	"  --instructions TEXT    extra instructions for the model\n"
 	"  --tools-visible        offer the sandbox's tools to the model directly too\n"
+	"  --persistent           one Python interpreter per conversation: variables,\n"
+	"                         imports and files persist between execute_code calls\n"
+	"                         (as \"sessions\": {\"enabled\": true} in --config); it\n"
+	"                         is not saved with --session\n"
 	"  --isolation full|reduced as for cact exec\n"
 	"  --mcp-server NAME=COMMAND [ARGS...]\n"
 	"                         an MCP server (stdio) whose tools the code calls as\n"
@@ -71,6 +75,7 @@ enum {
 	O_JSON,
 	O_INSTR,
 	O_VISIBLE,
+	O_PERSISTENT,
 	O_ISOLATION,
 	O_MCP_SERVER,
 	O_MCP_URL,
@@ -448,6 +453,7 @@ int cmd_agent(int argc, char **argv)
 		[O_JSON] = {"json", 0, OPT_FLAG},
 		[O_INSTR] = {"instructions", 0, OPT_VALUE},
 		[O_VISIBLE] = {"tools-visible", 0, OPT_FLAG},
+		[O_PERSISTENT] = {"persistent", 0, OPT_FLAG},
 		[O_ISOLATION] = {"isolation", 0, OPT_VALUE},
 		[O_MCP_SERVER] = {"mcp-server", 0, OPT_VALUE | OPT_REPEAT},
 		[O_MCP_URL] = {"mcp-url", 0, OPT_VALUE | OPT_REPEAT},
@@ -523,6 +529,9 @@ int cmd_agent(int argc, char **argv)
 		cli_error("agent", "%s", err.message);
 		goto out;
 	}
+	/* On top of the file's "sessions" (whose timeouts stay): the option only turns it on. */
+	if (o[O_PERSISTENT].count)
+		cact_codeact_set_persistent(cc, 1);
 	if (cli_add_mcp_servers("agent", cc, o[O_MCP_SERVER].values, o[O_MCP_SERVER].count,
 				o[O_MCP_URL].values, o[O_MCP_URL].count))
 		goto out;

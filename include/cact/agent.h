@@ -104,6 +104,10 @@ CACT_API int cact_chat_complete(struct cact_chat *c, const char *messages_json,
  * A conversation: the messages so far (without the instructions, which are
  * rebuilt each run) and each context provider's state by provider name.
  * Serializes to {"version":1,"messages":[...],"state":{name: value}}.
+ * What a provider keeps for the conversation in this process only (the
+ * persistent CodeAct provider's sandbox session) is not serialized, and
+ * ends with cact_session_free or the agent's cact_agent_free, whichever
+ * comes first.
  */
 struct cact_session;
 
@@ -163,6 +167,21 @@ CACT_API const char *cact_run_context_final_text(const struct cact_run_context *
  * tools_visible, cc's tools are also offered to the model directly (and the
  * instructions say so). *out is then given to cact_agent_add_provider,
  * which takes over its release.
+ *
+ * When cc is persistent at the start of a run (cact_codeact_set_persistent,
+ * or the configuration file's "sessions"), each conversation gets one
+ * sandbox session on cc's runtime, started at its first execute_code with
+ * that run's configuration and kept for its later runs: execute_code takes
+ * cact_codeact_session_input_schema (code, and reset to start over with a
+ * fresh interpreter), and a call after the session ended (a timeout, a
+ * crash, a limit) is answered with why and how to reset. The session ends
+ * with the conversation (cact_session_free) or the agent (cact_agent_free),
+ * whichever goes first; the runtime must outlive it. The "codeact" state
+ * then holds "sandbox_session": {"persistent": true, "runs": N, "saved":
+ * false}: the interpreter, N runs in, is not saved with the conversation.
+ * A conversation loaded from such a save, with N above 0, starts with a
+ * fresh interpreter, and its next prompt reaches the model after a note
+ * that says so (in the same user message, kept in the conversation).
  */
 CACT_API int cact_codeact_provider(struct cact_codeact *cc, int tools_visible,
 				   struct cact_context_provider *out, struct cact_error *err);

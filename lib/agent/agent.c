@@ -208,6 +208,16 @@ CACT_API const char *cact_run_context_final_text(const struct cact_run_context *
 	return ctx->final_text;
 }
 
+int agent_run_context_add_note(struct cact_run_context *ctx, const char *text,
+			       struct cact_error *err)
+{
+	if (!text)
+		return ut_err(err, CACT_EINVAL, "a note is NULL");
+	if (json_array_append_new(ctx->notes, json_string(text)))
+		return ut_err(err, CACT_EINVAL, "a note is not valid UTF-8");
+	return 0;
+}
+
 /* ---- the run ---- */
 
 static void emit(const struct cact_run_context *ctx, struct cact_event *ev)
@@ -459,6 +469,28 @@ static int step(struct cact_run_context *ctx, struct cact_chat *chat, json_t *to
 	return 0;
 }
 
+/* The prompt as a user message, after the providers' notes (agent_run_context_add_note). */
+static json_t *prompt_message(const struct cact_run_context *ctx, const char *prompt)
+{
+	json_t *item, *m = NULL;
+	struct ut_buf b;
+	size_t i;
+	int rc = 0;
+
+	if (!json_array_size(ctx->notes))
+		return json_pack("{s:s, s:s}", "role", "user", "content", prompt);
+	/* The caller's prompt, whatever its size: no cap beyond the memory's. */
+	ut_buf_init(&b, (size_t)-1 / 2);
+	json_array_foreach(ctx->notes, i, item) {
+		if (!rc)
+			rc = ut_buf_addf(&b, "%s\n\n", json_string_value(item));
+	}
+	if (!rc && !(rc = ut_buf_add(&b, prompt, strlen(prompt))))
+		m = json_pack("{s:s, s:s%}", "role", "user", "content", b.p, b.len);
+	ut_buf_reset(&b);
+	return m;
+}
+
 static void context_clear(struct cact_run_context *ctx)
 {
 	size_t i;
@@ -470,6 +502,7 @@ static void context_clear(struct cact_run_context *ctx)
 		cact_tool_unref(ctx->tools[i]);
 	free(ctx->tools);
 	json_decref(ctx->instructions);
+	json_decref(ctx->notes);
 }
 
 /* Copies what the run needs from the agent (lock held). */
@@ -478,9 +511,10 @@ static int context_from(struct cact_run_context *ctx, const struct cact_agent *a
 	size_t i;
 
 	ctx->instructions = json_array();
+	ctx->notes = json_array();
 	ctx->direct = calloc(a->n_tools + 1, sizeof(*ctx->direct));
 	ctx->tools = calloc(a->n_tools + 1, sizeof(*ctx->tools));
-	if (!ctx->instructions || !ctx->direct || !ctx->tools)
+	if (!ctx->instructions || !ctx->notes || !ctx->direct || !ctx->tools)
 		return -1;
 	if (a->instructions && a->instructions[0] &&
 	    json_array_append_new(ctx->instructions, json_string(a->instructions)))
@@ -523,7 +557,7 @@ CACT_API int cact_agent_run(struct cact_agent *a, struct cact_session *session, 
 		n_providers = a->n_providers;
 	}
 	pthread_mutex_unlock(&a->lock);
-	if (!ctx.instructions || !ctx.tools || (a->n_providers && !providers)) {
+	if (!ctx.instructions || !ctx.notes || !ctx.tools || (a->n_providers && !providers)) {
 		rc = ut_err(err, CACT_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -536,11 +570,11 @@ CACT_API int cact_agent_run(struct cact_agent *a, struct cact_session *session, 
 	}
 	ctx.current = NULL;
 	tools = tools_json(ctx.tools, ctx.n_tools);
-	if (!tools ||
-	    remember(&ctx, run, json_pack("{s:s, s:s}", "role", "user", "content", prompt))) {
+	if (!tools || remember(&ctx, run, prompt_message(&ctx, prompt))) {
 		rc = ut_err(err, CACT_EINVAL, "the prompt is not valid UTF-8, or out of memory");
 		goto out;
 	}
+	ctx.prompted = 1;
 	run->stop = CACT_STOP_MAX_STEPS;
 	while (!done && run->steps < max_steps) {
 		ctx.step = ++run->steps;

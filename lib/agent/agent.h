@@ -8,10 +8,38 @@
 
 #include <cact/agent.h>
 
+struct agent_attachment;
+
 struct cact_session {
-	json_t *messages; /* array of message objects */
-	json_t *state;	  /* object: provider name -> any JSON */
+	json_t *messages;		   /* array of message objects */
+	json_t *state;			   /* object: provider name -> any JSON */
+	struct agent_attachment *attached; /* what providers keep for it (agent_attach) */
 };
+
+/*
+ * What a provider keeps for one conversation and nothing else may see (the
+ * CodeAct provider's sandbox session). It is linked into the conversation
+ * and into its owner's list, and dropped exactly once, by whichever goes
+ * first: cact_session_free, or the owner's agent_drop_owner (its release
+ * hook, when the agent is freed). One lock of the agent layer guards the
+ * links of every attachment; drop runs without it, and frees a.
+ */
+struct agent_attachment {
+	struct agent_attachment **owner;	  /* the owner's list, and its key */
+	struct cact_session *session;		  /* whose it is */
+	struct agent_attachment *s_next, *o_next; /* in session->attached, in *owner */
+	void (*drop)(struct agent_attachment *a);
+};
+
+/* Links a (owned from now on by the two lists) into s and into *owner. */
+void agent_attach(struct cact_session *s, struct agent_attachment **owner,
+		  struct agent_attachment *a);
+/* owner's attachment in s, NULL when none. Borrowed while s is in a run. */
+struct agent_attachment *agent_attached(struct cact_session *s, struct agent_attachment **owner);
+/* Unlinks a and drops it. */
+void agent_detach(struct agent_attachment *a);
+/* Unlinks and drops every attachment of an owner (its release hook). */
+void agent_drop_owner(struct agent_attachment **owner);
 
 struct cact_agent {
 	pthread_mutex_t lock; /* guards everything below */
@@ -36,7 +64,19 @@ struct cact_run_context {
 	const struct cact_run_options *opts;
 	const char *final_text;
 	unsigned step;
+	json_t *notes; /* array of strings for the model, sent in front of the prompt */
+	int prompted;  /* the prompt, notes included, is in the session */
 };
+
+/*
+ * A note the model reads once, at the start of this run (from before_run):
+ * it goes in front of the prompt, in the same user message, and stays in
+ * the conversation with it. A second user message, or a system message in
+ * the middle of the conversation, is refused by chat templates that want
+ * roles to alternate or one system message first (many local servers).
+ */
+int agent_run_context_add_note(struct cact_run_context *ctx, const char *text,
+			       struct cact_error *err);
 
 struct cact_run {
 	enum cact_stop stop;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Sessions: the messages of a conversation and the providers' state, as
- * JSON that survives the process.
+ * JSON that survives the process, and what providers keep for one
+ * conversation in this process only (attachments).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,10 +30,111 @@ CACT_API int cact_session_new(struct cact_session **out)
 	return 0;
 }
 
+/* Guards the links of every attachment: conversations and owners may go on different threads. */
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Unlinks a from its owner's list (lock held). */
+static void unlink_owner(struct agent_attachment *a)
+{
+	struct agent_attachment **pp;
+
+	for (pp = a->owner; *pp; pp = &(*pp)->o_next) {
+		if (*pp == a) {
+			*pp = a->o_next;
+			break;
+		}
+	}
+	a->o_next = NULL;
+}
+
+/* Unlinks a from its conversation (lock held). */
+static void unlink_session(struct agent_attachment *a)
+{
+	struct agent_attachment **pp;
+
+	for (pp = &a->session->attached; *pp; pp = &(*pp)->s_next) {
+		if (*pp == a) {
+			*pp = a->s_next;
+			break;
+		}
+	}
+	a->s_next = NULL;
+	a->session = NULL;
+}
+
+void agent_attach(struct cact_session *s, struct agent_attachment **owner,
+		  struct agent_attachment *a)
+{
+	pthread_mutex_lock(&attach_lock);
+	a->owner = owner;
+	a->session = s;
+	a->s_next = s->attached;
+	s->attached = a;
+	a->o_next = *owner;
+	*owner = a;
+	pthread_mutex_unlock(&attach_lock);
+}
+
+struct agent_attachment *agent_attached(struct cact_session *s, struct agent_attachment **owner)
+{
+	struct agent_attachment *a;
+
+	pthread_mutex_lock(&attach_lock);
+	for (a = s->attached; a && a->owner != owner; a = a->s_next)
+		;
+	pthread_mutex_unlock(&attach_lock);
+	return a;
+}
+
+void agent_detach(struct agent_attachment *a)
+{
+	pthread_mutex_lock(&attach_lock);
+	unlink_owner(a);
+	unlink_session(a);
+	pthread_mutex_unlock(&attach_lock);
+	a->drop(a);
+}
+
+void agent_drop_owner(struct agent_attachment **owner)
+{
+	struct agent_attachment *list, *a;
+
+	pthread_mutex_lock(&attach_lock);
+	list = *owner;
+	*owner = NULL;
+	for (a = list; a; a = a->o_next)
+		unlink_session(a);
+	pthread_mutex_unlock(&attach_lock);
+	while ((a = list)) {
+		list = a->o_next;
+		a->drop(a);
+	}
+}
+
+/* Unlinks and drops every attachment of s. */
+static void drop_session(struct cact_session *s)
+{
+	struct agent_attachment *list, *a;
+
+	pthread_mutex_lock(&attach_lock);
+	list = s->attached;
+	s->attached = NULL;
+	for (a = list; a; a = a->s_next) {
+		unlink_owner(a);
+		a->session = NULL;
+	}
+	pthread_mutex_unlock(&attach_lock);
+	while ((a = list)) {
+		list = a->s_next;
+		a->drop(a);
+	}
+}
+
 CACT_API void cact_session_free(struct cact_session *s)
 {
 	if (!s)
 		return;
+	drop_session(s);
 	json_decref(s->messages);
 	json_decref(s->state);
 	free(s);

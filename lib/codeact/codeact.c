@@ -441,7 +441,7 @@ CACT_API int cact_codeact_set_limit(struct cact_codeact *cc, enum cact_limit whi
 
 CACT_API char *cact_codeact_description(const struct cact_codeact *cc)
 {
-	return LOCKED(cc, cc_describe(cc));
+	return LOCKED(cc, cc_describe(cc, cc->persistent));
 }
 
 CACT_API char *cact_codeact_state(const struct cact_codeact *cc)
@@ -455,7 +455,8 @@ const char *cc_live_description(struct cact_codeact *cc)
 	char *text, **grown;
 
 	pthread_mutex_lock(&cc->lock);
-	text = cc_describe(cc);
+	/* A hand-wired execute_code has no conversation to keep a session for: each call is fresh. */
+	text = cc_describe(cc, 0);
 	if (text && cc->live_desc && strcmp(text, cc->live_desc) == 0) {
 		free(text);
 	} else if (text && !cc->live_desc) {

@@ -35,7 +35,8 @@ struct cact_codeact {
 enum cact_approval cc_effective_approval(const struct cact_codeact *cc);
 
 /* Texts and state from a configuration (lock held or a private copy). Owned. */
-char *cc_describe(const struct cact_codeact *cc);
+/* persistent: the text for a caller that keeps a session per conversation. */
+char *cc_describe(const struct cact_codeact *cc, int persistent);
 char *cc_state(const struct cact_codeact *cc);
 
 /*

@@ -226,7 +226,7 @@ static void describe_limits(struct ut_buf *b, const struct cact_request *cfg)
 	ut_buf_addf(b, ".\n");
 }
 
-char *cc_describe(const struct cact_codeact *cc)
+char *cc_describe(const struct cact_codeact *cc, int persistent)
 {
 	const struct cact_request *cfg = cc->cfg;
 	struct ut_buf b;

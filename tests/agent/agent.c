@@ -1867,6 +1867,575 @@ START_TEST(codeact_tool_approval_follows_config)
 }
 END_TEST
 
+/* ---- persistent: one sandbox session per conversation ---- */
+
+/* The parameters schema of the offered function name (borrowed), NULL when not offered. */
+static json_t *tool_params(json_t *req, const char *name)
+{
+	json_t *t;
+	size_t i;
+
+	json_array_foreach(json_object_get(req, "tools"), i, t) {
+		json_t *fn = json_object_get(t, "function");
+
+		if (strcmp(jstr(fn, "name"), name) == 0)
+			return json_object_get(fn, "parameters");
+	}
+	return NULL;
+}
+
+/* The content of the request's last user message. Borrowed. */
+static const char *last_user(json_t *req)
+{
+	const char *last = NULL;
+	json_t *m;
+	size_t i;
+
+	json_array_foreach(json_object_get(req, "messages"), i, m) {
+		if (strcmp(jstr(m, "role"), "user") == 0)
+			last = jstr(m, "content");
+	}
+	ck_assert_msg(last != NULL, "the request has no user message");
+	return last;
+}
+
+static struct cact_codeact *cc_persistent(struct cact_runtime *rt)
+{
+	struct cact_codeact *cc = cc_new(rt);
+
+	cact_codeact_set_persistent(cc, 1);
+	return cc;
+}
+
+/* The "sandbox_session" the session records under "codeact" (owned), NULL when none. */
+static json_t *sandbox_state(const struct cact_session *s)
+{
+	char *st = cact_session_state_json(s, "codeact");
+	json_t *v = st ? json_loads(st, 0, NULL) : NULL, *ss;
+
+	ck_assert_ptr_nonnull(v);
+	ss = json_incref(json_object_get(v, "sandbox_session"));
+	json_decref(v);
+	cact_free(st);
+	return ss;
+}
+
+/* One execute_code call with code (backquotes for quotes), as a script step's response. */
+#define EXEC_CALL(id, code)                       \
+	"`response`: {`tool_calls`: [{`id`: `" id \
+	"`, `name`: `execute_code`, `arguments`: {`code`: `" code "`}}]}"
+
+START_TEST(persistent_state_per_conversation)
+{
+	struct fake f;
+	struct cact_runtime *rt = t_runtime();
+	struct cact_codeact *cc = cc_persistent(rt);
+	struct cact_chat *chat;
+	struct cact_agent *a;
+	struct cact_session *s1 = session_new(), *s2 = session_new();
+	struct cact_run *r;
+	const char *sys, *desc;
+	char *ci;
+	json_t *log, *params;
+	size_t n, i;
+
+	fake_start(
+		&f,
+		"["
+		"{`match`: {`last_user_contains`: `set x`},"
+		" `expect`: {`has_tool`: `execute_code`}, " EXEC_CALL(
+			"c1",
+			"x = 41") "},"
+				  "{`match`: {`last_user_contains`: `set x`}, " EXEC_CALL(
+					  "c2",
+					  "print(x + 1)") "},"
+							  "{`match`: {`last_user_contains`: `set "
+							  "x`}, `response`: {`content`: `set`}},"
+							  "{`match`: {`last_user_contains`: "
+							  "`other`}, " EXEC_CALL(
+								  "c3",
+								  "print('x' in dir())") "},"
+											 "{`match`:"
+											 " {`last_"
+											 "user_"
+											 "contains`"
+											 ": "
+											 "`other`},"
+											 " `"
+											 "response`"
+											 ": "
+											 "{`"
+											 "content`:"
+											 " `other`}"
+											 "},"
+											 "{`match`:"
+											 " {`last_"
+											 "user_"
+											 "contains`"
+											 ": `read "
+											 "x`},"
+											 " " EXEC_CALL(
+												 "c"
+												 "4",
+												 "p"
+												 "r"
+												 "i"
+												 "n"
+												 "t"
+												 "("
+												 "x"
+												 ")") "},"
+												      "{`match`: {`last_user_contains`: `read x`}, `response`: {`content`: `read`}}]");
+	chat = chat_new(&f, 0, 0);
+	a = agent_new(chat, NULL);
+	add_provider(a, cc, 0);
+	r = run_ok(a, s1, "set x", NULL);
+	assert_final(r, "set", 3);
+	cact_run_free(r);
+	/* Another conversation, while the first one's interpreter lives: none of its variables. */
+	r = run_ok(a, s2, "other", NULL);
+	assert_final(r, "other", 2);
+	cact_run_free(r);
+	/* A later run of the first conversation finds its interpreter as it left it. */
+	r = run_ok(a, s1, "read x", NULL);
+	assert_final(r, "read", 2);
+	cact_run_free(r);
+
+	log = fake_log_n(&f, 7);
+	ck_assert_str_eq(tool_content(log_req(log, 1), "c1"),
+			 "Code executed successfully without output.\n");
+	ck_assert_str_eq(tool_content(log_req(log, 2), "c2"), "42\n");
+	ck_assert_str_eq(tool_content(log_req(log, 4), "c3"), "False\n");
+	ck_assert_str_eq(tool_content(log_req(log, 6), "c4"), "41\n");
+	/* What the model read: the instructions and the description say state persists ... */
+	ci = cact_codeact_instructions(cc, 0);
+	ck_assert_msg(strstr(ci, "keeps its state between calls") != NULL, "%s", ci);
+	for (i = 0; i < 7; i++) {
+		sys = system_text(log_req(log, i), &n);
+		ck_assert_uint_eq(n, 1);
+		ck_assert_msg(sys && strstr(sys, ci), "request %zu, system: %s", i, sys);
+		desc = tool_description(log_req(log, i), "execute_code");
+		ck_assert_msg(desc && strstr(desc, "State persists between runs"),
+			      "description: %s", desc);
+		/* ... and the schema is the session one: code and an optional reset. */
+		params = tool_params(log_req(log, i), "execute_code");
+		ck_assert_ptr_nonnull(
+			json_object_get(json_object_get(params, "properties"), "reset"));
+		ck_assert_str_eq(
+			jstr(json_object_get(json_object_get(params, "properties"), "reset"),
+			     "type"),
+			"boolean");
+		ck_assert_uint_eq(json_array_size(json_object_get(params, "required")), 1);
+	}
+
+	cact_free(ci);
+	json_decref(log);
+	cact_session_free(s1);
+	cact_session_free(s2);
+	cact_agent_free(a);
+	cact_chat_free(chat);
+	cact_codeact_free(cc);
+	cact_runtime_free(rt);
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(persistent_ended_session_and_reset)
+{
+	struct fake f;
+	struct cact_runtime *rt = t_runtime();
+	struct cact_codeact *cc = cc_persistent(rt);
+	struct cact_chat *chat;
+	struct cact_agent *a;
+	struct cact_session *s = session_new();
+	struct cact_error err = {0};
+	struct events ev;
+	struct cact_run_options o = {.on_event = on_event, .event_user = &ev};
+	struct cact_run *r;
+	const struct rec *res;
+	const char *t;
+	json_t *log;
+
+	fake_start(
+		&f,
+		"["
+		"{`match`: {`last_user_contains`: `go`}, " EXEC_CALL(
+			"c1",
+			"x = 1") "},"
+				 "{`match`: {`last_tool_contains`: `without output`}, " EXEC_CALL(
+					 "c2",
+					 "import time; time.sleep(60)") "},"
+									"{`match`: "
+									"{`last_tool_contains`: "
+									"`[Session "
+									"ended]`}, " EXEC_CALL(
+										"c3",
+										"print(x)") "},"
+											    "{`"
+											    "match`"
+											    ": "
+											    "{`"
+											    "last_"
+											    "tool_"
+											    "contai"
+											    "ns`: "
+											    "`faile"
+											    "d: "
+											    "sessio"
+											    "n "
+											    "ended`"
+											    "},"
+											    " `"
+											    "respon"
+											    "se`: "
+											    "{`"
+											    "tool_"
+											    "calls`"
+											    ": "
+											    "[{`id`"
+											    ": "
+											    "`c4`, "
+											    "`name`"
+											    ": "
+											    "`execu"
+											    "te_"
+											    "code`,"
+											    " `"
+											    "argume"
+											    "nts`:"
+											    "   "
+											    "{`"
+											    "code`:"
+											    " `"
+											    "print("
+											    "'x' "
+											    "in "
+											    "dir())"
+											    "; y = "
+											    "5`, "
+											    "`reset"
+											    "`: "
+											    "true}}"
+											    "]}},"
+											    "{`"
+											    "match`"
+											    ": "
+											    "{`"
+											    "last_"
+											    "tool_"
+											    "contai"
+											    "ns`: "
+											    "`False"
+											    "`},"
+											    " " EXEC_CALL(
+												    "c5",
+												    "print(y)") "},"
+														"{`match`: {`last_tool_contains`: `5`},"
+														" `response`: {`tool_calls`: [{`id`: `c6`, `name`: `execute_code`, `arguments`:"
+														"   {`code`: `print('y' in dir())`, `reset`: true}}]}},"
+														"{`match`: {`last_tool_contains`: `False`}, `response`: {`content`: `done`}}]");
+	events_init(&ev);
+	/* A run of a second at most: the sleeping one ends the session. */
+	ck_assert_int_eq(cact_codeact_set_limit(cc, CACT_LIMIT_TIMEOUT_MS, 1000, &err), 0);
+	chat = chat_new(&f, 0, 0);
+	a = agent_new(chat, NULL);
+	add_provider(a, cc, 0);
+	r = run_ok(a, s, "go", &o);
+	assert_final(r, "done", 7);
+
+	log = fake_log_n(&f, 7);
+	/* The run that ended the session says so, and how to start over ... */
+	t = tool_content(log_req(log, 2), "c2");
+	ck_assert_msg(t && strstr(t, "[Execution error]") && strstr(t, "[Session ended]") &&
+			      strstr(t, "timeout in run 2") &&
+			      strstr(t, "call execute_code with reset=true to start over"),
+		      "c2: %s", t);
+	/* ... and so does every later call until a reset. */
+	ck_assert_str_eq(tool_content(log_req(log, 3), "c3"),
+			 "Error: tool 'execute_code' failed: session ended: timeout in run 2; call "
+			 "execute_code with reset=true to start over");
+	/* The reset is a fresh interpreter, which then keeps its own state. */
+	ck_assert_str_eq(tool_content(log_req(log, 4), "c4"), "False\n");
+	ck_assert_str_eq(tool_content(log_req(log, 5), "c5"), "5\n");
+	/* A reset of a live session forgets too. */
+	ck_assert_str_eq(tool_content(log_req(log, 6), "c6"), "False\n");
+	res = event_nth(&ev, CACT_EVENT_TOOL_RESULT, 1);
+	ck_assert(res && !res->ok && res->status == CACT_STATUS_TIMEOUT);
+	res = event_nth(&ev, CACT_EVENT_TOOL_RESULT, 2);
+	ck_assert(res && !res->ok && !res->has_result);
+	res = event_nth(&ev, CACT_EVENT_TOOL_RESULT, 3);
+	ck_assert(res && res->ok);
+
+	json_decref(log);
+	cact_run_free(r);
+	cact_session_free(s);
+	cact_agent_free(a);
+	cact_chat_free(chat);
+	cact_codeact_free(cc);
+	cact_runtime_free(rt);
+	events_free(&ev);
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(persistent_restored_starts_fresh)
+{
+	struct fake f;
+	struct cact_runtime *rt = t_runtime();
+	struct cact_codeact *cc = cc_persistent(rt);
+	struct cact_chat *chat;
+	struct cact_agent *a;
+	struct cact_session *s = session_new(), *back = NULL;
+	struct cact_error err = {0};
+	struct cact_run *r;
+	const char *u;
+	char *saved;
+	json_t *log, *ss, *want;
+
+	fake_start(
+		&f,
+		"["
+		"{`match`: {`last_user_contains`: `remember`}, " EXEC_CALL(
+			"c1",
+			"x = 41") "},"
+				  "{`match`: {`last_user_contains`: `remember`}, `response`: "
+				  "{`content`: `kept`}},"
+				  "{`match`: {`last_user_contains`: `use x`,"
+				  "           `any_message_contains`: `starts with a fresh "
+				  "interpreter`}, " EXEC_CALL(
+					  "c2",
+					  "print('x' in dir())") "},"
+								 "{`match`: {`last_user_contains`: "
+								 "`use x`}, `response`: "
+								 "{`content`: `gone`}},"
+								 "{`match`: {`last_user_contains`: "
+								 "`again`}, `response`: "
+								 "{`content`: `ok`}}]");
+	chat = chat_new(&f, 0, 0);
+	a = agent_new(chat, NULL);
+	add_provider(a, cc, 0);
+	r = run_ok(a, s, "remember", NULL);
+	assert_final(r, "kept", 2);
+	cact_run_free(r);
+	/* The saved conversation says that the interpreter, which had one run, is not in it. */
+	ss = sandbox_state(s);
+	want = json_pack("{s:b, s:i, s:b}", "persistent", 1, "runs", 1, "saved", 0);
+	ck_assert_msg(json_equal(ss, want), "sandbox_session: %s", json_dumps(ss, JSON_COMPACT));
+	json_decref(ss);
+	saved = cact_session_to_json(s);
+	ck_assert_ptr_nonnull(saved);
+	cact_session_free(s);
+
+	ck_assert_msg(cact_session_load(saved, &back, &err) == 0, "%s", err.message);
+	cact_free(saved);
+	r = run_ok(a, back, "use x", NULL);
+	assert_final(r, "gone", 2);
+	cact_run_free(r);
+	r = run_ok(a, back, "again", NULL);
+	assert_final(r, "ok", 1);
+	cact_run_free(r);
+
+	log = fake_log_n(&f, 5);
+	/* Told once, in front of the prompt, in the prompt's own message ... */
+	u = last_user(log_req(log, 2));
+	ck_assert_msg(strncmp(u, "[Note: ", 7) == 0 && strstr(u, "fresh interpreter") &&
+			      strlen(u) > 7 && strcmp(u + strlen(u) - 7, "\n\nuse x") == 0,
+		      "user: %s", u);
+	ck_assert_str_eq(last_user(log_req(log, 4)), "again");
+	/* ... and indeed without the old variables. */
+	ck_assert_str_eq(tool_content(log_req(log, 3), "c2"), "False\n");
+	ss = sandbox_state(back);
+	ck_assert_int_eq(json_integer_value(json_object_get(ss, "runs")), 1);
+	ck_assert(json_is_false(json_object_get(ss, "saved")));
+
+	json_decref(ss);
+	json_decref(want);
+	json_decref(log);
+	cact_session_free(back);
+	cact_agent_free(a);
+	cact_chat_free(chat);
+	cact_codeact_free(cc);
+	cact_runtime_free(rt);
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(persistent_sessions_end_with_conversation_or_agent)
+{
+	struct fake f;
+	struct cact_runtime_options ro;
+	struct cact_runtime *rt;
+	struct cact_codeact *cc;
+	struct cact_chat *chat;
+	struct cact_agent *a1, *a2;
+	struct cact_session *s1 = session_new(), *s2 = session_new(), *s3 = session_new();
+	struct cact_run *r;
+	const char *t;
+	json_t *log;
+
+	fake_start(
+		&f,
+		"["
+		"{`match`: {`last_user_contains`: `one`}, " EXEC_CALL(
+			"c1",
+			"x = 1") "},"
+				 "{`match`: {`last_user_contains`: `one`}, `response`: {`content`: "
+				 "`1`}},"
+				 "{`match`: {`last_user_contains`: `two`}, " EXEC_CALL(
+					 "c2",
+					 "print(2)") "},"
+						     "{`match`: {`last_user_contains`: `two`}, "
+						     "`response`: {`content`: `2`}},"
+						     "{`match`: {`last_user_contains`: "
+						     "`three`}, " EXEC_CALL(
+							     "c3",
+							     "print(3)") "},"
+									 "{`match`: "
+									 "{`last_user_contains`: "
+									 "`three`}, `response`: "
+									 "{`content`: `3`}},"
+									 "{`match`: "
+									 "{`last_user_contains`: "
+									 "`four`}, " EXEC_CALL(
+										 "c4",
+										 "print(4)") "},"
+											     "{`"
+											     "match"
+											     "`: "
+											     "{`"
+											     "last_"
+											     "user_"
+											     "conta"
+											     "ins`:"
+											     " `"
+											     "four`"
+											     "}, "
+											     "`resp"
+											     "onse`"
+											     ": "
+											     "{`"
+											     "conte"
+											     "nt`: "
+											     "`4`}}"
+											     "]");
+	/* Room for one sandbox session: a leaked one would show. */
+	cact_runtime_options_init(&ro);
+	ro.max_sessions = 1;
+	rt = t_runtime_opts(&ro);
+	cc = cc_persistent(rt);
+	chat = chat_new(&f, 0, 0);
+	a1 = agent_new(chat, NULL);
+	add_provider(a1, cc, 0);
+	r = run_ok(a1, s1, "one", NULL);
+	cact_run_free(r);
+	/* A second conversation needs a second session: refused while the first lives. */
+	r = run_ok(a1, s2, "two", NULL);
+	cact_run_free(r);
+	/* Freeing the first conversation ends its session. */
+	cact_session_free(s1);
+	r = run_ok(a1, s2, "three", NULL);
+	cact_run_free(r);
+	/* Freeing the agent ends the sessions of the conversations still there. */
+	cact_agent_free(a1);
+	a2 = agent_new(chat, NULL);
+	add_provider(a2, cc, 0);
+	r = run_ok(a2, s3, "four", NULL);
+	cact_run_free(r);
+
+	log = fake_log_n(&f, 8);
+	t = tool_content(log_req(log, 3), "c2");
+	ck_assert_msg(t && strstr(t, "too many sessions"), "c2: %s", t);
+	ck_assert_str_eq(tool_content(log_req(log, 5), "c3"), "3\n");
+	ck_assert_str_eq(tool_content(log_req(log, 7), "c4"), "4\n");
+
+	json_decref(log);
+	cact_session_free(s2); /* after its agent: nothing left to end */
+	cact_session_free(s3);
+	cact_agent_free(a2);
+	cact_chat_free(chat);
+	cact_codeact_free(cc);
+	cact_runtime_free(rt);
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(not_persistent_unchanged)
+{
+	struct fake f;
+	struct cact_runtime *rt = t_runtime();
+	struct cact_codeact *cc = cc_new(rt);
+	struct cact_chat *chat;
+	struct cact_agent *a;
+	struct cact_session *s = session_new(), *back = NULL;
+	struct cact_error err = {0};
+	struct cact_run *r;
+	const char *t;
+	char *saved, *st;
+	json_t *log, *params, *want;
+
+	fake_start(
+		&f,
+		"["
+		"{`match`: {`last_user_contains`: `go`}, " EXEC_CALL(
+			"c1",
+			"x = 41") "},"
+				  "{`match`: {`last_user_contains`: `go`}, " EXEC_CALL(
+					  "c2",
+					  "print('x' in dir())") "},"
+								 "{`match`: {`last_user_contains`: "
+								 "`go`},"
+								 " `response`: {`tool_calls`: "
+								 "[{`id`: `c3`, `name`: "
+								 "`execute_code`, `arguments`:"
+								 "   {`code`: `print(1)`, `reset`: "
+								 "true}}]}},"
+								 "{`match`: {`last_user_contains`: "
+								 "`go`}, `response`: {`content`: "
+								 "`done`}},"
+								 "{`match`: {`last_user_contains`: "
+								 "`more`}, `response`: {`content`: "
+								 "`ok`}}]");
+	chat = chat_new(&f, 0, 0);
+	a = agent_new(chat, NULL);
+	add_provider(a, cc, 0);
+	r = run_ok(a, s, "go", NULL);
+	assert_final(r, "done", 4);
+	cact_run_free(r);
+	saved = cact_session_to_json(s);
+	ck_assert_int_eq(cact_session_load(saved, &back, &err), 0);
+	r = run_ok(a, back, "more", NULL);
+	assert_final(r, "ok", 1);
+	cact_run_free(r);
+
+	log = fake_log_n(&f, 5);
+	/* Every call starts fresh, and there is nothing to reset. */
+	ck_assert_str_eq(tool_content(log_req(log, 2), "c2"), "False\n");
+	t = tool_content(log_req(log, 3), "c3");
+	ck_assert_msg(t && strncmp(t, "Error: the arguments do not match", 33) == 0, "c3: %s", t);
+	params = tool_params(log_req(log, 0), "execute_code");
+	want = json_loads(cact_codeact_input_schema(), 0, NULL);
+	ck_assert_msg(json_equal(params, want), "parameters: %s", json_dumps(params, JSON_COMPACT));
+	t = tool_description(log_req(log, 0), "execute_code");
+	ck_assert_msg(t && strstr(t, "Every run starts fresh"), "description: %s", t);
+	/* Nothing about an interpreter in the saved conversation, and no note after loading. */
+	st = cact_session_state_json(back, "codeact");
+	ck_assert_msg(st && !strstr(st, "sandbox_session"), "state: %s", st);
+	ck_assert_str_eq(last_user(log_req(log, 4)), "more");
+
+	cact_free(st);
+	cact_free(saved);
+	json_decref(want);
+	json_decref(log);
+	cact_session_free(s);
+	cact_session_free(back);
+	cact_agent_free(a);
+	cact_chat_free(chat);
+	cact_codeact_free(cc);
+	cact_runtime_free(rt);
+	fake_stop(&f);
+}
+END_TEST
+
 /* ---- cact agent ---- */
 
 /*
@@ -2017,6 +2586,101 @@ START_TEST(cli_session_file)
 	free(err);
 	free(path);
 	free(cfg);
+	t_rmtree(dir);
+	free(dir);
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(cli_persistent_session_file)
+{
+	struct fake f;
+	char *dir = t_tmpdir(), *cfg = cli_config(dir, 0), *out = NULL, *err = NULL;
+	char *path = t_fmt("%s/chat.json", dir), *cfg2 = t_fmt("%s/sessions.json", dir);
+	char *text;
+	json_t *log, *saved, *ss, *want;
+	json_error_t jerr;
+	size_t i;
+	int rc;
+
+	fake_start(&f, "["
+		       "{`match`: {`last_user_contains`: `set x`},"
+		       " `expect`: {`system_contains`: `keeps its state between "
+		       "calls`}, " EXEC_CALL(
+			       "c1", "x = 20") "},"
+					       "{`match`: {`last_user_contains`: `set "
+					       "x`}, " EXEC_CALL(
+						       "c2",
+						       "print(call_tool('compute', a=x, "
+						       "b=22))") "},"
+								 "{`match`: "
+								 "{`last_user_contains`: "
+								 "`set x`}, `response`: "
+								 "{`content`: `42`}},"
+								 "{`match`: "
+								 "{`last_user_contains`: "
+								 "`read x`,"
+								 "           "
+								 "`any_message_contains`: "
+								 "`starts with a fresh "
+								 "interpreter`},"
+								 " `expect`: "
+								 "{`system_contains`: `keeps "
+								 "its state between "
+								 "calls`}, " EXEC_CALL(
+									 "c3", "print('x' in "
+									       "dir())") "},"
+											 "{`match`:"
+											 " {`last_"
+											 "user_"
+											 "contains`"
+											 ": `read "
+											 "x`}, "
+											 "`response"
+											 "`: "
+											 "{`"
+											 "content`:"
+											 " `fresh`}"
+											 "}]");
+	rc = CLI(NULL, &out, &err, "agent", "--config", cfg, "--base-url", f.url, "--model", "fake",
+		 "--persistent", "--session", path, "set x");
+	ck_assert_msg(rc == 0, "status %d\nstdout: %s\nstderr: %s", rc, out, err);
+	ck_assert_str_eq(out, "42\n");
+	free(out);
+	free(err);
+	/* The file records that the interpreter, two runs in, was not saved. */
+	text = t_read_file(path, NULL);
+	ck_assert_ptr_nonnull(text);
+	saved = json_loads(text, 0, &jerr);
+	ck_assert_msg(saved != NULL, "%s: %s", jerr.text, text);
+	ss = json_object_get(json_object_get(json_object_get(saved, "state"), "codeact"),
+			     "sandbox_session");
+	want = json_pack("{s:b, s:i, s:b}", "persistent", 1, "runs", 2, "saved", 0);
+	ck_assert_msg(json_equal(ss, want), "saved: %s", text);
+	json_decref(want);
+	json_decref(saved);
+	free(text);
+
+	/* Continued by another process, persistent through the file's "sessions". */
+	write_json(dir, "sessions.json", "{`sessions`: {`enabled`: true}}");
+	rc = CLI(NULL, &out, &err, "agent", "--config", cfg2, "--base-url", f.url, "--model",
+		 "fake", "--session", path, "read x");
+	ck_assert_msg(rc == 0, "status %d\nstdout: %s\nstderr: %s", rc, out, err);
+	ck_assert_str_eq(out, "fresh\n");
+	log = fake_log_n(&f, 5);
+	ck_assert_str_eq(tool_content(log_req(log, 2), "c2"), "42\n");
+	ck_assert_str_eq(tool_content(log_req(log, 4), "c3"), "False\n");
+	for (i = 0; i < 5; i++)
+		ck_assert_ptr_nonnull(json_object_get(
+			json_object_get(tool_params(log_req(log, i), "execute_code"), "properties"),
+			"reset"));
+
+	json_decref(log);
+	free(out);
+	free(err);
+	free(path);
+	free(cfg);
+	free(cfg2);
 	t_rmtree(dir);
 	free(dir);
 	fake_stop(&f);
@@ -2410,9 +3074,15 @@ int main(int argc, char **argv)
 		T_CASE(direct_tools_and_approval, 60),
 		T_CASE(codeact_tool_as_direct_tool, 60),
 		T_CASE(codeact_tool_approval_follows_config, 60),
+		T_CASE(persistent_state_per_conversation, 60),
+		T_CASE(persistent_ended_session_and_reset, 60),
+		T_CASE(persistent_restored_starts_fresh, 60),
+		T_CASE(persistent_sessions_end_with_conversation_or_agent, 60),
+		T_CASE(not_persistent_unchanged, 60),
 		T_CASE(cli_answer_on_stdout, 60),
 		T_CASE(cli_json_transcript, 60),
 		T_CASE(cli_session_file, 60),
+		T_CASE(cli_persistent_session_file, 60),
 		T_CASE(cli_approve_none_denies, 60),
 		T_CASE(cli_step_limit_exits_1, 60),
 		T_CASE(cli_missing_model, 60),
