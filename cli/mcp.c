@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cact mcp: execute_code for MCP hosts, over standard input and output or
- * Streamable HTTP. One sandbox runtime serves every client. SIGHUP reloads
- * the configuration file; SIGINT and SIGTERM stop cleanly: the clients'
- * executions are killed and the runtime is shut down.
+ * Streamable HTTP. One sandbox runtime serves every client; with
+ * --sessions each MCP session keeps a sandbox session of its own. SIGHUP
+ * reloads the configuration file; SIGINT and SIGTERM stop cleanly: the
+ * clients' executions and sessions are killed and the runtime is shut down.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +36,13 @@ static const char help[] =
 	"                         URL is printed on stderr. Give HOST explicitly to bind\n"
 	"                         a non-loopback address (and use --token-env)\n"
 	"  --expose-tools         list the sandbox's tools for direct calls as well\n"
+	"  --sessions             keep state between calls: each MCP session (the stdio\n"
+	"                         connection, an HTTP Mcp-Session-Id) gets one sandboxed\n"
+	"                         interpreter, from its first execute_code to its end;\n"
+	"                         execute_code takes reset=true to start over (also:\n"
+	"                         \"sessions\": {\"enabled\": true} in the configuration)\n"
+	"  --max-sessions N       sandbox sessions at once, from 1 to 1024 (default 64);\n"
+	"                         a call that would need one more fails until one ends\n"
 	"  --token-env VAR        HTTP: clients must send 'Authorization: Bearer TOKEN'\n"
 	"                         where TOKEN is the value of the environment variable VAR\n"
 	"  --allow-origin ORIGIN  HTTP: accept this browser Origin besides loopback ones\n"
@@ -55,13 +63,16 @@ static const char help[] =
 	"                         only the config file's servers)\n"
 	"\n"
 	"SIGHUP reloads the configuration and tells clients that the tool list\n"
-	"changed; SIGINT and SIGTERM stop. Exit status: 0 stopped, 1 serving failed,\n"
-	"2 usage error, 3 the sandbox could not be set up.\n";
+	"changed (sandbox sessions already started keep the configuration they\n"
+	"started with); SIGINT and SIGTERM stop. Exit status: 0 stopped, 1 serving\n"
+	"failed, 2 usage error, 3 the sandbox could not be set up.\n";
 
 enum {
 	O_CONFIG,
 	O_HTTP,
 	O_EXPOSE,
+	O_SESSIONS,
+	O_MAX_SESSIONS,
 	O_TOKEN,
 	O_ORIGIN,
 	O_HEADER_TIMEOUT,
@@ -335,6 +346,8 @@ int cmd_mcp(int argc, char **argv)
 		[O_CONFIG] = {"config", 0, OPT_VALUE},
 		[O_HTTP] = {"http", 0, OPT_VALUE},
 		[O_EXPOSE] = {"expose-tools", 0, OPT_FLAG},
+		[O_SESSIONS] = {"sessions", 0, OPT_FLAG},
+		[O_MAX_SESSIONS] = {"max-sessions", 0, OPT_VALUE},
 		[O_TOKEN] = {"token-env", 0, OPT_VALUE},
 		[O_ORIGIN] = {"allow-origin", 0, OPT_VALUE | OPT_REPEAT},
 		[O_HEADER_TIMEOUT] = {"header-timeout", 0, OPT_VALUE},
@@ -394,6 +407,10 @@ int cmd_mcp(int argc, char **argv)
 		cli_error("mcp", "--max-conns-per-ip: '%s' is not a whole number from 1 to 512", v);
 		goto out;
 	}
+	if ((v = opts_value(o, O__N, "max-sessions")) && parse_count(v, 1024, &rto.max_sessions)) {
+		cli_error("mcp", "--max-sessions: '%s' is not a whole number from 1 to 1024", v);
+		goto out;
+	}
 	if ((v = opts_value(o, O__N, "isolation"))) {
 		if (strcmp(v, "full") == 0) {
 			rto.isolation = CACT_ISOLATION_FULL;
@@ -414,6 +431,7 @@ int cmd_mcp(int argc, char **argv)
 				o[O_MCP_URL].values, o[O_MCP_URL].count))
 		goto out;
 	so.expose_tools = o[O_EXPOSE].count > 0;
+	so.sessions = o[O_SESSIONS].count > 0;
 	so.token_env = opts_value(o, O__N, "token-env");
 	so.allowed_origins = o[O_ORIGIN].values;
 	so.n_allowed_origins = (size_t)o[O_ORIGIN].count;

@@ -95,6 +95,15 @@ struct cact_mcp_server;
 struct cact_mcp_server_options {
 	const char *name; /* serverInfo.name; default "cact" */
 	int expose_tools; /* list the sandbox tools for direct use too */
+	/*
+	 * Stateful execute_code: each MCP session (the stdio connection, an
+	 * HTTP Mcp-Session-Id) gets a sandbox session of its own, started by
+	 * its first call and closed when it ends. Turns persistence on in the
+	 * configuration (cact_codeact_set_persistent) and keeps it on across
+	 * reloads. Without it, the configuration's own "sessions" setting
+	 * decides.
+	 */
+	int sessions;
 	/* Streamable HTTP */
 	const char *
 		token_env; /* environment variable with a bearer token required of clients; NULL: none */
@@ -124,7 +133,9 @@ CACT_API void cact_mcp_server_options_init(struct cact_mcp_server_options *o);
 /*
  * A server over a CodeAct configuration (borrowed; it must outlive the
  * server and be bound to a runtime). tools/list serves execute_code with
- * the configuration's description and input schema. o may be NULL for the
+ * the configuration's description and input schema; with persistence on
+ * (o->sessions, or the configuration's), calls of one MCP session run in
+ * its sandbox session, and the schema has "reset". o may be NULL for the
  * defaults; its strings are copied. With token_env set, the variable must
  * hold a non-empty token now (CACT_EINVAL otherwise); it is read once.
  * *out is owned (cact_mcp_server_free). Every function below is
@@ -164,8 +175,9 @@ CACT_API void cact_mcp_server_tools_changed(struct cact_mcp_server *s);
  * Replaces the configuration with the one in the file at path, read afresh
  * (not on top of the current one, so tools, files and targets removed from
  * the file go), then tells the clients as cact_mcp_server_tools_changed.
- * Executions already running keep the configuration they started with. A
- * bad file changes nothing: the error is as cact_codeact_load_config's.
+ * Executions already running, and sandbox sessions already started, keep
+ * the configuration they started with. A bad file changes nothing: the
+ * error is as cact_codeact_load_config's.
  */
 CACT_API int cact_mcp_server_reload(struct cact_mcp_server *s, const char *path,
 				    struct cact_error *err);

@@ -4,7 +4,9 @@
  * fed one message at a time by a transport (stdio, Streamable HTTP) and
  * answers through the transport's send callback. tools/call runs on a
  * worker thread, so the transport keeps reading (ping, cancellation,
- * answers to the server's own requests) while code runs.
+ * answers to the server's own requests) while code runs. With persistence
+ * on, a session holds a sandbox session for its execute_code calls, which
+ * ends with it (mcp_session_shutdown).
  *
  * Streams: each message a transport feeds may carry an opaque stream (the
  * HTTP request it came in). Everything the session sends about that
@@ -32,6 +34,7 @@ struct cact_mcp_server {
 	struct cact_codeact *cc; /* borrowed */
 	char *name;
 	int expose_tools;
+	int persist; /* persistence on, whatever the configuration says (cact mcp --sessions) */
 	char *token; /* the bearer token clients must present; NULL: none */
 	char **origins;
 	size_t n_origins;
@@ -82,8 +85,8 @@ void mcp_session_drop_stream(struct mcp_session *s, void *stream);
 
 /*
  * Ends the session: cancels every call, ends their streams (send with
- * MCP_SEND_FINAL and no text) and waits for the workers. Idempotent; later
- * requests are refused.
+ * MCP_SEND_FINAL and no text), waits for the workers and closes its
+ * sandbox session. Idempotent; later requests are refused.
  */
 void mcp_session_shutdown(struct mcp_session *s);
 
