@@ -14,6 +14,7 @@ enum {
 };
 
 int cmd_exec(int argc, char **argv);
+int cmd_repl(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
@@ -23,7 +24,7 @@ int cmd_agent(int argc, char **argv);
 struct cact_codeact;
 /*
  * Adds the servers of --mcp-server NAME=COMMAND and --mcp-url NAME=URL to cc
- * (cli/exec.c). 0, or -1 after printing "cact CMD: ...".
+ * (cli/run.c). 0, or -1 after printing "cact CMD: ...".
  */
 int cli_add_mcp_servers(const char *cmd, struct cact_codeact *cc, const char *const *servers,
 			int n_servers, const char *const *urls, int n_urls);

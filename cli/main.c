@@ -11,6 +11,7 @@ static const char usage[] =
 	"usage: cact COMMAND [OPTIONS]\n"
 	"\n"
 	"  exec      run Python in the sandbox (cact exec --help)\n"
+	"  repl      run Python in one sandbox session, typed or as cells (cact repl --help)\n"
 	"  agent     answer prompts with a model that writes code for the sandbox\n"
 	"  mcp       serve execute_code to MCP hosts over stdio or HTTP\n"
 	"  describe  print the execute_code description a model reads for a config\n"
@@ -27,6 +28,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "exec") == 0)
 		return cmd_exec(argc - 2, argv + 2);
+	if (strcmp(argv[1], "repl") == 0)
+		return cmd_repl(argc - 2, argv + 2);
 	if (strcmp(argv[1], "agent") == 0)
 		return cmd_agent(argc - 2, argv + 2);
 	if (strcmp(argv[1], "mcp") == 0)

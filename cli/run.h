@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What cact exec and cact repl share (cli/run.c): one table of options
+ * (everything but where the code comes from), one function that applies
+ * them to a CodeAct configuration and the runtime options, one that starts
+ * the runtime, and one that prints a result and saves its files. Errors
+ * are printed as "cact CMD: ..." with the caller's CMD.
+ */
+#ifndef CACT_CLI_RUN_H
+#define CACT_CLI_RUN_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cact/cact.h>
+
+#include "approve.h"
+#include "opts.h"
+
+/* The shared options, at these indices of the caller's table; its own ones follow. */
+enum {
+	RUN_O_WORKSPACE,
+	RUN_O_MOUNT,
+	RUN_O_TIMEOUT,
+	RUN_O_MEMORY,
+	RUN_O_OUTDIR,
+	RUN_O_FORCE,
+	RUN_O_JSON,
+	RUN_O_ISOLATION,
+	RUN_O_PYPATH,
+	RUN_O_CONFIG,
+	RUN_O_APPROVE,
+	RUN_O_DOMAIN,
+	RUN_O_CAFILE,
+	RUN_O_RESOLVE,
+	RUN_O_PROXY,
+	RUN_O_REDIRECT_HEADER,
+	RUN_O_MCP_SERVER,
+	RUN_O_MCP_URL,
+	RUN_O_HELP,
+	RUN_O__N
+};
+
+/* Joins cli.h's exit statuses: the code succeeded but its files were not all saved. */
+#define EXIT_SAVE 4
+
+/* Fills o[0..RUN_O__N) with the shared options (nothing parsed yet). */
+void run_options(struct opt *o);
+
+/*
+ * Prints the shared options' help lines on f. session: in cact repl's
+ * words (the timeout is each run's, the memory cap the session's, the files
+ * saved each run's new or changed ones).
+ */
+void run_options_help(FILE *f, int session);
+
+/*
+ * Applies the parsed shared options: *cc gets a new configuration (owned:
+ * cact_codeact_free; set even on failure) with --config first, then the
+ * MCP servers, limits, files and network; ap answers its per-call
+ * approvals (--approve; the caller closes it); ro gets --isolation and
+ * --python-path (borrowing o's values). ro->one_shot is left to the
+ * caller. 0, or -1 after printing the error (a usage error).
+ */
+int run_configure(const char *cmd, struct opt *o, struct approver *ap, struct cact_codeact **cc,
+		  struct cact_runtime_options *ro);
+
+/*
+ * Starts the runtime of ro and gives it to cc. 0, or the exit status to
+ * return after printing why (EXIT_USAGE for a bad option the runtime
+ * refused, EXIT_SETUP when no sandbox could be had).
+ */
+int run_start(const char *cmd, const struct cact_runtime_options *ro, struct cact_codeact *cc,
+	      struct cact_runtime **rt);
+
+/* cact exec's exit status for a result's status. */
+int run_exit_status(enum cact_status s);
+
+/* How results are shown and their files saved (--output-dir, --force, --json). */
+struct run_output {
+	const char *cmd;
+	const char *dir; /* --output-dir, or NULL */
+	int force, json;
+	int reduced;  /* --isolation reduced: the isolation in force is shown once */
+	int told;     /* it was */
+	char **saved; /* names (below /output) saved to dir so far */
+	size_t n_saved, cap_saved;
+};
+
+/*
+ * Reads --output-dir, --force and --json into *out and checks, before any
+ * code runs, that files can be saved in the folder (created when missing).
+ * 0, or -1 after printing the usage error.
+ */
+int run_output_init(const char *cmd, struct opt *o, const struct cact_runtime_options *ro,
+		    struct run_output *out);
+
+/*
+ * Shows a result as cact exec does: with --json one JSON line on stdout
+ * (with what --output-dir did), otherwise the code's stdout and stderr,
+ * then on stderr a line for a status other than ok and python_error and
+ * one per file (names escaped, cli/term.h). Saves the files first. A file
+ * that an earlier result of out saved is replaced without --force; one
+ * that was in the folder before is not. Returns cact exec's exit status:
+ * the result's, EXIT_SAVE when it was ok but a file was not saved,
+ * EXIT_SETUP when out of memory.
+ */
+int run_output_result(struct run_output *out, const struct cact_result *res);
+
+void run_output_free(struct run_output *out);
+
+#endif
