@@ -381,6 +381,148 @@ out:
 	return rc;
 }
 
+/* Private memory (KiB) of a process: its Private_Clean and Private_Dirty; -1 when unreadable. */
+static long private_of(pid_t pid)
+{
+	char path[64], line[256];
+	long total = 0, v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Private_Clean: %ld kB", &v) == 1 ||
+		    sscanf(line, "Private_Dirty: %ld kB", &v) == 1)
+			total += v;
+	fclose(f);
+	return total;
+}
+
+/*
+ * The floor: the snippet exec()'d in one python3 process again and again,
+ * no sandbox and no IPC. Fills v with n per-run times (ns); 0 or -1.
+ */
+static int python_in_process(uint64_t *v, size_t n)
+{
+	char prog[512], count[32], buf[64];
+	char *argv[] = {PYTHON, "-I", "-S", "-c", prog, count, NULL};
+	posix_spawn_file_actions_t fa;
+	int fds[2], status;
+	size_t got = 0;
+	pid_t pid;
+	FILE *f;
+
+	snprintf(prog, sizeof(prog),
+		 "import io, sys, time\n"
+		 "code = compile(%s, '<code>', 'exec')\n"
+		 "out, real = io.StringIO(), sys.stdout\n"
+		 "for i in range(int(sys.argv[1])):\n"
+		 "    sys.stdout = out\n"
+		 "    t = time.perf_counter_ns()\n"
+		 "    exec(code, {})\n"
+		 "    t = time.perf_counter_ns() - t\n"
+		 "    sys.stdout = real\n"
+		 "    print(t)\n",
+		 "'" SNIPPET "'");
+	snprintf(count, sizeof(count), "%zu", n);
+	if (pipe2(fds, O_CLOEXEC))
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+	status = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	if (status) {
+		close(fds[0]);
+		return -1;
+	}
+	f = fdopen(fds[0], "r");
+	while (f && got < n && fgets(buf, sizeof(buf), f))
+		v[got++] = strtoull(buf, NULL, 10);
+	if (f)
+		fclose(f);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return got == n ? 0 : -1;
+}
+
+/*
+ * A session's runs back to back (the same snippet in one interpreter), the
+ * CPU each costs the whole tree (host, helper, zygote, the session's own
+ * process), and the private memory of the idle session.
+ */
+static int bench_sessions(struct cact_runtime *rt, const struct cact_request *req, size_t n)
+{
+	struct series s_run = {"cact session run, back to back"};
+	struct series s_floor = {"python3 exec() in-process (floor)"};
+	struct cact_sandbox_session *ss = NULL;
+	struct cact_error err = {0};
+	struct cact_result *res = NULL;
+	uint64_t c0, m0, t0;
+	long priv;
+	size_t i;
+	pid_t pid;
+	int rc = -1;
+
+	s_run.v = calloc(n, sizeof(uint64_t));
+	s_floor.v = calloc(n, sizeof(uint64_t));
+	if (!s_run.v || !s_floor.v)
+		goto out;
+	if (cact_sandbox_session_new(rt, req, NULL, &ss, &err)) {
+		fprintf(stderr, "cact bench: session: %s\n", err.message);
+		goto out;
+	}
+	/* The first run takes the session's limits; then it is what a step of an agent costs. */
+	for (i = 0; i <= n; i++) {
+		t0 = now_us();
+		if (cact_sandbox_session_run(ss, SNIPPET, strlen(SNIPPET), NULL, &res, &err)) {
+			fprintf(stderr, "cact bench: session run: %s\n", err.message);
+			goto out;
+		}
+		if (cact_result_status(res) != CACT_STATUS_OK ||
+		    strcmp(cact_result_stdout(res, NULL, NULL), "4950\n") != 0) {
+			fprintf(stderr, "cact bench: the session run failed: %s\n",
+				cact_result_error_message(res) ?: "");
+			goto out;
+		}
+		cact_result_free(res);
+		res = NULL;
+		if (i == 0) {
+			settle(rt);
+			pid = cact_sandbox_session_pid(ss);
+			c0 = cact_tree_us(rt) + proc_cpu_us(pid, 0);
+			m0 = machine_busy_us();
+			continue;
+		}
+		s_run.v[s_run.n++] = now_us() - t0;
+	}
+	s_run.tree_us = cact_tree_us(rt) + proc_cpu_us(pid, 0) - c0;
+	s_run.machine_us = machine_busy_us() - m0;
+	priv = private_of(pid);
+	if (python_in_process(s_floor.v, n) == 0)
+		s_floor.n = n;
+	print_series(&s_run);
+	/* In ns: pct() reads them as µs. */
+	if (s_floor.n)
+		printf("%-34s p50 %8.3f µs  p90 %8.3f µs  (n=%zu)\n", s_floor.name,
+		       pct(s_floor.v, s_floor.n, 0.5), pct(s_floor.v, s_floor.n, 0.9), s_floor.n);
+	if (priv >= 0)
+		printf("private memory of an idle session (after %zu runs): %ld KiB\n", n + 1,
+		       priv);
+	if (s_floor.n)
+		printf("p50 of a session run vs in-process python3: %.0fx\n",
+		       pct(s_run.v, s_run.n, 0.5) * 1000.0 / pct(s_floor.v, s_floor.n, 0.5));
+	rc = 0;
+out:
+	cact_result_free(res);
+	cact_sandbox_session_close(ss);
+	free(s_run.v);
+	free(s_floor.v);
+	return rc;
+}
+
 static int latency(struct cact_runtime *rt, const struct cact_request *req, size_t n,
 		   int have_bwrap)
 {
@@ -454,6 +596,8 @@ static int latency(struct cact_runtime *rt, const struct cact_request *req, size
 	if (priv >= 0)
 		printf("private memory of one prepared child: %ld KiB\n", priv);
 	if (bench_tool_calls(rt, n * 5))
+		goto out;
+	if (bench_sessions(rt, req, n))
 		goto out;
 	printf("cpu per execution, cact vs bwrap+python: %.2f ms vs %.2f ms (%.1fx less)\n",
 	       (double)s_b2b.tree_us / 1e3 / (double)s_b2b.n,

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cact/error.h>
 #include <cact/request.h>
@@ -102,6 +103,13 @@ CACT_API int cact_sandbox_session_reset(struct cact_sandbox_session *s, struct c
  * call on s.
  */
 CACT_API const char *cact_sandbox_session_ended(struct cact_sandbox_session *s);
+
+/*
+ * The host pid of the session's process (its interpreter), for
+ * monitoring: its CPU time and memory in /proc; 0 when it has none (ended,
+ * or not known yet).
+ */
+CACT_API pid_t cact_sandbox_session_pid(struct cact_sandbox_session *s);
 
 /* Runs completed in the session so far. */
 CACT_API unsigned cact_sandbox_session_runs(struct cact_sandbox_session *s);

@@ -631,8 +631,7 @@ static char *isolation_with(const struct run *x)
 	return s;
 }
 
-/* The host pid behind a pidfd (its fdinfo's "Pid:"), 0 when unknown. */
-static pid_t pid_of(int pidfd)
+pid_t rt_pidfd_pid(int pidfd)
 {
 	char path[64], buf[1024], *p;
 	ssize_t n;
@@ -829,7 +828,7 @@ static int execute(struct cact_runtime *rt, const struct cact_request *req, stru
 	x.deadline = x.start + SETUP_LIMIT_US;
 	if (ctx) {
 		if (!ctx->pid)
-			ctx->pid = pid_of(x.slot->pidfd);
+			ctx->pid = rt_pidfd_pid(x.slot->pidfd);
 		if (ctx->started) {
 			/* Ready long ago and stopped since its last run: it goes on and reads the frame. */
 			x.ready = 1;

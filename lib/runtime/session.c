@@ -39,6 +39,7 @@ struct cact_sandbox_session {
 	int ended;
 	char why[200];
 	unsigned runs;
+	pid_t pid; /* the child's host pid */
 	uint64_t started_us, last_us;
 	struct cact_sandbox_session *next;
 	/* Under run_lock. */
@@ -137,6 +138,10 @@ static int start(struct cact_sandbox_session *s, struct cact_error *err)
 	s->started_us = s->last_us = ut_now_us();
 	pthread_mutex_unlock(&rt->lock);
 	rt_session_ctx_init(&s->ctx);
+	s->ctx.pid = rt_pidfd_pid(slot->pidfd);
+	pthread_mutex_lock(&rt->lock);
+	s->pid = s->ctx.pid;
+	pthread_mutex_unlock(&rt->lock);
 	return 0;
 }
 
@@ -313,6 +318,17 @@ CACT_API const char *cact_sandbox_session_ended(struct cact_sandbox_session *s)
 	}
 	pthread_mutex_unlock(&s->rt->lock);
 	return r;
+}
+
+CACT_API pid_t cact_sandbox_session_pid(struct cact_sandbox_session *s)
+{
+	pid_t pid = 0;
+
+	pthread_mutex_lock(&s->rt->lock);
+	if (!s->ended && s->slot && !s->slot->exited)
+		pid = s->pid;
+	pthread_mutex_unlock(&s->rt->lock);
+	return pid;
 }
 
 CACT_API unsigned cact_sandbox_session_runs(struct cact_sandbox_session *s)

@@ -27,6 +27,9 @@ struct rt_session_ctx {
 	char why[200];		  /* ... for this reason ("timeout in run 3") */
 };
 
+/* The host pid behind a pidfd (its fdinfo's "Pid:"), 0 when unknown. */
+pid_t rt_pidfd_pid(int pidfd);
+
 void rt_session_ctx_init(struct rt_session_ctx *c);
 void rt_session_ctx_clear(struct rt_session_ctx *c);
 
