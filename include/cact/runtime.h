@@ -98,6 +98,16 @@ struct cact_runtime_options {
 	const char *const *python_paths;
 	size_t n_python_paths;
 	/*
+	 * Modules imported once in the zygote, so that no execution pays for
+	 * them (for example numpy, pandas, matplotlib.pyplot): dotted names, at
+	 * most 64. BLAS and OpenMP thread pools are held to one thread, since
+	 * the zygote must stay single-threaded to fork; a module that still
+	 * leaves a thread running makes cact_runtime_new fail naming it.
+	 * Ignored with one_shot. Borrowed during cact_runtime_new only.
+	 */
+	const char *const *preload;
+	size_t n_preload;
+	/*
 	 * Prepared children kept waiting for requests: at least pool_size
 	 * (default 1; 0 prepares one only when asked), growing towards pool_max
 	 * (default 8) while callers have to wait, and shrinking back after

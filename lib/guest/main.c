@@ -103,9 +103,18 @@ static void runtime_paths(struct paths *ps, json_t *extra)
 		if (json_is_string(v))
 			add_path(ps, json_string_value(v));
 	}
-	/* Debian's numpy finds BLAS through these symlinks. */
-	if (json_array_size(extra) > 0)
+	/*
+	 * What Debian's packages in such a folder read besides their own
+	 * files: numpy finds BLAS through /etc/alternatives; matplotlib has its
+	 * data, its settings file and the system's fonts elsewhere (missing
+	 * ones are skipped).
+	 */
+	if (json_array_size(extra) > 0) {
 		add_path(ps, "/etc/alternatives");
+		add_path(ps, "/usr/share/matplotlib");
+		add_path(ps, "/etc/matplotlibrc");
+		add_path(ps, "/usr/share/fonts");
+	}
 }
 
 static uint64_t vsz_now(void)
@@ -176,6 +185,66 @@ static void exercise(void *arg)
 	free(report);
 }
 
+/* Threads of this process now (its /proc/self/task entries); 0 when unknown. */
+static unsigned thread_count(void)
+{
+	char buf[4096];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	unsigned threads = 0;
+	char *p;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* num_threads is field 20: the 18th after the command in parentheses. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %u",
+			 &threads) != 1)
+		return 0;
+	return threads;
+}
+
+/*
+ * Imports the runtime's preload modules one by one. The zygote must stay
+ * single-threaded, so a module that leaves a thread behind stops start-up
+ * with an error naming it; so does one that fails to import.
+ */
+static int preload_modules(struct zygote *z, json_t *mods, struct cact_error *err)
+{
+	char why[300];
+	size_t i;
+
+	(void)z;
+	if (json_array_size(mods))
+		pyg_preload_step(0);
+	for (i = 0; i < json_array_size(mods); i++) {
+		const char *name = json_string_value(json_array_get(mods, i));
+		unsigned threads;
+
+		if (!name)
+			continue;
+		if (pyg_import(name, why, sizeof(why))) {
+			pyg_preload_step(1);
+			return ut_err(err, CACT_EINVAL, "preload: cannot import %s: %s", name, why);
+		}
+		threads = thread_count();
+		if (threads > 1) {
+			pyg_preload_step(1);
+			return ut_err(err, CACT_EINVAL,
+				      "preload: importing %s left %u threads running; the zygote "
+				      "must stay single-threaded to fork (remove it from preload, or "
+				      "import it in the code)",
+				      name, threads - 1);
+		}
+	}
+	if (json_array_size(mods))
+		pyg_preload_step(1);
+	return 0;
+}
+
 static void zygote_setup(struct zygote *z, unsigned required, const char *level, json_t *cfg)
 	__attribute__((noreturn));
 static void zygote_setup(struct zygote *z, unsigned required, const char *level, json_t *cfg)
@@ -197,16 +266,12 @@ static void zygote_setup(struct zygote *z, unsigned required, const char *level,
 			   "cannot open /dev/null or the pid namespace");
 		fatal(z->ctl, &err);
 	}
-	runtime_paths(&ps, extra);
-	spec.ro_paths = (const char *const *)ps.items;
-	spec.n_ro_paths = ps.n;
-	if ((rc = sbx_root_build(&spec, &z->host_tree, &z->procfd, &err)))
-		fatal(z->ctl, &err);
 
 	/*
-	 * The interpreter starts while the host's paths are still in place
-	 * (they are the same paths inside the new root), so that its size can
-	 * be read from /proc for the memory cap.
+	 * The interpreter starts, and the preload runs, before the new root is
+	 * built, while every host path is in place (the root is staged on /tmp,
+	 * which would hide a python path under /tmp); they are the same paths
+	 * inside the new root. Its size is read from /proc for the memory cap.
 	 */
 	for (i = 0; i < json_array_size(extra) && n_extra < MAX_RO; i++) {
 		json_t *v = json_array_get(extra, i);
@@ -224,8 +289,15 @@ static void zygote_setup(struct zygote *z, unsigned required, const char *level,
 		fatal(z->ctl, &err);
 	one_shot = z->one_shot = json_is_true(json_object_get(cfg, "one_shot"));
 	pyg_preload(!one_shot);
+	if (!one_shot && preload_modules(z, json_object_get(cfg, "preload"), &err))
+		fatal(z->ctl, &err);
 	z->base_vsz = vsz_now();
 
+	runtime_paths(&ps, extra);
+	spec.ro_paths = (const char *const *)ps.items;
+	spec.n_ro_paths = ps.n;
+	if ((rc = sbx_root_build(&spec, &z->host_tree, &z->procfd, &err)))
+		fatal(z->ctl, &err);
 	if ((rc = sbx_root_enter(&err)))
 		fatal(z->ctl, &err);
 	if ((rc = sbx_seccomp_build(&z->base_filter, &z->filter, &err)))

@@ -330,6 +330,42 @@ void pyg_preload(int imports)
 	Py_XDECREF(res);
 }
 
+int pyg_import(const char *name, char *why, size_t size)
+{
+	PyObject *mod = PyImport_ImportModule(name);
+
+	if (mod) {
+		Py_DECREF(mod);
+		return 0;
+	}
+	{
+		PyObject *type, *value, *tb, *text;
+		const char *msg = NULL;
+
+		PyErr_Fetch(&type, &value, &tb);
+		PyErr_NormalizeException(&type, &value, &tb);
+		text = value ? PyObject_Str(value) : NULL;
+		msg = text ? PyUnicode_AsUTF8(text) : NULL;
+		ut_snprintf(why, size, "%s: %s",
+			    type ? ((PyTypeObject *)type)->tp_name : "error", msg ? msg : "?");
+		Py_XDECREF(text);
+		Py_XDECREF(type);
+		Py_XDECREF(value);
+		Py_XDECREF(tb);
+		PyErr_Clear();
+	}
+	return -1;
+}
+
+void pyg_preload_step(int end)
+{
+	PyObject *res = call(end ? "preload_end" : "preload_begin", NULL);
+
+	if (!res)
+		PyErr_Clear();
+	Py_XDECREF(res);
+}
+
 int pyg_warm(int run)
 {
 	PyObject *args = Py_BuildValue("(O)", run ? Py_True : Py_False);

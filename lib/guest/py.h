@@ -21,6 +21,16 @@ int pyg_init(const char *stdlib, const char *const *extra, size_t n_extra, struc
  */
 void pyg_preload(int imports);
 /*
+ * Imports one module in the zygote (a runtime's preload option): 0, or -1
+ * with why ("ModuleNotFoundError: No module named 'x'").
+ */
+int pyg_import(const char *name, char *why, size_t size);
+/*
+ * Around the pyg_import calls of a runtime's preload (end 0, then 1): a
+ * private settings folder for matplotlib meanwhile, and gc.freeze after.
+ */
+void pyg_preload_step(int end);
+/*
  * In a child just forked from the zygote: what must differ from one
  * execution to the next (the random module's seed), then, with run, a
  * warm-up run, output discarded (a one-shot runtime's only execution would

@@ -125,6 +125,59 @@ def _install():
     module = types.ModuleType("cact", "Helpers cact gives sandboxed code.")
     module.call_tool = call_tool
     sys.modules["cact"] = module
+    _install_matplotlib_backend()
+
+
+# ---- matplotlib: headless, and plt.show() returns the figures ----
+
+MPL_CONFIG = "/tmp/matplotlib"
+_figures_shown = 0
+
+
+def _mpl_show(*args, **kwargs):
+    """plt.show() as a notebook shows figures: each open figure is written
+    to /output as PNG (figure-1.png, figure-2.png, ... across the
+    execution), then closed."""
+    global _figures_shown
+    from matplotlib._pylab_helpers import Gcf
+
+    managers = Gcf.get_all_fig_managers()
+    for manager in managers:
+        _figures_shown += 1
+        path = "/output/figure-%d.png" % _figures_shown
+        manager.canvas.figure.savefig(path, format="png")
+        print("[figure saved to %s]" % path)
+    if managers:
+        Gcf.destroy_all()
+
+
+def _install_matplotlib_backend():
+    """The backend matplotlib gets by default (MPLBACKEND, which the host sets
+    with MPLCONFIGDIR in the sandbox's environment): Agg's canvas, and a
+    show() that saves. Its settings folder is in the execution's /tmp (the
+    preload's font cache, if matplotlib was preloaded, is in memory)."""
+    module = types.ModuleType("_cact_matplotlib", "cact's matplotlib backend: Agg, show() saves.")
+
+    def load():
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.backend_bases import FigureManagerBase
+
+        class FigureManager(FigureManagerBase):
+            def show(self):
+                _mpl_show()
+
+        module.FigureCanvas = FigureCanvasAgg
+        module.FigureManager = FigureManager
+
+    def getattr_(name):
+        if name in ("FigureCanvas", "FigureManager"):
+            load()
+            return module.__dict__[name]
+        raise AttributeError(name)
+
+    module.__getattr__ = getattr_
+    module.show = _mpl_show
+    sys.modules["_cact_matplotlib"] = module
 
 
 # ---- network: every request is made by the host, which decides ----
@@ -466,6 +519,44 @@ def preload(imports=True):
         gc.collect()
         gc.freeze()
     _base_exitfuncs = atexit._ncallbacks()
+
+
+_preload_dir = None
+
+
+def preload_begin():
+    """Before the runtime's own preload modules (in the zygote, on the
+    host's file system): matplotlib, if one of them imports it, keeps its
+    settings and font cache in a private temporary folder, not in a
+    folder of the host's /tmp that executions would not see."""
+    global _preload_dir
+    import os
+    import tempfile
+
+    if os.environ.get("MPLCONFIGDIR") == MPL_CONFIG:
+        _preload_dir = tempfile.mkdtemp(prefix="cact-mpl-")
+        os.environ["MPLCONFIGDIR"] = _preload_dir
+
+
+def preload_end():
+    """After them: the temporary folder goes (the font cache stays in
+    memory), matplotlib looks for its folders in the execution's /tmp, and
+    the collector keeps off what the modules left (a collection would
+    copy it into every child)."""
+    global _preload_dir
+    import os
+
+    if _preload_dir is not None:
+        import shutil
+
+        shutil.rmtree(_preload_dir, ignore_errors=True)
+        os.environ["MPLCONFIGDIR"] = MPL_CONFIG
+        mpl = sys.modules.get("matplotlib")
+        if mpl is not None:
+            mpl.get_configdir = mpl.get_cachedir = lambda: MPL_CONFIG
+        _preload_dir = None
+    gc.collect()
+    gc.freeze()
 
 
 def _split(tree):

@@ -54,8 +54,22 @@ static char *const guest_env[] = {
 	"TMPDIR=/tmp",
 	"USER=sandbox",
 	"LOGNAME=sandbox",
+	/*
+	 * Numerical libraries' thread pools held to one thread: they start
+	 * when the library loads, and a pool started in the zygote (by a
+	 * preloaded module) would keep it from forking. The code may still
+	 * start threads of its own.
+	 */
 	"OPENBLAS_NUM_THREADS=1",
+	"GOTO_NUM_THREADS=1",
 	"OMP_NUM_THREADS=1",
+	"MKL_NUM_THREADS=1",
+	"BLIS_NUM_THREADS=1",
+	"NUMEXPR_NUM_THREADS=1",
+	"VECLIB_MAXIMUM_THREADS=1",
+	/* matplotlib headless: cact's backend (Agg; show() saves to /output), settings in /tmp. */
+	"MPLBACKEND=module://_cact_matplotlib",
+	"MPLCONFIGDIR=/tmp/matplotlib",
 	NULL,
 };
 
@@ -998,12 +1012,58 @@ static int start_thread(struct cact_runtime *rt)
 	return rc;
 }
 
+/*
+ * Whether a python path (resolved) can be seen by executions: /tmp,
+ * /input and /output are each execution's own mounts, /dev and /proc the
+ * sandbox's, and they hide whatever the host has there.
+ */
+static int python_path_ok(const char *real)
+{
+	static const char *const hidden[] = {"/tmp", "/input", "/output", "/dev", "/proc"};
+	size_t i, n;
+
+	for (i = 0; i < UT_ARRAY_SIZE(hidden); i++) {
+		n = strlen(hidden[i]);
+		if (strncmp(real, hidden[i], n) == 0 && (real[n] == '\0' || real[n] == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Most modules a runtime preloads. */
+#define PRELOAD_MAX 64
+
+/* A dotted Python module name of ASCII identifiers ("matplotlib.pyplot"), at most 200 bytes. */
+static int module_name_ok(const char *m)
+{
+	size_t i, n = m ? strlen(m) : 0;
+	int start = 1;
+
+	if (n == 0 || n > 200)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = m[i];
+
+		if (c == '.') {
+			if (start)
+				return 0;
+			start = 1;
+			continue;
+		}
+		if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (!start && c >= '0' && c <= '9')))
+			return 0;
+		start = 0;
+	}
+	return !start;
+}
+
 CACT_API int cact_runtime_new(const struct cact_runtime_options *opts, struct cact_runtime **out,
 			      struct cact_error *err)
 {
 	struct cact_runtime_options dflt;
 	struct cact_runtime *rt = NULL;
-	json_t *cfg = NULL, *paths = NULL, *hello = NULL;
+	json_t *cfg = NULL, *paths = NULL, *preload = NULL, *hello = NULL;
 	uint64_t t0 = ut_now_us();
 	size_t i;
 	int rc;
@@ -1039,12 +1099,34 @@ CACT_API int cact_runtime_new(const struct cact_runtime_options *opts, struct ca
 				    opts->python_paths[i]);
 			goto fail;
 		}
+		if (!python_path_ok(real)) {
+			rc = ut_err(err, CACT_EINVAL,
+				    "python path %s is under /tmp, /input, /output, /dev or /proc, "
+				    "which every execution has its own of; put the folder elsewhere",
+				    opts->python_paths[i]);
+			goto fail;
+		}
 		json_array_append_new(paths, json_string(real));
 	}
-	cfg = json_pack("{s:s, s:i, s:O, s:b}", "isolation",
-			opts->isolation == CACT_ISOLATION_FULL ? "full" : "reduced", "hide",
-			(int)opts->hide_features, "python_paths", paths, "one_shot",
-			opts->one_shot != 0);
+	if (opts->n_preload > PRELOAD_MAX) {
+		rc = ut_err(err, CACT_EINVAL, "more than %d modules to preload", PRELOAD_MAX);
+		goto fail;
+	}
+	preload = json_array();
+	for (i = 0; preload && i < opts->n_preload; i++) {
+		if (!module_name_ok(opts->preload[i])) {
+			rc = ut_err(err, CACT_EINVAL,
+				    "preload: '%s' is not a module name (dotted Python identifiers)",
+				    opts->preload[i] ? opts->preload[i] : "(null)");
+			goto fail;
+		}
+		json_array_append_new(preload, json_string(opts->preload[i]));
+	}
+	cfg = preload ? json_pack("{s:s, s:i, s:O, s:b, s:O}", "isolation",
+				  opts->isolation == CACT_ISOLATION_FULL ? "full" : "reduced",
+				  "hide", (int)opts->hide_features, "python_paths", paths,
+				  "one_shot", opts->one_shot != 0, "preload", preload)
+		      : NULL;
 	rt->guest_cfg = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
 	rt->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!rt->guest_cfg || rt->wake < 0) {
@@ -1086,6 +1168,7 @@ fail:
 	json_decref(hello);
 	json_decref(cfg);
 	json_decref(paths);
+	json_decref(preload);
 	return rc;
 }
 

@@ -95,17 +95,20 @@ static int put_file(int dirfd, const char *rel, const char *text, struct cact_er
 }
 
 /*
- * Binds host path src at the same path in the new root (root fd + STAGE).
+ * Binds host path src (absolute) at the same path in the new root (root fd
+ * + STAGE), taking it from host (the detached copy of the host's tree):
+ * the new root is staged on /tmp, which hides the host's /tmp from paths.
  * attrs are MOUNT_ATTR_* set on the bind before it becomes visible.
  */
-static int bind_same(int root, const char *src, uint64_t attrs, struct cact_error *err)
+static int bind_same(int host, int root, const char *src, uint64_t attrs, struct cact_error *err)
 {
 	struct mount_attr ma = {.attr_set = attrs};
 	char target[PATH_MAX];
 	struct stat st;
 	int tree = -1, rc = 0;
 
-	tree = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	tree = open_tree(host, src[1] ? src + 1 : ".",
+			 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
 	if (tree < 0)
 		return ut_err_sys(err, CACT_ESANDBOX, errno, "cannot bind %s: open_tree", src);
 	if (fstat(tree, &st)) {
@@ -229,11 +232,12 @@ int sbx_root_build(const struct sbx_root_spec *spec, int *host_tree, int *procfd
 		goto out;
 	}
 	for (i = 0; i < spec->n_ro_paths; i++)
-		if ((rc = bind_same(root, spec->ro_paths[i], ro, err)))
+		if ((rc = bind_same(*host_tree, root, spec->ro_paths[i], ro, err)))
 			goto out;
 	/* Device nodes keep working through a bind; they must not gain exec or suid. */
 	for (i = 0; i < UT_ARRAY_SIZE(devices); i++)
-		if ((rc = bind_same(root, devices[i], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err)))
+		if ((rc = bind_same(*host_tree, root, devices[i], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+				    err)))
 			goto out;
 out:
 	if (rc) {

@@ -2063,11 +2063,15 @@ START_TEST(hyg_environment)
 		"print(sorted(k.split('=', 1)[0] for k in raw))\n"
 		"print(os.environ['HOME'], os.environ['TMPDIR'], os.environ['USER'], "
 		"os.environ['PATH'])\n",
-		"['HOME', 'LANG', 'LOGNAME', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'PATH', "
-		"'TMPDIR', 'USER']\n"
+		"['BLIS_NUM_THREADS', 'GOTO_NUM_THREADS', 'HOME', 'LANG', 'LOGNAME', "
+		"'MKL_NUM_THREADS', 'MPLBACKEND', 'MPLCONFIGDIR', 'NUMEXPR_NUM_THREADS', "
+		"'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'PATH', 'TMPDIR', 'USER', "
+		"'VECLIB_MAXIMUM_THREADS']\n"
 		"False\n"
-		"['HOME', 'LANG', 'LOGNAME', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'PATH', "
-		"'TMPDIR', 'USER']\n"
+		"['BLIS_NUM_THREADS', 'GOTO_NUM_THREADS', 'HOME', 'LANG', 'LOGNAME', "
+		"'MKL_NUM_THREADS', 'MPLBACKEND', 'MPLCONFIGDIR', 'NUMEXPR_NUM_THREADS', "
+		"'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'PATH', 'TMPDIR', 'USER', "
+		"'VECLIB_MAXIMUM_THREADS']\n"
 		"/tmp /tmp sandbox /usr/bin:/bin\n");
 }
 END_TEST
