@@ -119,9 +119,27 @@ def call_tool(name, /, *args, **kwargs):
     raise RuntimeError("tool %r failed: %s" % (name, reply.get("error")))
 
 
+class _Quitter:
+    """exit() and quit() as python3's site module defines them: they raise
+    SystemExit, which ends the code with that exit status (in a session,
+    the run ends and the session goes on)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return "Use %s() or Ctrl-D (i.e. EOF) to exit" % self.name
+
+    def __call__(self, code=None):
+        raise SystemExit(code)
+
+
 def _install():
     # call_tool is a built-in of every execution, and importable: from cact import call_tool.
     builtins.call_tool = call_tool
+    # The interpreter starts without the site module, which would define these.
+    builtins.exit = _Quitter("exit")
+    builtins.quit = _Quitter("quit")
     module = types.ModuleType("cact", "Helpers cact gives sandboxed code.")
     module.call_tool = call_tool
     sys.modules["cact"] = module
@@ -661,16 +679,31 @@ _sources = {}  # file name -> source text of the code run in this process
 _session_main = None
 
 
-def _interrupts(on):
-    """In a session, SIGINT (cact_session_interrupt) raises KeyboardInterrupt
-    while the code runs, as Ctrl-C does in python3; between runs it is
-    ignored."""
+_armed = False  # a session's run is on: SIGINT raises KeyboardInterrupt
+
+
+def _on_sigint(signum, frame):
+    """SIGINT in a session (cact_sandbox_session_interrupt): KeyboardInterrupt
+    in the code, as Ctrl-C in python3, while a run is on. One that comes
+    late, for a run that has already ended, is dropped."""
+    if _armed:
+        raise KeyboardInterrupt
+
+
+def arm():
+    """Called by the guest just before it tells the host that a session's
+    code runs: from then on SIGINT interrupts the code (the host sends it
+    only after that frame, so none is lost). The handler is put back if
+    earlier code replaced it."""
+    global _armed
     import signal
 
-    try:
-        signal.signal(signal.SIGINT, signal.default_int_handler if on else signal.SIG_IGN)
-    except BaseException:
-        pass
+    if signal.getsignal(signal.SIGINT) is not _on_sigint:
+        try:
+            signal.signal(signal.SIGINT, _on_sigint)
+        except BaseException:
+            pass
+    _armed = True
 
 
 def run(source, finish=True, session=False):
@@ -680,7 +713,7 @@ def run(source, finish=True, session=False):
     session=True keeps __main__ from one run to the next and does no
     exit-time work either: threads and atexit handlers belong to the
     session, whose process is killed when it ends."""
-    global _session_main
+    global _session_main, _armed
     error = None
     memory = False
     if session and _session_main is not None:
@@ -693,8 +726,6 @@ def run(source, finish=True, session=False):
             _session_main = main
     sys.modules["__main__"] = main
     exit_code = 0
-    if session:
-        _interrupts(True)
     # A session's runs are <code-1>, <code-2>, ... so that a traceback names
     # the run each frame's line comes from.
     name = "<code-%d>" % (len(_sources) + 1) if session else FILENAME
@@ -727,7 +758,7 @@ def run(source, finish=True, session=False):
         error = {"type": type(exc).__name__, "message": _message(exc), "traceback": tb}
     finally:
         if session:
-            _interrupts(False)
+            _armed = False
             _flush()
         elif finish:
             _shutdown()

@@ -137,6 +137,9 @@ static void on_frame(struct run *x, char *payload, size_t len)
 			break;
 		}
 		x->running = 1;
+		if (x->session &&
+		    atomic_fetch_or(&x->session->intr, RT_INTR_RUNNING) & RT_INTR_ASKED)
+			syscall(SYS_pidfd_send_signal, x->slot->pidfd, SIGINT, NULL, 0);
 		break;
 	case WIRE_TOOL_CALL:
 		if (!x->running || x->have_result) {
