@@ -657,6 +657,10 @@ static void dispatch(struct cact_runtime *rt, json_t *msg, const char *op, int *
 		rt->slots = s;
 		if (host_sends)
 			send_profile(s);
+		/* Nonblocking from here on, once, rather than at each execution. */
+		fcntl(s->wire, F_SETFL, O_NONBLOCK);
+		fcntl(s->out, F_SETFL, O_NONBLOCK);
+		fcntl(s->err, F_SETFL, O_NONBLOCK);
 		return;
 	}
 	while (nfds > 0)
@@ -1100,10 +1104,11 @@ CACT_API int cact_runtime_new(const struct cact_runtime_options *opts, struct ca
 			goto fail;
 		}
 		if (!python_path_ok(real)) {
-			rc = ut_err(err, CACT_EINVAL,
-				    "python path %s is under /tmp, /input, /output, /dev or /proc, "
-				    "which every execution has its own of; put the folder elsewhere",
-				    opts->python_paths[i]);
+			rc = ut_err(
+				err, CACT_EINVAL,
+				"python path %s is under /tmp, /input, /output, /dev or /proc, "
+				"which every execution has its own of; put the folder elsewhere",
+				opts->python_paths[i]);
 			goto fail;
 		}
 		json_array_append_new(paths, json_string(real));
@@ -1115,9 +1120,10 @@ CACT_API int cact_runtime_new(const struct cact_runtime_options *opts, struct ca
 	preload = json_array();
 	for (i = 0; preload && i < opts->n_preload; i++) {
 		if (!module_name_ok(opts->preload[i])) {
-			rc = ut_err(err, CACT_EINVAL,
-				    "preload: '%s' is not a module name (dotted Python identifiers)",
-				    opts->preload[i] ? opts->preload[i] : "(null)");
+			rc = ut_err(
+				err, CACT_EINVAL,
+				"preload: '%s' is not a module name (dotted Python identifiers)",
+				opts->preload[i] ? opts->preload[i] : "(null)");
 			goto fail;
 		}
 		json_array_append_new(preload, json_string(opts->preload[i]));
