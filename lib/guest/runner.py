@@ -593,13 +593,17 @@ def _trim(tb):
     return tb
 
 
-def _remember_sources():
+def _remember_sources(only=None):
     """Lets tracebacks and warnings quote the code's lines (linecache is
     imported only when something needs it): this run's, and in a session
-    every earlier run's, whose functions the code may still call."""
+    every earlier run's, whose functions the code may still call. A run
+    starts with its own only (only=name): doing them all would make each
+    run of a long session dearer than the last; a traceback does them all,
+    in case the code cleared linecache's cache."""
     linecache = sys.modules.get("linecache")
     if linecache is not None:
-        for name, text in _sources.items():
+        for name in (only,) if only else _sources:
+            text = _sources[name]
             linecache.cache[name] = (len(text), None, text.splitlines(True), name)
 
 
@@ -734,7 +738,7 @@ def run(source, finish=True, session=False):
         if not session:
             _sources.clear()
         _sources[name] = text
-        _remember_sources()
+        _remember_sources(name)
         tree, last = _split(compile(text, name, "exec", ast.PyCF_ONLY_AST, True))
         body = compile(tree, name, "exec", dont_inherit=True)
         expr = compile(last, name, "eval", dont_inherit=True) if last else None

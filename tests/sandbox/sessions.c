@@ -454,6 +454,32 @@ START_TEST(interrupt_before_the_code_starts_is_not_lost)
 }
 END_TEST
 
+/*
+ * A traceback quotes the lines of every run its frames come from, named
+ * <code-N>, even after the code cleared linecache's cache.
+ */
+START_TEST(traceback_quotes_earlier_runs)
+{
+	struct cact_runtime *rt = t_runtime();
+	struct cact_sandbox_session *s = session_on(rt, 10000, NULL);
+	struct cact_result *r;
+	const char *tb;
+
+	expect(s, "import linecache\ndef f():\n    raise ValueError('from run one')\n", "");
+	expect(s, "x = 1", "");
+	r = run(s, "linecache.clearcache()\nf()\n");
+	t_assert_status(r, CACT_STATUS_PYTHON_ERROR);
+	tb = cact_result_error_traceback(r);
+	ck_assert_msg(tb && strstr(tb, "File \"<code-3>\", line 2") && strstr(tb, "    f()") &&
+			      strstr(tb, "File \"<code-1>\", line 3") &&
+			      strstr(tb, "raise ValueError('from run one')"),
+		      "traceback: %s", tb ? tb : "(none)");
+	cact_result_free(r);
+	cact_sandbox_session_close(s);
+	cact_runtime_free(rt);
+}
+END_TEST
+
 /* Code that is refused before it runs (a NUL in it) leaves the session as it was. */
 START_TEST(refused_code_keeps_the_session)
 {
@@ -790,6 +816,7 @@ int main(int argc, char **argv)
 		T_CASE(interrupt_keeps_the_session, 60),
 		T_CASE(interrupt_before_the_code_starts_is_not_lost, 120),
 		T_CASE(refused_code_keeps_the_session, 60),
+		T_CASE(traceback_quotes_earlier_runs, 60),
 		T_CASE(exit_ends_the_run_not_the_session, 60),
 		T_CASE(cancel_ends_the_session, 60),
 		T_CASE(killed_session_gives_clear_error, 60),
