@@ -307,8 +307,6 @@ class _WireRequest:
         self.done = False
 
     def feed(self, data):
-        if self.done:
-            raise OSError("cact: a request was sent before the previous response was read")
         self.raw += data
         if self.head is None:
             end = self.raw.find(b"\r\n\r\n")
@@ -432,6 +430,7 @@ class _HostSocket:
         request.feed(data)
         if not request.done:
             return
+        self._request = _WireRequest()
         method, target, fields = request.head
         headers = {}
         for name, value in fields:
@@ -452,7 +451,6 @@ class _HostSocket:
     def makefile(self, mode="rb", buffering=None, **_kwargs):
         error, reply = self._error, self._reply
         self._error = self._reply = None
-        self._request = _WireRequest()
         if error is not None:
             raise error
         if reply is None:
