@@ -1494,9 +1494,11 @@ START_TEST(http_client_interface)
 		"    c.send(b'%x\\r\\n%s\\r\\n' % (len(part), part))\n"
 		"c.send(b'0\\r\\n\\r\\n')\n"
 		"resp = c.getresponse()\n"
-		"print('resp', resp.status, resp.reason, resp.version, resp.closed, resp.isclosed(), "
+		"print('resp', resp.status, resp.reason, resp.version, resp.closed, "
+		"resp.isclosed(), "
 		"resp.getheader('Content-Type'), resp.getheader('X-None', 'dflt'), "
-		"resp.msg is resp.headers, ('Content-Type', 'application/json') in resp.getheaders())\n"
+		"resp.msg is resp.headers, ('Content-Type', 'application/json') in "
+		"resp.getheaders())\n"
 		"try:\n"
 		"    resp.fileno()\n"
 		"except io.UnsupportedOperation as e:\n"
@@ -1530,7 +1532,8 @@ START_TEST(http_client_interface)
 		"print('closed', c.sock)\n"
 		"s = http.client.HTTPSConnection('127.0.0.1', PA, timeout=5, blocksize=2000, "
 		"context=None)\n"
-		"print('https', s.default_port, s.blocksize, isinstance(s, http.client.HTTPConnection))\n",
+		"print('https', s.default_port, s.blocksize, isinstance(s, "
+		"http.client.HTTPConnection))\n",
 		0);
 	t_assert_status(r, CACT_STATUS_OK);
 	assert_out(r, "attrs True True 7 1000 None None\n"
@@ -1553,6 +1556,77 @@ START_TEST(http_client_interface)
 }
 END_TEST
 
+/*
+ * urllib3's connection classes open their own sockets in connect(): with
+ * tests/sandbox/pkgs (a stand-in shaped as urllib3 2.x), imported by the
+ * code or preloaded before the network was set up, they go through the host.
+ */
+static void urllib3_case(int preload)
+{
+	const char *root = getenv("CACT_SOURCE_ROOT");
+	const char *paths[1], *mods[] = {"urllib3.connection"};
+	struct cact_runtime_options o;
+	struct cact_result *r;
+	struct fx f;
+
+	ck_assert_msg(root != NULL, "CACT_SOURCE_ROOT is not set");
+	paths[0] = fmt("%s/tests/sandbox/pkgs", root);
+	srv_start(&f.s);
+	cact_runtime_options_init(&o);
+	o.python_paths = paths;
+	o.n_python_paths = 1;
+	o.preload = preload ? mods : NULL;
+	o.n_preload = preload ? 1 : 0;
+	f.rt = t_runtime_opts(&o);
+	f.req = net_req();
+	allow(f.req, NULL, "127.0.0.1:%u", f.s.a);
+	allow(f.req, NULL, "127.0.0.1:%u", f.s.s);
+	set_ca(f.req, f.s.ca);
+	r = run(f.rt, f.req, &f.s,
+		"import sys, http.client\n"
+		"print('preloaded', 'urllib3.connection' in sys.modules)\n"
+		"import urllib3.connection as uc\n"
+		"print('based', issubclass(uc.HTTPConnection, http.client.HTTPConnection))\n"
+		"c = uc.HTTPConnection('127.0.0.1', PA, timeout=5)\n"
+		"c.request('POST', '/echo', body=iter([b'ab', b'c']), headers={'X-F': 'f'})\n"
+		"resp, shutdown = c.getresponse()\n"
+		"e = json.loads(resp.read())\n"
+		"print('plain', resp.status, e['body'], hdr(e, 'X-F'), callable(shutdown), "
+		"c.sock)\n"
+		"s = uc.HTTPSConnection('127.0.0.1', PS, timeout=5)\n"
+		"print('closed', s.is_closed, s.is_verified)\n"
+		"s.connect()\n"
+		"print('connected', s.is_closed, s.is_verified)\n"
+		"s.request('GET', '/echo')\n"
+		"resp, _ = s.getresponse()\n"
+		"print('tls', json.loads(resp.read())['server'])\n",
+		0);
+	t_assert_status(r, CACT_STATUS_OK);
+	assert_out(r, fmt("preloaded %s\n"
+			  "based True\n"
+			  "plain 200 abc ['f'] True None\n"
+			  "closed True False\n"
+			  "connected False True\n"
+			  "tls s\n",
+			  preload ? "True" : "False"));
+	expect_seen(&f.s, "req a POST /echo", 1);
+	expect_seen(&f.s, "req s GET /echo", 1);
+	cact_result_free(r);
+	fx_stop(&f);
+}
+
+START_TEST(urllib3_connect_through_host)
+{
+	urllib3_case(0);
+}
+END_TEST
+
+START_TEST(urllib3_preloaded_rebased)
+{
+	urllib3_case(1);
+}
+END_TEST
+
 #define DIST_PACKAGES "/usr/lib/python3/dist-packages"
 
 /* A runtime that imports from Debian's packages, preloading what is given. */
@@ -1570,53 +1644,53 @@ static struct cact_runtime *py_runtime(const char *preload)
 }
 
 /* Code for both requests cases: GET, POST, headers, json, redirects, errors. */
-#define PY_REQUESTS                                                                    \
-	"import requests\n"                                                            \
-	"r = requests.get(A + '/echo', params={'q': 'a b'}, headers={'X-T': 't'})\n"    \
-	"print('get', r.status_code, r.ok, r.json()['path'], hdr(r.json(), 'X-T'), "    \
-	"r.headers['content-type'])\n"                                                 \
-	"r = requests.post(A + '/echo', json={'k': [1, 2]})\n"                         \
-	"e = r.json()\n"                                                               \
-	"print('json', e['method'], json.loads(e['body']), hdr(e, 'Content-Type'))\n"  \
-	"e = requests.post(A + '/echo', data={'a': '1'}).json()\n"                     \
-	"print('form', e['body'], hdr(e, 'Content-Type'))\n"                           \
-	"e = requests.put(A + '/echo', data=b'\\x00\\xff').json()\n"                    \
-	"print('put', e['method'], e['body_b64'])\n"                                   \
-	"r = requests.get(A + '/redirect?to=' + q('/echo?hop=1'))\n"                   \
-	"print('redirect', r.status_code, r.url == A + '/echo?hop=1', "                \
-	"r.json()['path'])\n"                                                          \
-	"r = requests.get(A + '/status/404')\n"                                        \
-	"try:\n"                                                                       \
-	"    r.raise_for_status()\n"                                                   \
-	"except requests.HTTPError as e:\n"                                            \
-	"    print('404', r.status_code, r.text, '404 Client Error' in str(e))\n"      \
-	"r = requests.head(A + '/echo')\n"                                             \
-	"print('head', r.status_code, r.content)\n"                                    \
-	"with requests.Session() as s:\n"                                              \
-	"    print('session', [s.get(A + '/echo?i=%d' % i).json()['path'] "            \
-	"for i in range(3)])\n"                                                        \
-	"r = requests.get(A + '/bytes/70000', stream=True)\n"                          \
-	"print('stream', sum(len(c) for c in r.iter_content(8192)))\n"                 \
-	"print('cookies', sorted(requests.get(A + '/cookie').cookies.items()))\n"      \
-	"print('https', requests.get(S + '/echo').json()['server'])\n"                 \
-	"try:\n"                                                                       \
-	"    requests.get(B + '/echo')\n"                                              \
-	"except requests.ConnectionError as e:\n"                                      \
-	"    print('denied', isinstance(e, OSError), "                                 \
+#define PY_REQUESTS                                                                   \
+	"import requests\n"                                                           \
+	"r = requests.get(A + '/echo', params={'q': 'a b'}, headers={'X-T': 't'})\n"  \
+	"print('get', r.status_code, r.ok, r.json()['path'], hdr(r.json(), 'X-T'), "  \
+	"r.headers['content-type'])\n"                                                \
+	"r = requests.post(A + '/echo', json={'k': [1, 2]})\n"                        \
+	"e = r.json()\n"                                                              \
+	"print('json', e['method'], json.loads(e['body']), hdr(e, 'Content-Type'))\n" \
+	"e = requests.post(A + '/echo', data={'a': '1'}).json()\n"                    \
+	"print('form', e['body'], hdr(e, 'Content-Type'))\n"                          \
+	"e = requests.put(A + '/echo', data=b'\\x00\\xff').json()\n"                  \
+	"print('put', e['method'], e['body_b64'])\n"                                  \
+	"r = requests.get(A + '/redirect?to=' + q('/echo?hop=1'))\n"                  \
+	"print('redirect', r.status_code, r.url == A + '/echo?hop=1', "               \
+	"r.json()['path'])\n"                                                         \
+	"r = requests.get(A + '/status/404')\n"                                       \
+	"try:\n"                                                                      \
+	"    r.raise_for_status()\n"                                                  \
+	"except requests.HTTPError as e:\n"                                           \
+	"    print('404', r.status_code, r.text, '404 Client Error' in str(e))\n"     \
+	"r = requests.head(A + '/echo')\n"                                            \
+	"print('head', r.status_code, r.content)\n"                                   \
+	"with requests.Session() as s:\n"                                             \
+	"    print('session', [s.get(A + '/echo?i=%d' % i).json()['path'] "           \
+	"for i in range(3)])\n"                                                       \
+	"r = requests.get(A + '/bytes/70000', stream=True)\n"                         \
+	"print('stream', sum(len(c) for c in r.iter_content(8192)))\n"                \
+	"print('cookies', sorted(requests.get(A + '/cookie').cookies.items()))\n"     \
+	"print('https', requests.get(S + '/echo').json()['server'])\n"                \
+	"try:\n"                                                                      \
+	"    requests.get(B + '/echo')\n"                                             \
+	"except requests.ConnectionError as e:\n"                                     \
+	"    print('denied', isinstance(e, OSError), "                                \
 	"'127.0.0.1:%d is not an allowed target' % PB in str(e))\n"
 
-#define OUT_REQUESTS                                                    \
-	"get 200 True /echo?q=a+b ['t'] application/json\n"             \
-	"json POST {'k': [1, 2]} ['application/json']\n"                \
-	"form a=1 ['application/x-www-form-urlencoded']\n"              \
-	"put PUT AP8=\n"                                                \
-	"redirect 200 True /echo?hop=1\n"                               \
-	"404 404 status 404 True\n"                                     \
-	"head 200 b''\n"                                                \
-	"session ['/echo?i=0', '/echo?i=1', '/echo?i=2']\n"             \
-	"stream 70000\n"                                                \
-	"cookies [('a', '1'), ('b', '2')]\n"                            \
-	"https s\n"                                                     \
+#define OUT_REQUESTS                                        \
+	"get 200 True /echo?q=a+b ['t'] application/json\n" \
+	"json POST {'k': [1, 2]} ['application/json']\n"    \
+	"form a=1 ['application/x-www-form-urlencoded']\n"  \
+	"put PUT AP8=\n"                                    \
+	"redirect 200 True /echo?hop=1\n"                   \
+	"404 404 status 404 True\n"                         \
+	"head 200 b''\n"                                    \
+	"session ['/echo?i=0', '/echo?i=1', '/echo?i=2']\n" \
+	"stream 70000\n"                                    \
+	"cookies [('a', '1'), ('b', '2')]\n"                \
+	"https s\n"                                         \
 	"denied True True\n"
 
 static void requests_case(const char *preload)
@@ -2531,6 +2605,8 @@ int main(int argc, char **argv)
 		T_CASE(http_client_routed, 60),
 		T_CASE(https_ca_file, 60),
 		T_CASE(http_client_interface, 60),
+		T_CASE(urllib3_connect_through_host, 60),
+		T_CASE(urllib3_preloaded_rebased, 60),
 		T_CASE(requests_through_host, 90),
 		T_CASE(requests_preloaded, 90),
 		T_CASE(requests_timeout, 90),
@@ -2569,7 +2645,8 @@ int main(int argc, char **argv)
 		for (i = 0; i < n; i++)
 			if (strncmp(cases[i].name, "requests_", 9) == 0) {
 				fprintf(stderr,
-					"test_network: %s skipped: python3-requests is not installed "
+					"test_network: %s skipped: python3-requests is not "
+					"installed "
 					"in " DIST_PACKAGES "\n",
 					cases[i].name);
 				cases[i--] = cases[--n];
