@@ -182,10 +182,11 @@ def _install_matplotlib_backend():
 
 # ---- network: every request is made by the host, which decides ----
 
-def _host_http(method, url, body=None, headers=None):
+def _host_http(method, url, body=None, headers=None, timeout=None):
     """Sends one HTTP request through the host. Returns (status, headers,
     body bytes, final url). Raises PermissionError when the policy refuses
-    it, TimeoutError or OSError when it fails."""
+    it, TimeoutError or OSError when it fails. timeout (seconds), when
+    given, is used where it is shorter than the host's limit."""
     if not isinstance(method, str) or not method:
         raise TypeError("method must be a non-empty str, like 'GET'")
     if not isinstance(url, str):
@@ -228,9 +229,11 @@ def _host_http(method, url, body=None, headers=None):
     import json
 
     call_id = next(_call_ids)
-    payload = json.dumps({"type": "http_request", "id": call_id, "method": method, "url": url,
-                          "headers": fields, "body": encoded},
-                         ensure_ascii=False).encode("utf-8", "surrogatepass")
+    frame = {"type": "http_request", "id": call_id, "method": method, "url": url,
+             "headers": fields, "body": encoded}
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and 0 < timeout < 1e9:
+        frame["timeout_ms"] = int(timeout * 1000) or 1
+    payload = json.dumps(frame, ensure_ascii=False).encode("utf-8", "surrogatepass")
     import _cact
 
     with _in_flight("http"):
@@ -438,7 +441,8 @@ class _HostSocket:
             headers[key] = headers[key] + ", " + value if key in headers else value
         body = bytes(request.body) if request.framed else None
         try:
-            status, got, data, final = _host_http(method, self._url(target), body, headers)
+            status, got, data, final = _host_http(method, self._url(target), body, headers,
+                                                  self.timeout)
         except TimeoutError as exc:
             self._error = exc
             return

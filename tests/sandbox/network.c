@@ -1464,6 +1464,50 @@ START_TEST(https_ca_file)
 }
 END_TEST
 
+/* The frame's timeout_ms is the code's: used when shorter, and checked. */
+START_TEST(timeout_ms_frame_checked)
+{
+	static const char *const bad[] = {"-1", "0", "1.5", "'500'", "True"};
+	struct fx f;
+	struct cact_result *r;
+	size_t i;
+
+	fx_start(&f);
+	allow(f.req, NULL, "127.0.0.1:%u", f.s.a);
+	r = run(f.rt, f.req, &f.s,
+		"import _cact\n"
+		"def raw(extra):\n"
+		"    frame = {'type': 'http_request', 'id': 777, 'method': 'GET',\n"
+		"             'url': A + '/slow?delay=8', 'headers': {}, 'body': None}\n"
+		"    frame.update(extra)\n"
+		"    return json.loads(_cact.request(777, json.dumps(frame).encode()))\n"
+		"rep = raw({'timeout_ms': 1000})\n"
+		"print('short', rep.get('ok'), 'Timeout' in (rep.get('error') or ''))\n",
+		0);
+	t_assert_status(r, CACT_STATUS_OK);
+	assert_out(r, "short False True\n");
+	cact_result_free(r);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *code = t_fmt("import _cact\n"
+				   "frame = {'type': 'http_request', 'id': 778, 'method': 'GET',\n"
+				   "         'url': A + '/echo', 'headers': {}, 'body': None,\n"
+				   "         'timeout_ms': %s}\n"
+				   "_cact.request(778, json.dumps(frame).encode())\n"
+				   "print('answered')\n",
+				   bad[i]);
+
+		r = run(f.rt, f.req, &f.s, code, 0);
+		free(code);
+		t_assert_status(r, CACT_STATUS_SANDBOX_VIOLATION);
+		ck_assert_msg(strstr(cact_result_error_message(r), "malformed http_request frame"),
+			      "timeout_ms %s: %s", bad[i], cact_result_error_message(r));
+		cact_result_free(r);
+	}
+	expect_seen(&f.s, "req a GET /echo", 0);
+	fx_stop(&f);
+}
+END_TEST
+
 /* ---- http.client's interface, urllib3 and requests ---- */
 
 /*
@@ -1730,32 +1774,55 @@ START_TEST(requests_preloaded)
 }
 END_TEST
 
-/* The host's timeout reaches requests as its ReadTimeout; urllib gets TimeoutError. */
+/*
+ * A timeout reaches requests as its ReadTimeout and urllib as TimeoutError:
+ * the code's own when it is shorter than the host's limit, else the limit.
+ */
 START_TEST(requests_timeout)
 {
 	struct fx f;
 	struct cact_result *r;
+	char *text;
+	const char *code = "import requests, urllib.request, http.client\n"
+			   "try:\n"
+			   "    requests.get(A + '/slow?delay=8', timeout=T)\n"
+			   "except requests.Timeout as e:\n"
+			   "    print('requests', type(e).__name__)\n"
+			   "try:\n"
+			   "    urllib.request.urlopen(A + '/slow?delay=8', timeout=T)\n"
+			   "except TimeoutError as e:\n"
+			   "    print('urllib', type(e).__name__)\n"
+			   "c = http.client.HTTPConnection('127.0.0.1', PA, timeout=T)\n"
+			   "c.request('GET', '/stall?first=10&total=100&sleep=8')\n"
+			   "try:\n"
+			   "    c.getresponse().read()\n"
+			   "except TimeoutError as e:\n"
+			   "    print('client', type(e).__name__)\n"
+			   "print('after', requests.get(A + '/echo', timeout=T).status_code)\n";
 
 	srv_start(&f.s);
 	f.rt = py_runtime(NULL);
 	f.req = net_req();
 	allow(f.req, NULL, "127.0.0.1:%u", f.s.a);
-	set_limit(f.req, CACT_LIMIT_HTTP_TIMEOUT_MS, 1000);
-	r = run(f.rt, f.req, &f.s,
-		"import requests, urllib.request\n"
-		"try:\n"
-		"    requests.get(A + '/slow?delay=8', timeout=30)\n"
-		"except requests.Timeout as e:\n"
-		"    print('requests', type(e).__name__)\n"
-		"try:\n"
-		"    urllib.request.urlopen(A + '/slow?delay=8')\n"
-		"except TimeoutError as e:\n"
-		"    print('urllib', type(e).__name__)\n"
-		"print('after', requests.get(A + '/echo').status_code)\n",
-		40000);
+	/* The code's timeout, under the default limit (30 s). */
+	text = t_fmt("T = 1\n%s", code);
+	r = run(f.rt, f.req, &f.s, text, 40000);
+	free(text);
 	t_assert_status(r, CACT_STATUS_OK);
 	assert_out(r, "requests ReadTimeout\n"
 		      "urllib TimeoutError\n"
+		      "client TimeoutError\n"
+		      "after 200\n");
+	cact_result_free(r);
+	/* The limit, shorter than the code's timeout. */
+	set_limit(f.req, CACT_LIMIT_HTTP_TIMEOUT_MS, 1000);
+	text = t_fmt("T = 30\n%s", code);
+	r = run(f.rt, f.req, &f.s, text, 40000);
+	free(text);
+	t_assert_status(r, CACT_STATUS_OK);
+	assert_out(r, "requests ReadTimeout\n"
+		      "urllib TimeoutError\n"
+		      "client TimeoutError\n"
 		      "after 200\n");
 	cact_result_free(r);
 	fx_stop(&f);
@@ -2604,6 +2671,7 @@ int main(int argc, char **argv)
 		T_CASE(urllib_post, 60),
 		T_CASE(http_client_routed, 60),
 		T_CASE(https_ca_file, 60),
+		T_CASE(timeout_ms_frame_checked, 60),
 		T_CASE(http_client_interface, 60),
 		T_CASE(urllib3_connect_through_host, 60),
 		T_CASE(urllib3_preloaded_rebased, 60),
