@@ -557,6 +557,15 @@ _ADAPT = {"urllib3.connection": _adapt_urllib3, "requests.adapters": _adapt_requ
 _ORIGINAL_HTTP = None
 
 
+def _adapt(fix, module):
+    """A version these adaptations do not fit is left as it is: its
+    requests then fail as any socket does here, and nothing else does."""
+    try:
+        fix(module)
+    except Exception:
+        pass
+
+
 class _AdaptOnImport:
     """A meta path finder that adapts the modules in _ADAPT when they are
     imported, after their own code ran."""
@@ -574,7 +583,7 @@ class _AdaptOnImport:
 
         def run(module):
             exec_module(module)
-            fix(module)
+            _adapt(fix, module)
 
         spec.loader.exec_module = run
         return spec
@@ -681,7 +690,7 @@ def _enable_network():
     # urllib3 and requests: adapted now if a preload imported them, else when imported.
     for name, fix in _ADAPT.items():
         if name in sys.modules:
-            fix(sys.modules[name])
+            _adapt(fix, sys.modules[name])
     sys.meta_path.insert(0, _AdaptOnImport())
     for name in ("http_request", "http_get", "http_post"):
         setattr(builtins, name, globals()[name])
