@@ -289,7 +289,12 @@ static void zygote_setup(struct zygote *z, unsigned required, const char *level,
 		fatal(z->ctl, &err);
 	one_shot = z->one_shot = json_is_true(json_object_get(cfg, "one_shot"));
 	pyg_preload(!one_shot);
-	if (!one_shot && preload_modules(z, json_object_get(cfg, "preload"), &err))
+	/*
+	 * With one_shot too: the single execution would import them anyway,
+	 * and a configuration behaves the same (the same single-thread check
+	 * and errors) whichever command runs it.
+	 */
+	if (preload_modules(z, json_object_get(cfg, "preload"), &err))
 		fatal(z->ctl, &err);
 	z->base_vsz = vsz_now();
 
