@@ -240,8 +240,15 @@ static int preload_modules(struct zygote *z, json_t *mods, struct cact_error *er
 				      name, threads - 1);
 		}
 	}
-	if (json_array_size(mods))
+	if (json_array_size(mods)) {
+		/* It warms the packages up (runner.py): that must leave no thread either. */
 		pyg_preload_step(1);
+		if (thread_count() > 1)
+			return ut_err(err, CACT_EINVAL,
+				      "preload: warming up the preloaded modules left %u threads "
+				      "running; the zygote must stay single-threaded to fork",
+				      thread_count() - 1);
+	}
 	return 0;
 }
 
