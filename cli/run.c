@@ -45,7 +45,8 @@ void run_options(struct opt *o)
 
 /*
  * One help entry: cact exec's words, and cact repl's where they differ
- * (NULL: the same); or, with exec NULL, the shared option shared.
+ * (NULL: the same); with exec NULL, the help of the option of every
+ * command that starts a sandbox numbered shared (cli/sandbox_opts.h).
  */
 static const struct {
 	const char *exec, *session;
