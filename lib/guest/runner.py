@@ -769,7 +769,7 @@ def preload_end():
     memory), matplotlib looks for its folders in the execution's /tmp, and
     the collector keeps off what the modules left (a collection would
     copy it into every child)."""
-    global _preload_dir
+    global _preload_dir, _base_exitfuncs
     import os
 
     if _preload_dir is not None:
@@ -781,8 +781,42 @@ def preload_end():
         if mpl is not None:
             mpl.get_configdir = mpl.get_cachedir = lambda: MPL_CONFIG
         _preload_dir = None
+    _warm_ups[:] = []
+    for name, code in _WARM_UPS:
+        if name in sys.modules:
+            try:
+                _warm_ups.append(compile(code, "<warm-up %s>" % name, "exec"))
+            except BaseException:
+                pass
+    _warm_up_packages()
+    # Their exit handlers are not the code's: an execution runs only those it registers.
+    _base_exitfuncs = atexit._ncallbacks()
     gc.collect()
     gc.freeze()
+
+
+# What a first use of a preloaded package builds lazily (caches, dispatch
+# tables, interned objects): done once in the zygote, so that children
+# inherit it, and again in each prepared child before its request, so that
+# the pages a first use writes (and so copies) are copied off the request
+# path. Only for packages the runtime's preload brought in.
+_WARM_UPS = (
+    ("numpy", "import numpy as np\n"
+              "a = np.arange(12.0).reshape(3, 4)\n"
+              "(a * 2).sum(axis=0).tolist(); repr(a)\n"),
+    ("pandas", "import pandas as pd\n"
+               "df = pd.DataFrame({'k': ['a', 'b', 'a'], 'v': [1, 2, 3]})\n"
+               "df.groupby('k').v.sum().to_dict(); repr(df)\n"),
+)
+_warm_ups = []
+
+
+def _warm_up_packages():
+    for code in _warm_ups:
+        try:
+            exec(code, {"__name__": "__warm_up__"})
+        except BaseException:
+            pass
 
 
 def _split(tree):
@@ -1002,6 +1036,7 @@ def warm(run_snippet=True):
     try:
         configure(0, TOOL_ARGS_MAX, HTTP_BODY_MAX)
         run(b"x = [i * i for i in range(10)]\nprint(sum(x), f'{x[1]}')\nx[2]\n", finish=False)
+        _warm_up_packages()
     finally:
         sys.modules.pop("__main__", None)
         _sources.clear()
