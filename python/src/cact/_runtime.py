@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: MIT
+"""cact.Runtime: the C runtime plus what needs an event loop, and the
+package's default runtime."""
+
+import asyncio
+import os
+import threading
+
+from . import _aio, _cact
+
+__all__ = ["Runtime", "default_runtime"]
+
+
+class Runtime(_cact.Runtime):
+    """A sandbox runtime: one warm CPython (the zygote) that forks a fresh,
+    isolated sandbox for each execution.
+
+    Start one and run many executions through it, from any number of
+    threads; each ``execute`` releases the GIL while its code runs. Use it
+    as a context manager, or ``close()`` it.
+
+    Options (keywords): ``isolation`` ("full", or "reduced" to run without
+    landlock or a cgroup namespace when the kernel lacks them), ``guest``
+    (path of the cact-guest helper; default: ``$CACT_GUEST``, else the one
+    installed with this package), ``python_paths`` (host folders added to
+    the sandbox's import path, read-only: e.g.
+    ``["/usr/lib/python3/dist-packages"]`` for Debian's numpy and pandas),
+    ``pool_size``, ``pool_max`` (prepared sandboxes), ``max_running``,
+    ``queue_max``, ``queue_timeout`` (seconds a caller may wait for a
+    sandbox), ``max_sessions``, ``one_shot``.
+    """
+
+    async def execute_async(self, code, *, timeout=None, memory_mib=None, files=None,
+                            allowed_domains=None, tools=None, approve=None):
+        """``execute`` for asyncio: the execution runs on a worker thread and
+        never blocks the event loop; async tools and an async ``approve``
+        run on this loop. Cancelling the awaiting task kills the sandbox
+        (the execution's status becomes "cancelled") and raises
+        CancelledError."""
+        loop = asyncio.get_running_loop()
+        r, w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            cf = _aio.executor().submit(
+                self._execute, code, loop, r, timeout=timeout, memory_mib=memory_mib,
+                files=files, allowed_domains=allowed_domains, tools=tools, approve=approve)
+        except BaseException:
+            os.close(r)
+            os.close(w)
+            raise
+
+        def close(_):
+            os.close(r)
+            os.close(w)
+
+        try:
+            return await asyncio.wrap_future(cf, loop=loop)
+        except asyncio.CancelledError:
+            # The pipe turns readable: libcact kills the sandbox.
+            os.write(w, b"x")
+            raise
+        finally:
+            # The fds stay open until the worker is done with them.
+            cf.add_done_callback(close)
+
+
+_default = None
+_default_lock = threading.Lock()
+
+
+def default_runtime():
+    """The runtime a CodeAct created without one executes on: started on
+    first use (``Runtime()`` with the defaults), closed when the
+    interpreter exits."""
+    global _default
+    with _default_lock:
+        if _default is None or _default.closed:
+            _default = Runtime()
+        return _default
+
+
+def close_default():
+    global _default
+    with _default_lock:
+        rt, _default = _default, None
+    if rt is not None:
+        rt.close()
