@@ -4,8 +4,10 @@
 import asyncio
 import json
 import os
+import pathlib
 import shutil
 import subprocess
+import tempfile
 import threading
 
 import pytest
@@ -218,6 +220,41 @@ def test_bad_options():
         cact.Runtime(queue_timeout="1")
     with pytest.raises(ValueError, match="cact-guest-missing"):
         cact.Runtime(guest="/nonexistent/cact-guest-missing")
+    with pytest.raises(TypeError, match="python_path must be a list of folders"):
+        cact.Runtime(python_path="/usr/lib/python3/dist-packages")
+    with pytest.raises(ValueError, match="/nonexistent-folder is not a folder"):
+        cact.Runtime(python_path=["/nonexistent-folder"])
+    with pytest.raises(TypeError, match="preload must be a list of module names"):
+        cact.Runtime(preload="json")
+    with pytest.raises(TypeError, match=r"preload\[1\] must be a str"):
+        cact.Runtime(preload=["json", 3])
+    with pytest.raises(cact.CactError, match="cannot import no_such_module_here"):
+        cact.Runtime(preload=["no_such_module_here"])
+
+
+@pytest.fixture
+def site_dir():
+    # Not under /tmp: every execution has a /tmp of its own there.
+    d = tempfile.mkdtemp(prefix="cact-test-site-", dir="/var/tmp")
+    yield pathlib.Path(d)
+    shutil.rmtree(d)
+
+
+def test_python_path_and_preload(site_dir):
+    pkg = site_dir
+    (pkg / "hostmod.py").write_text("import sys\nVALUE = 42\n")
+    with cact.Runtime(python_path=[pkg], preload=["hostmod", "wave"]) as rt:
+        # Imported in the warm interpreter: already there when the code starts.
+        r = rt.execute("import sys\nprint('hostmod' in sys.modules, 'wave' in sys.modules)\n"
+                       "import hostmod\nprint(hostmod.VALUE)\n"
+                       "open('%s/x', 'w')" % pkg)
+        assert r.stdout == "True True\n42\n", r.stderr
+        # Bound read-only.
+        assert r.error.type in ("OSError", "PermissionError"), r.error
+    with cact.Runtime() as rt:
+        r = rt.execute("import sys\nprint('wave' in sys.modules)\nimport hostmod")
+        assert r.stdout == "False\n"
+        assert r.error.type == "ModuleNotFoundError"
 
 
 def test_bad_execute_arguments(rt):

@@ -534,3 +534,24 @@ def test_validate():
     with pytest.raises(ValueError, match="other"):
         t.validate({"value": 1, "other": 2})
     cact.Tool(echo).validate({"value": [1]})
+
+
+def test_callables_passed_as_tools_are_not_kept_alive(rt):
+    import gc
+    import weakref
+
+    def make(i):
+        def adder(x: int) -> int:
+            """Adds a constant."""
+            return x + i
+        return adder
+
+    refs = []
+    for i in range(3):
+        f = make(i)
+        refs.append(weakref.ref(f))
+        r = rt.execute("print(call_tool('adder', x=1))", tools=[f])
+        assert r.stdout == "%d\n" % (1 + i), r.stderr
+        del f, r
+    gc.collect()
+    assert [w() for w in refs] == [None, None, None]

@@ -29,15 +29,15 @@ static PyObject *timed(int n, int (*fn)(void *ctx, struct cact_error *err), void
 
 	if (!us)
 		return PyErr_NoMemory();
-	Py_BEGIN_ALLOW_THREADS
-	for (i = 0; i < n && rc == 0; i++) {
+	Py_BEGIN_ALLOW_THREADS for (i = 0; i < n && rc == 0; i++)
+	{
 		double t0 = now_us();
 
 		rc = fn(ctx, &err);
 		us[i] = now_us() - t0;
 	}
-	Py_END_ALLOW_THREADS
-	if (rc) {
+	Py_END_ALLOW_THREADS if (rc)
+	{
 		cpy_raise(rc, &err, "C API run");
 		goto out;
 	}
@@ -118,8 +118,8 @@ static PyObject *c_session_timings(PyObject *m, PyObject *args)
 	Py_ssize_t len;
 	int n;
 
-	if (!PyArg_ParseTuple(args, "O!s#i:_c_session_timings", &cpy_SessionType, &s, &c.code,
-			      &len, &n))
+	if (!PyArg_ParseTuple(args, "O!s#i:_c_session_timings", &cpy_SessionType, &s, &c.code, &len,
+			      &n))
 		return NULL;
 	if (!s->s || cpy_runtime_enter(s->rt)) {
 		if (!PyErr_Occurred())

@@ -19,8 +19,7 @@
 #define MODEL_TEXT_MAX ((4u << 20) + 1024)
 
 typedef struct {
-	PyObject_HEAD
-	struct cact_codeact *cc;
+	PyObject_HEAD struct cact_codeact *cc;
 	cpy_Runtime *runtime; /* a reference; NULL: the default runtime, taken when needed */
 	PyObject *tools;      /* dict: name -> Tool, the Python side of cc's callback tools */
 	PyObject *approve;    /* None or the per-call approval callable */
@@ -166,8 +165,8 @@ static PyObject *codeact_add_tool(cpy_CodeAct *self, PyObject *obj)
 	}
 	/* Same name: replaced and moved to the end, as libcact does. */
 	name = PyUnicode_FromString(cact_tool_name(t->tool));
-	if (!name || (PyDict_GetItemWithError(self->tools, name) &&
-		      PyDict_DelItem(self->tools, name)) ||
+	if (!name ||
+	    (PyDict_GetItemWithError(self->tools, name) && PyDict_DelItem(self->tools, name)) ||
 	    PyErr_Occurred() || PyDict_SetItem(self->tools, name, (PyObject *)t)) {
 		Py_XDECREF(name);
 		Py_DECREF(t);
@@ -430,10 +429,8 @@ static PyObject *codeact_load_config(cpy_CodeAct *self, PyObject *path)
 	if (ready(self) || !(p = cpy_fspath(path, "path")))
 		return NULL;
 	/* May start MCP servers: the GIL released. */
-	Py_BEGIN_ALLOW_THREADS
-	rc = cact_codeact_load_config(self->cc, PyBytes_AS_STRING(p), &err);
-	Py_END_ALLOW_THREADS
-	Py_DECREF(p);
+	Py_BEGIN_ALLOW_THREADS rc = cact_codeact_load_config(self->cc, PyBytes_AS_STRING(p), &err);
+	Py_END_ALLOW_THREADS Py_DECREF(p);
 	if (rc)
 		return cpy_raise(rc, &err, NULL);
 	Py_RETURN_NONE;
@@ -676,10 +673,9 @@ static PyObject *run(cpy_CodeAct *self, const char *code, Py_ssize_t len, PyObje
 	keep = PyDict_Values(self->tools);
 	if (!keep || bound_config(self, loop, &b, &snap) || cpy_runtime_enter(rt))
 		goto out;
-	Py_BEGIN_ALLOW_THREADS
-	*rc = cact_codeact_execute(snap ? snap : self->cc, code, (size_t)len, &res, err);
-	Py_END_ALLOW_THREADS
-	cpy_runtime_leave(rt);
+	Py_BEGIN_ALLOW_THREADS *rc =
+		cact_codeact_execute(snap ? snap : self->cc, code, (size_t)len, &res, err);
+	Py_END_ALLOW_THREADS cpy_runtime_leave(rt);
 	if (*rc == 0)
 		out = cpy_result_new(res);
 out:
@@ -784,14 +780,16 @@ static PyObject *handle_call(cpy_CodeAct *self, PyObject *arguments, PyObject *l
 	}
 	if (cact_codeact_approval(self->cc) == CACT_APPROVAL_ALWAYS_REQUIRE) {
 		pyargs = PyUnicode_FromString(compact);
-		Py_XSETREF(pyargs, pyargs ? PyObject_CallOneArg(cpy_hooks.json_loads, pyargs) : NULL);
+		Py_XSETREF(pyargs,
+			   pyargs ? PyObject_CallOneArg(cpy_hooks.json_loads, pyargs) : NULL);
 		ok = pyargs ? ask(self->approve, loop, "execute_code", pyargs) : -1;
 		if (ok < 0)
 			goto out;
 		if (!ok) {
-			out = PyUnicode_FromString("Denied: the user did not approve this call of "
-						   "'execute_code'. Do not retry it unless the user "
-						   "asks.");
+			out = PyUnicode_FromString(
+				"Denied: the user did not approve this call of "
+				"'execute_code'. Do not retry it unless the user "
+				"asks.");
 			goto out;
 		}
 	}
@@ -853,8 +851,8 @@ static PyObject *codeact_session(cpy_CodeAct *self, PyObject *args, PyObject *kw
 	void *user = NULL;
 	int rc;
 
-	if (ready(self) || !PyArg_ParseTupleAndKeywords(args, kw, "|$OOO:session", kwlist, &idle,
-							&life, &cpu))
+	if (ready(self) ||
+	    !PyArg_ParseTupleAndKeywords(args, kw, "|$OOO:session", kwlist, &idle, &life, &cpu))
 		return NULL;
 	cact_codeact_session_options(self->cc, &so);
 	if ((idle != Py_None && cpy_seconds_ms(idle, "idle_timeout", &so.idle_timeout_ms)) ||
@@ -878,10 +876,8 @@ static PyObject *codeact_session(cpy_CodeAct *self, PyObject *args, PyObject *kw
 	}
 	if (cpy_runtime_enter(rt))
 		goto out;
-	Py_BEGIN_ALLOW_THREADS
-	rc = cact_codeact_session_new(snap, &so, &s, &err);
-	Py_END_ALLOW_THREADS
-	cpy_runtime_leave(rt);
+	Py_BEGIN_ALLOW_THREADS rc = cact_codeact_session_new(snap, &so, &s, &err);
+	Py_END_ALLOW_THREADS cpy_runtime_leave(rt);
 	if (rc) {
 		cpy_raise(rc, &err, "cannot start a session");
 		goto out;
@@ -976,7 +972,8 @@ static PyObject *codeact_from_state(PyTypeObject *cls, PyObject *args)
 		}
 		for (k = 0; k < m; k++) {
 			if (now[k] == t->tool &&
-			    PyDict_SetItemString(self->tools, cact_tool_name(t->tool), (PyObject *)t))
+			    PyDict_SetItemString(self->tools, cact_tool_name(t->tool),
+						 (PyObject *)t))
 				Py_CLEAR(self);
 		}
 		cact_tools_free(now, m);
@@ -1053,8 +1050,7 @@ static PyMethodDef codeact_methods[] = {
 
 static PyGetSetDef codeact_getset[] = {
 	{"description", (getter)get_description, NULL,
-	 "The tool description for the model, rebuilt from the configuration on every read.",
-	 NULL},
+	 "The tool description for the model, rebuilt from the configuration on every read.", NULL},
 	{"instructions", (getter)get_instructions, NULL,
 	 "Short instructions for the system prompt.", NULL},
 	{"approval_mode", (getter)get_approval_mode, (setter)set_approval_mode,

@@ -29,17 +29,17 @@
  * _init ran.
  */
 struct cpy_hooks {
-	PyObject *json_loads;	  /* json.loads */
-	PyObject *json_dumps;	  /* cact._tool.dumps: compact, strict JSON text */
-	PyObject *run_awaitable;  /* cact._aio.run_awaitable(awaitable, loop) -> value */
-	PyObject *as_tool;	  /* cact._tool.as_tool(obj) -> Tool */
+	PyObject *json_loads;	   /* json.loads */
+	PyObject *json_dumps;	   /* cact._tool.dumps: compact, strict JSON text */
+	PyObject *run_awaitable;   /* cact._aio.run_awaitable(awaitable, loop) -> value */
+	PyObject *as_tool;	   /* cact._tool.as_tool(obj) -> Tool */
 	PyObject *default_runtime; /* cact._runtime_default() -> Runtime */
-	PyObject *File;		  /* cact.File(path, media_type, data) */
-	PyObject *ErrorInfo;	  /* cact.ErrorInfo(type, message, traceback) */
-	PyObject *ToolCall;	  /* cact.ToolCall(name, arguments) */
-	PyObject *FileMount;	  /* cact.FileMount(host_path, mount_path) */
-	PyObject *AllowedDomain;  /* cact.AllowedDomain(target, methods) */
-	PyObject *guest_default;  /* str: the cact-guest installed with the package */
+	PyObject *File;		   /* cact.File(path, media_type, data) */
+	PyObject *ErrorInfo;	   /* cact.ErrorInfo(type, message, traceback) */
+	PyObject *ToolCall;	   /* cact.ToolCall(name, arguments) */
+	PyObject *FileMount;	   /* cact.FileMount(host_path, mount_path) */
+	PyObject *AllowedDomain;   /* cact.AllowedDomain(target, methods) */
+	PyObject *guest_default;   /* str: the cact-guest installed with the package */
 };
 extern struct cpy_hooks cpy_hooks;
 
@@ -129,12 +129,11 @@ int cpy_guard_close(struct cpy_guard *g);
 /* ---- Tool (tool.c) ---- */
 
 typedef struct {
-	PyObject_HEAD
-	struct cact_tool *tool; /* one reference */
-	PyObject *func;		/* the callable; None for tools served elsewhere (commands, MCP) */
-	PyObject *convert;	/* None, or callable(kwargs dict) -> kwargs dict */
-	int is_async;		/* func is a coroutine function */
-	uint64_t id;		/* registry entry (the tool itself), 0 for external tools */
+	PyObject_HEAD struct cact_tool *tool; /* one reference */
+	PyObject *func;	   /* the callable; None for tools served elsewhere (commands, MCP) */
+	PyObject *convert; /* None, or callable(kwargs dict) -> kwargs dict */
+	int is_async;	   /* func is a coroutine function */
+	uint64_t id;	   /* registry entry (the tool itself), 0 for external tools */
 	PyObject *weakreflist;
 } cpy_Tool;
 
@@ -175,8 +174,7 @@ int cpy_approval_parse(PyObject *v, enum cact_approval *out);
 /* ---- Result (result.c) ---- */
 
 typedef struct {
-	PyObject_HEAD
-	struct cact_result *res; /* owned */
+	PyObject_HEAD struct cact_result *res; /* owned */
 } cpy_Result;
 
 extern PyTypeObject cpy_ResultType;
@@ -189,11 +187,10 @@ PyObject *cpy_result_new(struct cact_result *res);
 struct cpy_Session;
 
 typedef struct {
-	PyObject_HEAD
-	struct cact_runtime *rt;
-	struct cpy_guard guard;	     /* executions and session calls in flight */
-	pid_t pid;		     /* the process that started it: a fork's child may not use it */
-	PyObject *guest;	     /* str: the helper in use */
+	PyObject_HEAD struct cact_runtime *rt;
+	struct cpy_guard guard; /* executions and session calls in flight */
+	pid_t pid;		/* the process that started it: a fork's child may not use it */
+	PyObject *guest;	/* str: the helper in use */
 	struct cpy_Session *sessions; /* open sessions, closed before the runtime (GIL held) */
 	PyObject *weakreflist;
 } cpy_Runtime;
@@ -216,11 +213,10 @@ int cpy_request_fill(struct cact_request *req, PyObject *timeout, PyObject *memo
 		     PyObject *loop, PyObject **keep, struct cpy_binds *b);
 
 typedef struct cpy_Session {
-	PyObject_HEAD
-	struct cact_sandbox_session *s; /* NULL once closed */
-	cpy_Runtime *rt;		/* a reference; NULL once closed */
-	struct cpy_guard guard;		/* calls in flight */
-	PyObject *keep;			/* Tool objects its callbacks use */
+	PyObject_HEAD struct cact_sandbox_session *s; /* NULL once closed */
+	cpy_Runtime *rt;			      /* a reference; NULL once closed */
+	struct cpy_guard guard;			      /* calls in flight */
+	PyObject *keep;				      /* Tool objects its callbacks use */
 	struct cpy_binds binds;
 	struct cpy_Session *next, **pprev; /* in rt->sessions */
 	PyObject *weakreflist;

@@ -154,7 +154,8 @@ int cpy_runtime_new(const struct cact_runtime_options *o, struct cact_runtime **
 			pthread_mutex_unlock(&spawn_lock);
 			err->code = CACT_ESYS;
 			snprintf(err->message, sizeof(err->message),
-				 "cannot start the runtime thread: pthread_create: %s", strerror(rc));
+				 "cannot start the runtime thread: pthread_create: %s",
+				 strerror(rc));
 			return CACT_ESYS;
 		}
 		spawner_pid = getpid();
@@ -224,8 +225,7 @@ int cpy_guard_close(struct cpy_guard *g)
 		 * Users in flight may need the GIL to finish (tool callbacks), and
 		 * the lock is never held while the GIL is being taken back.
 		 */
-		Py_BEGIN_ALLOW_THREADS
-		pthread_mutex_lock(&g->lock);
+		Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&g->lock);
 		while (g->users)
 			pthread_cond_wait(&g->idle, &g->lock);
 		pthread_mutex_unlock(&g->lock);
@@ -384,11 +384,8 @@ static PyObject *mod_features(PyObject *self, PyObject *unused)
 	int rc;
 
 	/* Forks a probe child: done with the GIL released like any other wait. */
-	Py_BEGIN_ALLOW_THREADS
-	rc = cact_features_probe(&f, &err);
-	Py_END_ALLOW_THREADS
-	if (rc)
-		return cpy_raise(rc, &err, "cannot probe the kernel");
+	Py_BEGIN_ALLOW_THREADS rc = cact_features_probe(&f, &err);
+	Py_END_ALLOW_THREADS if (rc) return cpy_raise(rc, &err, "cannot probe the kernel");
 	present = PyDict_New();
 	if (!present)
 		return NULL;

@@ -120,8 +120,8 @@ static PyObject *get_error(cpy_Result *self, void *c)
 	m = opt_text(cact_result_error_message(self->res));
 	tb = opt_text(cact_result_error_traceback(self->res));
 	if (t && m && tb)
-		out = PyObject_CallFunctionObjArgs(cpy_hooks.ErrorInfo, t,
-						   m == Py_None ? t : m, tb, NULL);
+		out = PyObject_CallFunctionObjArgs(cpy_hooks.ErrorInfo, t, m == Py_None ? t : m, tb,
+						   NULL);
 	Py_XDECREF(t);
 	Py_XDECREF(m);
 	Py_XDECREF(tb);
@@ -176,8 +176,9 @@ static PyObject *get_stats(cpy_Result *self, void *c)
 	return Py_BuildValue("{s:d, s:d, s:K, s:K, s:d, s:K, s:K}", "wall_ms",
 			     (double)st.wall_us / 1000.0, "cpu_ms", (double)st.cpu_us / 1000.0,
 			     "peak_rss_kib", (unsigned long long)st.peak_rss_kib, "tool_calls",
-			     (unsigned long long)st.tool_calls, "tool_ms", (double)st.tool_us / 1000.0,
-			     "http_requests", (unsigned long long)st.http_requests, "http_bytes",
+			     (unsigned long long)st.tool_calls, "tool_ms",
+			     (double)st.tool_us / 1000.0, "http_requests",
+			     (unsigned long long)st.http_requests, "http_bytes",
 			     (unsigned long long)st.http_bytes);
 }
 
@@ -193,9 +194,9 @@ static PyObject *get_network(cpy_Result *self, void *c)
 			PyErr_SetString(PyExc_IndexError, "HTTP log index out of range");
 			break;
 		}
-		e = Py_BuildValue("{s:N, s:N, s:i, s:K, s:K, s:O, s:N}", "method", opt_text(h.method),
-				  "url", opt_text(h.url), "status", h.status, "bytes_in",
-				  (unsigned long long)h.bytes_in, "bytes_out",
+		e = Py_BuildValue("{s:N, s:N, s:i, s:K, s:K, s:O, s:N}", "method",
+				  opt_text(h.method), "url", opt_text(h.url), "status", h.status,
+				  "bytes_in", (unsigned long long)h.bytes_in, "bytes_out",
 				  (unsigned long long)h.bytes_out, "allowed",
 				  h.allowed ? Py_True : Py_False, "error", opt_text(h.error));
 		if (!e) {
@@ -246,11 +247,9 @@ static PyObject *result_save_files(cpy_Result *self, PyObject *args, PyObject *k
 	path = cpy_fspath(dir, "dir");
 	if (!path)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
-	rc = cact_result_save_files(self->res, PyBytes_AS_STRING(path),
-				    force ? CACT_SAVE_FORCE : 0, &err);
-	Py_END_ALLOW_THREADS
-	Py_DECREF(path);
+	Py_BEGIN_ALLOW_THREADS rc = cact_result_save_files(self->res, PyBytes_AS_STRING(path),
+							   force ? CACT_SAVE_FORCE : 0, &err);
+	Py_END_ALLOW_THREADS Py_DECREF(path);
 	if (rc)
 		return cpy_raise(rc, &err, NULL);
 	Py_RETURN_NONE;
@@ -285,8 +284,8 @@ static PyGetSetDef result_getset[] = {
 	{"stderr", (getter)get_stderr, NULL, "Captured standard error.", NULL},
 	{"stdout_truncated", (getter)get_stdout_truncated, NULL,
 	 "Whether stdout reached its cap (it then ends with a marker line).", NULL},
-	{"stderr_truncated", (getter)get_stderr_truncated, NULL,
-	 "Whether stderr reached its cap.", NULL},
+	{"stderr_truncated", (getter)get_stderr_truncated, NULL, "Whether stderr reached its cap.",
+	 NULL},
 	{"error", (getter)get_error, NULL,
 	 "None on success; else an ErrorInfo(type, message, traceback): the exception for a "
 	 "Python error, or the status name and what happened (traceback None).",

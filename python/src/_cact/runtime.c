@@ -139,8 +139,8 @@ out:
 PyObject *cpy_items_iter(PyObject *v, const char *what, const char *one)
 {
 	if (PyUnicode_Check(v) || PyBytes_Check(v) || PyObject_HasAttrString(v, "__fspath__")) {
-		PyErr_Format(PyExc_TypeError, "%s must be a list of %s; wrap a single one in a list",
-			     what, one);
+		PyErr_Format(PyExc_TypeError,
+			     "%s must be a list of %s; wrap a single one in a list", what, one);
 		return NULL;
 	}
 	return PyObject_GetIter(v);
@@ -165,7 +165,8 @@ static int set_limits(struct cact_request *req, PyObject *timeout, PyObject *mem
 
 			snprintf(range, sizeof(range), "between %g and %g seconds",
 				 (double)lo / 1000.0, (double)hi / 1000.0);
-			PyErr_Format(PyExc_ValueError, "timeout must be %s, not %R", range, timeout);
+			PyErr_Format(PyExc_ValueError, "timeout must be %s, not %R", range,
+				     timeout);
 			return -1;
 		}
 		if ((rc = cact_request_set_limit(req, CACT_LIMIT_TIMEOUT_MS, ms, &err)))
@@ -182,7 +183,8 @@ static int set_limits(struct cact_request *req, PyObject *timeout, PyObject *mem
 		mib = PyLong_AsUnsignedLongLong(memory_mib);
 		if ((mib == (unsigned long long)-1 && PyErr_Occurred()) || mib < lo || mib > hi) {
 			PyErr_Clear();
-			PyErr_Format(PyExc_ValueError, "memory_mib must be between %llu and %llu, not %R",
+			PyErr_Format(PyExc_ValueError,
+				     "memory_mib must be between %llu and %llu, not %R",
 				     (unsigned long long)(lo ? lo : 1), (unsigned long long)hi,
 				     memory_mib);
 			return -1;
@@ -209,9 +211,9 @@ static int add_files(struct cact_request *req, PyObject *files)
 		return -1;
 	while (rc == 0 && (item = PyIter_Next(it))) {
 		rc = cpy_mount_item(item, &host, &mount);
-		if (rc == 0 && (rc = cact_request_add_mount(req, PyBytes_AS_STRING(host),
-							    mount ? PyBytes_AS_STRING(mount) : NULL,
-							    &err))) {
+		if (rc == 0 &&
+		    (rc = cact_request_add_mount(req, PyBytes_AS_STRING(host),
+						 mount ? PyBytes_AS_STRING(mount) : NULL, &err))) {
 			snprintf(what, sizeof(what), "files[%zd]", i);
 			cpy_raise(rc, &err, what);
 		}
@@ -379,29 +381,86 @@ static int opt_uint(PyObject *v, const char *what, unsigned *out)
 	return 0;
 }
 
+/*
+ * A list option of strings: paths (as file system bytes) or module names
+ * (UTF-8). Returns a new list holding the objects the C strings in *out
+ * point into (an array the caller frees with PyMem_Free), or NULL with an
+ * exception.
+ */
+static PyObject *str_list(PyObject *v, const char *what, const char *one, int paths,
+			  const char ***out, size_t *n)
+{
+	PyObject *keep = NULL, *it = NULL, *item, *s;
+	const char **arr = NULL;
+	Py_ssize_t i, len;
+	char name[64];
+
+	*out = NULL;
+	*n = 0;
+	keep = PyList_New(0);
+	it = keep ? cpy_items_iter(v, what, one) : NULL;
+	if (!it)
+		goto fail;
+	for (i = 0; (item = PyIter_Next(it)); i++) {
+		snprintf(name, sizeof(name), "%s[%zd]", what, i);
+		if (paths) {
+			s = cpy_fspath(item, name);
+		} else if (cpy_utf8(item, name, &len)) {
+			s = PyUnicode_AsUTF8String(item);
+		} else {
+			s = NULL;
+		}
+		Py_DECREF(item);
+		if (!s || PyList_Append(keep, s)) {
+			Py_XDECREF(s);
+			goto fail;
+		}
+		Py_DECREF(s);
+	}
+	if (PyErr_Occurred())
+		goto fail;
+	len = PyList_GET_SIZE(keep);
+	arr = PyMem_Calloc((size_t)len + 1, sizeof(*arr));
+	if (!arr) {
+		PyErr_NoMemory();
+		goto fail;
+	}
+	for (i = 0; i < len; i++)
+		arr[i] = PyBytes_AS_STRING(PyList_GET_ITEM(keep, i));
+	Py_DECREF(it);
+	*out = arr;
+	*n = (size_t)len;
+	return keep;
+fail:
+	Py_XDECREF(it);
+	Py_XDECREF(keep);
+	return NULL;
+}
+
 static int runtime_init(cpy_Runtime *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"isolation",	"guest",      "python_paths", "pool_size",
-				 "pool_max",	"max_running", "queue_max",	"queue_timeout",
-				 "max_sessions", "one_shot",   NULL};
-	PyObject *isolation = NULL, *guest = Py_None, *paths = Py_None, *pool_size = NULL;
-	PyObject *pool_max = NULL, *max_running = NULL, *queue_max = NULL, *queue_timeout = NULL;
-	PyObject *max_sessions = NULL, *guest_b = NULL, *paths_b = NULL, *it = NULL, *item;
+	static char *kwlist[] = {"isolation",	  "guest",	  "python_path", "preload",
+				 "pool_size",	  "pool_max",	  "max_running", "queue_max",
+				 "queue_timeout", "max_sessions", "one_shot",	 NULL};
+	PyObject *isolation = NULL, *guest = Py_None, *paths = Py_None, *preload = Py_None;
+	PyObject *pool_size = NULL, *pool_max = NULL, *max_running = NULL, *queue_max = NULL;
+	PyObject *queue_timeout = NULL, *max_sessions = NULL, *guest_b = NULL, *paths_b = NULL;
+	PyObject *preload_s = NULL;
 	struct cact_runtime_options o;
 	struct cact_error err = {0};
 	struct cact_runtime *rt = NULL;
-	const char **cpaths = NULL;
+	const char **cpaths = NULL, **cpreload = NULL;
 	const char *env;
-	Py_ssize_t n = 0;
 	int one_shot = 0, rc, ret = -1;
 
 	if (PyTuple_GET_SIZE(args)) {
 		PyErr_SetString(PyExc_TypeError, "Runtime takes keyword arguments only");
 		return -1;
 	}
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOOOOOOOOp:Runtime", kwlist, &isolation,
-					 &guest, &paths, &pool_size, &pool_max, &max_running,
-					 &queue_max, &queue_timeout, &max_sessions, &one_shot))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOOOOOOOOOp:Runtime", kwlist, &isolation,
+					 &guest, &paths, &preload, &pool_size, &pool_max,
+					 &max_running, &queue_max, &queue_timeout, &max_sessions,
+					 &one_shot))
 		return -1;
 	if (self->rt) {
 		PyErr_SetString(PyExc_TypeError, "Runtime.__init__ may run only once");
@@ -419,7 +478,8 @@ static int runtime_init(cpy_Runtime *self, PyObject *args, PyObject *kw)
 			o.isolation = CACT_ISOLATION_REDUCED;
 		} else {
 			PyErr_Format(PyExc_ValueError,
-				     "isolation must be \"full\" or \"reduced\", not %R", isolation);
+				     "isolation must be \"full\" or \"reduced\", not %R",
+				     isolation);
 			return -1;
 		}
 	}
@@ -447,37 +507,21 @@ static int runtime_init(cpy_Runtime *self, PyObject *args, PyObject *kw)
 		goto out;
 	o.guest_path = PyBytes_AS_STRING(guest_b);
 	if (paths != Py_None) {
-		paths_b = PyList_New(0);
-		it = paths_b ? cpy_items_iter(paths, "python_paths", "folders") : NULL;
-		if (!it)
+		paths_b = str_list(paths, "python_path", "folders", 1, &cpaths, &o.n_python_paths);
+		if (!paths_b)
 			goto out;
-		while ((item = PyIter_Next(it))) {
-			PyObject *p = cpy_fspath(item, "python_paths item");
-
-			Py_DECREF(item);
-			if (!p || PyList_Append(paths_b, p)) {
-				Py_XDECREF(p);
-				goto out;
-			}
-			Py_DECREF(p);
-		}
-		if (PyErr_Occurred())
-			goto out;
-		n = PyList_GET_SIZE(paths_b);
-		cpaths = PyMem_Calloc((size_t)n + 1, sizeof(*cpaths));
-		if (!cpaths) {
-			PyErr_NoMemory();
-			goto out;
-		}
-		for (Py_ssize_t i = 0; i < n; i++)
-			cpaths[i] = PyBytes_AS_STRING(PyList_GET_ITEM(paths_b, i));
 		o.python_paths = cpaths;
-		o.n_python_paths = (size_t)n;
 	}
-	Py_BEGIN_ALLOW_THREADS
-	rc = cpy_runtime_new(&o, &rt, &err);
-	Py_END_ALLOW_THREADS
-	if (rc) {
+	if (preload != Py_None) {
+		preload_s =
+			str_list(preload, "preload", "module names", 0, &cpreload, &o.n_preload);
+		if (!preload_s)
+			goto out;
+		o.preload = cpreload;
+	}
+	Py_BEGIN_ALLOW_THREADS rc = cpy_runtime_new(&o, &rt, &err);
+	Py_END_ALLOW_THREADS if (rc)
+	{
 		cpy_raise(rc, &err, "cannot start the cact runtime");
 		goto out;
 	}
@@ -488,7 +532,8 @@ static int runtime_init(cpy_Runtime *self, PyObject *args, PyObject *kw)
 	ret = 0;
 out:
 	PyMem_Free(cpaths);
-	Py_XDECREF(it);
+	PyMem_Free(cpreload);
+	Py_XDECREF(preload_s);
 	Py_XDECREF(paths_b);
 	Py_XDECREF(guest_b);
 	return ret;
@@ -507,8 +552,7 @@ static void runtime_free(cpy_Runtime *self)
 	if (self->pid != getpid())
 		return; /* a fork's copy: the runtime belongs to the parent */
 	/* Joins libcact's threads, which may be waiting for the GIL in a callback. */
-	Py_BEGIN_ALLOW_THREADS
-	cact_runtime_free(rt);
+	Py_BEGIN_ALLOW_THREADS cact_runtime_free(rt);
 	Py_END_ALLOW_THREADS
 }
 
@@ -563,10 +607,8 @@ static PyObject *run(cpy_Runtime *self, PyObject *code, PyObject *timeout, PyObj
 	cact_request_set_cancel_fd(req, cancel_fd);
 	if (cpy_runtime_enter(self))
 		goto out;
-	Py_BEGIN_ALLOW_THREADS
-	rc = cact_runtime_run(self->rt, req, &res, &err);
-	Py_END_ALLOW_THREADS
-	cpy_runtime_leave(self);
+	Py_BEGIN_ALLOW_THREADS rc = cact_runtime_run(self->rt, req, &res, &err);
+	Py_END_ALLOW_THREADS cpy_runtime_leave(self);
 	if (rc) {
 		cpy_raise(rc, &err, "cannot execute");
 		goto out;
@@ -581,8 +623,8 @@ out:
 
 static PyObject *runtime_execute(cpy_Runtime *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"code",	    "timeout", "memory_mib", "files",
-				 "allowed_domains", "tools",   "approve",    NULL};
+	static char *kwlist[] = {"code",  "timeout", "memory_mib", "files", "allowed_domains",
+				 "tools", "approve", NULL};
 	PyObject *code, *timeout = Py_None, *mem = Py_None, *files = Py_None, *domains = Py_None;
 	PyObject *tools = Py_None, *approve = Py_None;
 
@@ -595,8 +637,9 @@ static PyObject *runtime_execute(cpy_Runtime *self, PyObject *args, PyObject *kw
 /* _execute(code, loop, cancel_fd, ...): execute_async's worker (cact/_runtime.py). */
 static PyObject *runtime_execute_bound(cpy_Runtime *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"code",  "loop",	     "cancel_fd", "timeout", "memory_mib",
-				 "files", "allowed_domains", "tools",	  "approve", NULL};
+	static char *kwlist[] = {"code",       "loop",	"cancel_fd",	   "timeout",
+				 "memory_mib", "files", "allowed_domains", "tools",
+				 "approve",    NULL};
 	PyObject *code, *loop, *timeout = Py_None, *mem = Py_None, *files = Py_None;
 	PyObject *domains = Py_None, *tools = Py_None, *approve = Py_None;
 	int cancel_fd;
@@ -610,9 +653,8 @@ static PyObject *runtime_execute_bound(cpy_Runtime *self, PyObject *args, PyObje
 
 static PyObject *runtime_session(cpy_Runtime *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"timeout",	 "memory_mib", "files",	   "allowed_domains",
-				 "tools",	 "approve",    "idle_timeout", "lifetime",
-				 "cpu_total", NULL};
+	static char *kwlist[] = {"timeout", "memory_mib",   "files",	"allowed_domains", "tools",
+				 "approve", "idle_timeout", "lifetime", "cpu_total",	   NULL};
 	PyObject *timeout = Py_None, *mem = Py_None, *files = Py_None, *domains = Py_None;
 	PyObject *tools = Py_None, *approve = Py_None, *idle = Py_None, *life = Py_None;
 	PyObject *cpu = Py_None, *keep = NULL, *out = NULL;
@@ -637,10 +679,8 @@ static PyObject *runtime_session(cpy_Runtime *self, PyObject *args, PyObject *kw
 		goto out;
 	if (cpy_runtime_enter(self))
 		goto out;
-	Py_BEGIN_ALLOW_THREADS
-	rc = cact_sandbox_session_new(self->rt, req, &so, &s, &err);
-	Py_END_ALLOW_THREADS
-	cpy_runtime_leave(self);
+	Py_BEGIN_ALLOW_THREADS rc = cact_sandbox_session_new(self->rt, req, &so, &s, &err);
+	Py_END_ALLOW_THREADS cpy_runtime_leave(self);
 	if (rc) {
 		cpy_raise(rc, &err, "cannot start a session");
 		goto out;
@@ -793,7 +833,8 @@ PyTypeObject cpy_RuntimeType = {
 	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "cact._cact.Runtime",
 	.tp_basicsize = sizeof(cpy_Runtime),
 	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-	.tp_doc = "Runtime(*, isolation='full', guest=None, python_paths=None, pool_size=None, "
+	.tp_doc = "Runtime(*, isolation='full', guest=None, python_path=None, preload=None, "
+		  "pool_size=None, "
 		  "pool_max=None, max_running=None, queue_max=None, queue_timeout=None, "
 		  "max_sessions=None, one_shot=False)\n\n"
 		  "A warm sandboxed interpreter that forks one sandbox per execution.",

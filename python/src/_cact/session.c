@@ -57,8 +57,7 @@ void cpy_session_end(cpy_Session *self)
 	self->next = NULL;
 	self->pprev = NULL;
 	if (rt->pid == getpid()) {
-		Py_BEGIN_ALLOW_THREADS
-		cact_sandbox_session_close(s);
+		Py_BEGIN_ALLOW_THREADS cact_sandbox_session_close(s);
 		Py_END_ALLOW_THREADS
 	}
 	cpy_binds_clear(&self->binds);
@@ -125,11 +124,9 @@ static PyObject *session_execute(cpy_Session *self, PyObject *args, PyObject *kw
 		return NULL;
 	if (enter(self))
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
-	rc = cact_sandbox_session_run(self->s, s, (size_t)len, &o, &res, &err);
-	Py_END_ALLOW_THREADS
-	if (rc)
-		session_raise(self, rc, &err);
+	Py_BEGIN_ALLOW_THREADS rc =
+		cact_sandbox_session_run(self->s, s, (size_t)len, &o, &res, &err);
+	Py_END_ALLOW_THREADS if (rc) session_raise(self, rc, &err);
 	leave(self);
 	return rc ? NULL : cpy_result_new(res);
 }
@@ -141,10 +138,8 @@ static PyObject *session_reset(cpy_Session *self, PyObject *unused)
 
 	if (enter(self))
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
-	rc = cact_sandbox_session_reset(self->s, &err);
-	Py_END_ALLOW_THREADS
-	leave(self);
+	Py_BEGIN_ALLOW_THREADS rc = cact_sandbox_session_reset(self->s, &err);
+	Py_END_ALLOW_THREADS leave(self);
 	if (rc)
 		return cpy_raise(rc, &err, "cannot reset the session");
 	Py_RETURN_NONE;
@@ -261,7 +256,8 @@ static PyGetSetDef session_getset[] = {
 	{"ended", (getter)get_ended, NULL,
 	 "None while the session is alive; else why it ended (\"timeout in run 3\", \"closed\").",
 	 NULL},
-	{"pid", (getter)get_pid, NULL, "Host pid of the session's interpreter (0 when none).", NULL},
+	{"pid", (getter)get_pid, NULL, "Host pid of the session's interpreter (0 when none).",
+	 NULL},
 	{"closed", (getter)get_closed, NULL, "Whether close() was called.", NULL},
 	{NULL, NULL, NULL, NULL, NULL},
 };

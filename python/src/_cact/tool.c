@@ -252,9 +252,9 @@ int cpy_approval_parse(PyObject *v, enum cact_approval *out)
 	if (!s)
 		return -1;
 	if (cact_approval_parse(s, out)) {
-		PyErr_Format(PyExc_ValueError,
-			     "approval_mode must be \"never_require\" or \"always_require\", not %R",
-			     v);
+		PyErr_Format(
+			PyExc_ValueError,
+			"approval_mode must be \"never_require\" or \"always_require\", not %R", v);
 		return -1;
 	}
 	return 0;
@@ -328,8 +328,9 @@ struct cact_tool *cpy_tool_bind(cpy_Tool *tool, PyObject *loop, struct cpy_binds
 	if (!id)
 		return NULL;
 	rc = cact_tool_new_callback(cact_tool_name(tool->tool), cact_tool_description(tool->tool),
-				    cact_tool_parameters(tool->tool), cact_tool_approval(tool->tool),
-				    tool_cb, (void *)(uintptr_t)id, &t, &err);
+				    cact_tool_parameters(tool->tool),
+				    cact_tool_approval(tool->tool), tool_cb, (void *)(uintptr_t)id,
+				    &t, &err);
 	if (rc) {
 		cpy_raise(rc, &err, NULL);
 		return NULL;
@@ -386,8 +387,8 @@ static void tool_release(cpy_Tool *self)
 
 static int tool_init(cpy_Tool *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"func",     "name",   "description", "parameters", "approval_mode",
-				 "convert", "is_async", NULL};
+	static char *kwlist[] = {"func",	  "name",    "description", "parameters",
+				 "approval_mode", "convert", "is_async",    NULL};
 	PyObject *func, *name, *desc = Py_None, *params = Py_None, *mode = NULL, *convert = Py_None;
 	PyObject *ptext = NULL, *ref = NULL, *entry = NULL;
 	enum cact_approval approval = CACT_APPROVAL_NEVER_REQUIRE;
@@ -485,7 +486,8 @@ static void tool_dealloc(cpy_Tool *self)
 static int check_ready(cpy_Tool *self)
 {
 	if (!self->tool) {
-		PyErr_SetString(PyExc_ValueError, "this Tool was not initialized (call Tool.__init__)");
+		PyErr_SetString(PyExc_ValueError,
+				"this Tool was not initialized (call Tool.__init__)");
 		return -1;
 	}
 	return 0;
@@ -525,9 +527,9 @@ static PyObject *get_parameters(cpy_Tool *self, void *c)
 
 static PyObject *get_approval(cpy_Tool *self, void *c)
 {
-	return check_ready(self) ? NULL
-				 : PyUnicode_FromString(
-					   cact_approval_name(cact_tool_approval(self->tool)));
+	return check_ready(self)
+		       ? NULL
+		       : PyUnicode_FromString(cact_approval_name(cact_tool_approval(self->tool)));
 }
 
 static PyObject *get_func(cpy_Tool *self, void *c)
@@ -577,8 +579,8 @@ static PyGetSetDef tool_getset[] = {
 	{"description", (getter)get_description, NULL, "What the model reads about it.", NULL},
 	{"parameters", (getter)get_parameters, NULL,
 	 "The JSON Schema of its arguments (a new dict on every read).", NULL},
-	{"approval_mode", (getter)get_approval, NULL,
-	 "\"never_require\" or \"always_require\".", NULL},
+	{"approval_mode", (getter)get_approval, NULL, "\"never_require\" or \"always_require\".",
+	 NULL},
 	{"func", (getter)get_func, NULL,
 	 "The Python callable; None for a tool served outside Python.", NULL},
 	{"is_async", (getter)get_is_async, NULL, "Whether func is a coroutine function.", NULL},

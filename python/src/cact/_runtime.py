@@ -19,15 +19,28 @@ class Runtime(_cact.Runtime):
     threads; each ``execute`` releases the GIL while its code runs. Use it
     as a context manager, or ``close()`` it.
 
-    Options (keywords): ``isolation`` ("full", or "reduced" to run without
-    landlock or a cgroup namespace when the kernel lacks them), ``guest``
-    (path of the cact-guest helper; default: ``$CACT_GUEST``, else the one
-    installed with this package), ``python_paths`` (host folders added to
-    the sandbox's import path, read-only: e.g.
-    ``["/usr/lib/python3/dist-packages"]`` for Debian's numpy and pandas),
-    ``pool_size``, ``pool_max`` (prepared sandboxes), ``max_running``,
-    ``queue_max``, ``queue_timeout`` (seconds a caller may wait for a
-    sandbox), ``max_sessions``, ``one_shot``.
+    Options (keywords):
+
+    - ``isolation``: "full" (default), or "reduced" to run without landlock
+      or a cgroup namespace when the kernel lacks them.
+    - ``guest``: path of the cact-guest helper; default ``$CACT_GUEST``,
+      else the one installed with this package.
+    - ``python_path``: a list of host folders added to the sandbox's import
+      path and bound read-only at the same path, e.g.
+      ``["/usr/lib/python3/dist-packages"]`` for Debian's numpy and pandas.
+    - ``preload``: a list of module names imported once in the warm
+      interpreter, so that no execution pays for them (e.g.
+      ``["numpy", "pandas"]``; at most 64).
+    - ``pool_size``, ``pool_max``: prepared sandboxes kept waiting.
+    - ``max_running``: executions at once; ``queue_max``, ``queue_timeout``
+      (seconds): callers that may wait for a sandbox, and for how long.
+    - ``max_sessions``: sessions the runtime holds at once.
+    - ``one_shot``: start cheaply for a single execution (no pool, no
+      preload).
+
+    Bad options raise TypeError or ValueError naming the option; a runtime
+    that cannot start raises CactError (UnsupportedError when the kernel
+    lacks a feature).
     """
 
     async def execute_async(self, code, *, timeout=None, memory_mib=None, files=None,

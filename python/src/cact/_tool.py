@@ -33,8 +33,9 @@ class Tool(_cact.Tool):
     """
 
     def __init__(self, func, *, name=None, description=None, parameters=None,
-                 approval_mode=None):
-        spec = describe(func, name=name, description=description, parameters=parameters)
+                 approval_mode=None, _spec=None):
+        spec = _spec or describe(func, name=name, description=description,
+                                 parameters=parameters)
         super().__init__(func, spec.name, spec.description, spec.parameters,
                          approval_mode or "never_require", convert=spec.convert,
                          is_async=spec.is_async)
@@ -72,28 +73,35 @@ def tool(func=None, *, name=None, description=None, parameters=None, approval_mo
     return make if func is None else make(func)
 
 
-# Plain callables passed as tools are described once (a signature read is
-# not free) and reused while the callable lives.
-_cache = weakref.WeakKeyDictionary()
+# Plain callables passed as tools are described once (reading a signature
+# and its type hints is not free) and the description reused while the
+# callable lives. The cache holds descriptions, never Tools: a Tool holds
+# its function, and a value that refers to its own key would keep a
+# WeakKeyDictionary entry, and the callable, alive for ever.
+_specs = weakref.WeakKeyDictionary()
+
+
+def _spec(obj):
+    try:
+        spec = _specs.get(obj)
+    except TypeError:  # not weakly referable, or not hashable
+        return describe(obj)
+    if spec is None:
+        spec = describe(obj)
+        try:
+            _specs[obj] = spec
+        except TypeError:
+            pass
+    return spec
 
 
 def as_tool(obj):
-    """The Tool for a callable (cached per callable), or TypeError."""
+    """The Tool for a callable (its description cached per callable), or TypeError."""
     if isinstance(obj, _cact.Tool):
         return obj
     if not callable(obj):
         raise TypeError("a tool is a callable or a cact.Tool, not %s" % type(obj).__name__)
-    try:
-        t = _cache.get(obj)
-    except TypeError:  # not weakly referable, not hashable
-        return Tool(obj)
-    if t is None:
-        t = Tool(obj)
-        try:
-            _cache[obj] = t
-        except TypeError:
-            pass
-    return t
+    return Tool(obj, _spec=_spec(obj))
 
 
 def _default(v):
