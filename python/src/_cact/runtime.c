@@ -814,8 +814,10 @@ static PyMethodDef runtime_methods[] = {
 	{"close", (PyCFunction)runtime_close, METH_NOARGS,
 	 "close() -> None\n\nWaits for executions in flight, ends open sessions, stops the "
 	 "sandbox helper. Idempotent."},
-	{"__enter__", (PyCFunction)runtime_enter_ctx, METH_NOARGS, NULL},
-	{"__exit__", (PyCFunction)runtime_exit_ctx, METH_VARARGS, NULL},
+	{"__enter__", (PyCFunction)runtime_enter_ctx, METH_NOARGS,
+	 "__enter__() -> self\n\nThe runtime itself; leaving the with block closes it."},
+	{"__exit__", (PyCFunction)runtime_exit_ctx, METH_VARARGS,
+	 "__exit__(*exc_info) -> None\n\nCloses the runtime (close())."},
 	{NULL, NULL, 0, NULL},
 };
 

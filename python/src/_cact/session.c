@@ -246,8 +246,10 @@ static PyMethodDef session_methods[] = {
 	 "thread); the session survives unless the code ignores it."},
 	{"close", (PyCFunction)session_close, METH_NOARGS,
 	 "close() -> None\n\nEnds the session (waits for a run in progress). Idempotent."},
-	{"__enter__", (PyCFunction)session_enter_ctx, METH_NOARGS, NULL},
-	{"__exit__", (PyCFunction)session_exit_ctx, METH_VARARGS, NULL},
+	{"__enter__", (PyCFunction)session_enter_ctx, METH_NOARGS,
+	 "__enter__() -> self\n\nThe session itself; leaving the with block closes it."},
+	{"__exit__", (PyCFunction)session_exit_ctx, METH_VARARGS,
+	 "__exit__(*exc_info) -> None\n\nCloses the session (close())."},
 	{NULL, NULL, 0, NULL},
 };
 
