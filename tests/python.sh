@@ -34,5 +34,5 @@ fi
 # Run from outside the source tree, so that the installed package is the
 # one imported, never python/src.
 cd "$out"
-exec "$out/venv/bin/python" -m pytest -p no:cacheprovider -rs \
+exec "$out/venv/bin/python" -m pytest -p no:cacheprovider -rs --durations=10 \
 	--junitxml="$out/junit.xml" -o junit_family=xunit2 "$root/python/tests" "$@"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The C API's own timings, measured inside the extension so that
- * bench/python_bench.py compares Python with C on the same runtime, the
+ * bench/python_tools.py compares Python with C on the same runtime, the
  * same guest and the same process: executions and session runs through
  * the C API with no Python in the loop, and a C callback tool to compare
  * a Python tool's round trip with.
@@ -162,11 +162,11 @@ static PyObject *c_echo_tool(PyObject *m, PyObject *args)
 
 PyMethodDef cpy_bench_methods[] = {
 	{"_c_exec_timings", c_exec_timings, METH_VARARGS,
-	 "Internal (bench/python_bench.py): microseconds of n executions of code through the C "
+	 "Internal (bench/python_tools.py): microseconds of n executions of code through the C "
 	 "API on runtime, no Python in the loop."},
 	{"_c_session_timings", c_session_timings, METH_VARARGS,
-	 "Internal (bench/python_bench.py): microseconds of n session runs through the C API."},
+	 "Internal (bench/python_tools.py): microseconds of n session runs through the C API."},
 	{"_c_echo_tool", c_echo_tool, METH_VARARGS,
-	 "Internal (bench/python_bench.py): a C callback tool that returns its arguments."},
+	 "Internal (bench/python_tools.py): a C callback tool that returns its arguments."},
 	{NULL, NULL, 0, NULL},
 };

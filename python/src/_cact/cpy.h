@@ -239,7 +239,7 @@ PyObject *cpy_session_new(cpy_Runtime *rt, struct cact_sandbox_session *s, PyObj
 extern PyTypeObject cpy_CodeActType;
 int cpy_codeact_ready(PyObject *m);
 
-/* Benchmark helpers (bench.c): the C API's own timings, for bench/python_bench.py. */
+/* Benchmark helpers (bench.c): the C API's own timings, for bench/python_tools.py. */
 extern PyMethodDef cpy_bench_methods[];
 
 #endif
