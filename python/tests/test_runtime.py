@@ -346,6 +346,29 @@ def test_sixteen_threads_with_tools(rt):
     assert out == [("ok", "%d\n" % (40 * i), "") for i in range(n)]
 
 
+def test_tools_that_block_run_at_once(rt):
+    """Tool calls of concurrent executions run at the same time: each of
+    eight waits, inside the tool, for all eight to be there."""
+    n = 8
+    inside = threading.Barrier(n)
+
+    def meet() -> int:
+        return inside.wait(timeout=60)
+
+    out = [None] * n
+
+    def work(i):
+        r = rt.execute("print(call_tool('meet') >= 0)", tools=[meet], timeout=90)
+        out[i] = (r.status, r.stdout, r.stderr)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == [("ok", "True\n", "")] * n
+
+
 def test_gil_released_while_code_runs(rt):
     """Python threads run while an execution is in flight: the sandboxed
     code waits, through a tool, for a counter that only another Python

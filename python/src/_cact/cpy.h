@@ -79,6 +79,14 @@ PyObject *cpy_lookup(uint64_t id); /* borrowed, or NULL (no exception set) */
 int cpy_runtime_new(const struct cact_runtime_options *o, struct cact_runtime **out,
 		    struct cact_error *err);
 
+/*
+ * Runs fn(arg) holding the GIL on one of the extension's Python worker
+ * threads and waits for it (module.c says why). Called by libcact's
+ * threads, without the GIL; never fails (fn runs on the calling thread
+ * when no worker can be started).
+ */
+void cpy_in_python(void (*fn)(void *), void *arg);
+
 /* Seconds (int or float, > 0) into whole milliseconds, rounded up. -1 with an exception set. */
 int cpy_seconds_ms(PyObject *v, const char *what, uint64_t *out);
 

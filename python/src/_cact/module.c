@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cpy.h"
@@ -172,6 +173,172 @@ int cpy_runtime_new(const struct cact_runtime_options *o, struct cact_runtime **
 	*out = j.rt;
 	*err = j.err;
 	return j.rc;
+}
+
+/* ---- the Python threads callbacks run on ---- */
+
+/*
+ * libcact calls a tool on a thread it makes for that call. Taking the GIL
+ * there (PyGILState_Ensure) makes a Python thread state and destroys it
+ * when the thread ends, and CPython 3.11 maps a frame stack for every new
+ * thread state and unmaps it with it: on this kind of VM the unmap's TLB
+ * shootdown and the fresh pages' faults cost more than handing the call to
+ * a thread that keeps its state. Workers are made when every one is busy
+ * (a tool may block, or call back into cact), and those beyond POOL_KEEP
+ * end after POOL_IDLE_S idle seconds.
+ */
+#define POOL_KEEP   4
+#define POOL_IDLE_S 30
+
+struct pyjob {
+	void (*fn)(void *);
+	void *arg;
+	int done;
+	pthread_cond_t cond; /* signalled under pool_lock once done */
+	struct pyjob *next;
+};
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
+static struct pyjob *pool_head, *pool_tail;
+static unsigned pool_queued, pool_idle, pool_threads;
+static atomic_int pool_direct; /* the benchmark's switch: run on libcact's thread */
+
+/* A fork's child has none of its parent's workers (pthread_atfork). */
+static void pool_atfork_child(void)
+{
+	pthread_mutex_init(&pool_lock, NULL);
+	pthread_cond_init(&pool_cond, NULL);
+	pool_head = pool_tail = NULL;
+	pool_queued = pool_idle = pool_threads = 0;
+}
+
+static void *pyworker(void *unused)
+{
+	PyGILState_STATE g = PyGILState_Ensure(); /* this thread's state, kept */
+	PyThreadState *ts = PyEval_SaveThread();
+	struct timespec until;
+	struct pyjob *j;
+
+	(void)unused;
+	pthread_mutex_lock(&pool_lock);
+	for (;;) {
+		while (!pool_head) {
+			int rc;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += POOL_IDLE_S;
+			pool_idle++;
+			rc = pthread_cond_timedwait(&pool_cond, &pool_lock, &until);
+			pool_idle--;
+			if (rc == ETIMEDOUT && !pool_head && pool_threads > POOL_KEEP)
+				goto quit;
+		}
+		j = pool_head;
+		pool_head = j->next;
+		if (!pool_head)
+			pool_tail = NULL;
+		pool_queued--;
+		pthread_mutex_unlock(&pool_lock);
+		PyEval_RestoreThread(ts);
+		j->fn(j->arg);
+		ts = PyEval_SaveThread();
+		pthread_mutex_lock(&pool_lock);
+		j->done = 1;
+		pthread_cond_signal(&j->cond);
+	}
+quit:
+	pool_threads--;
+	pthread_mutex_unlock(&pool_lock);
+	/* A finalizing interpreter is not entered again: the state is left. */
+	if (!cpy_exiting()) {
+		PyEval_RestoreThread(ts);
+		PyGILState_Release(g);
+	}
+	return NULL;
+}
+
+static void run_direct(void (*fn)(void *), void *arg)
+{
+	PyGILState_STATE g = PyGILState_Ensure();
+
+	fn(arg);
+	PyGILState_Release(g);
+}
+
+void cpy_in_python(void (*fn)(void *), void *arg)
+{
+	struct pyjob j = {.fn = fn, .arg = arg};
+	pthread_attr_t attr;
+	pthread_t t;
+	int spawn, rc;
+
+	if (atomic_load(&pool_direct)) {
+		run_direct(fn, arg);
+		return;
+	}
+	pthread_cond_init(&j.cond, NULL);
+	pthread_mutex_lock(&pool_lock);
+	if (pool_tail)
+		pool_tail->next = &j;
+	else
+		pool_head = &j;
+	pool_tail = &j;
+	pool_queued++;
+	/* Queued calls beyond the idle workers: one more worker. */
+	spawn = pool_queued > pool_idle;
+	if (spawn)
+		pool_threads++;
+	else
+		pthread_cond_signal(&pool_cond);
+	pthread_mutex_unlock(&pool_lock);
+	if (spawn) {
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&t, &attr, pyworker, NULL);
+		pthread_attr_destroy(&attr);
+		if (rc) {
+			struct pyjob **pp;
+
+			/* No worker: take the call back unless one took it meanwhile. */
+			pthread_mutex_lock(&pool_lock);
+			pool_threads--;
+			for (pp = &pool_head; *pp && *pp != &j; pp = &(*pp)->next)
+				;
+			if (*pp) {
+				*pp = j.next;
+				if (pool_tail == &j) {
+					struct pyjob *last = pool_head;
+
+					while (last && last->next)
+						last = last->next;
+					pool_tail = last;
+				}
+				pool_queued--;
+				pthread_mutex_unlock(&pool_lock);
+				pthread_cond_destroy(&j.cond);
+				run_direct(fn, arg);
+				return;
+			}
+			pthread_mutex_unlock(&pool_lock);
+		}
+	}
+	pthread_mutex_lock(&pool_lock);
+	while (!j.done)
+		pthread_cond_wait(&j.cond, &pool_lock);
+	pthread_mutex_unlock(&pool_lock);
+	pthread_cond_destroy(&j.cond);
+}
+
+/* _tool_threads(on): the benchmark compares workers with libcact's own threads. */
+static PyObject *mod_tool_threads(PyObject *self, PyObject *on)
+{
+	int v = PyObject_IsTrue(on);
+
+	if (v < 0)
+		return NULL;
+	atomic_store(&pool_direct, !v);
+	Py_RETURN_NONE;
 }
 
 /* ---- guards ---- */
@@ -404,6 +571,9 @@ out:
 static PyMethodDef module_methods[] = {
 	{"_init", (PyCFunction)(void (*)(void))mod_init, METH_VARARGS | METH_KEYWORDS,
 	 "Internal: the package hands over its hooks (cact/__init__.py)."},
+	{"_tool_threads", mod_tool_threads, METH_O,
+	 "Internal (bench/python_tools.py): whether Python tools run on the extension's "
+	 "worker threads (True, the default) or on libcact's call threads."},
 	{"_shutdown", mod_shutdown, METH_NOARGS,
 	 "Internal: the interpreter is exiting; callbacks stop entering Python."},
 	{"libcact_version", mod_version, METH_NOARGS,
@@ -455,6 +625,8 @@ PyMODINIT_FUNC PyInit__cact(void)
 		return NULL;
 	registry = PyDict_New();
 	if (!registry)
+		goto fail;
+	if (pthread_atfork(NULL, NULL, pool_atfork_child))
 		goto fail;
 	if (add_exception(m, "CactError", PyExc_Exception,
 			  "A failure of the sandbox runtime (not of the code it ran): the helper "

@@ -4,8 +4,8 @@
  * libcact calls on its own threads: a tool call from sandboxed code, and a
  * per-call approval question.
  *
- * A callback takes the GIL (PyGILState_Ensure: the thread is libcact's,
- * made for the call), finds its Python objects by id in the registry
+ * A callback hands its Python part to one of the extension's Python
+ * threads (cpy_in_python: libcact makes a thread per call), which finds its Python objects by id in the registry
  * (cpy.h says why ids), decodes the arguments (already checked against the
  * schema by libcact), calls the function, runs an awaitable result on an
  * event loop (cact/_aio.py), and encodes the value as compact JSON. A
@@ -130,24 +130,30 @@ static PyObject *decode(const char *json_text)
 	return v;
 }
 
-/* The cact_tool_fn of every Tool. */
-static int tool_cb(void *user, const char *tool_name, const char *args_json, char **result_json,
-		   struct cact_error *err)
+/* One tool call, handed to a Python thread (cpy_in_python). */
+struct tool_call {
+	uint64_t id;
+	const char *args_json;
+	char *result_json; /* malloc'd, for libcact */
+	struct cact_error *err;
+	int rc;
+};
+
+/* A tool call's Python part. GIL held. */
+static void tool_job(void *arg)
 {
-	uint64_t id = (uint64_t)(uintptr_t)user;
+	struct tool_call *c = arg;
 	PyObject *target = NULL, *loop = NULL, *kwargs = NULL, *conv = NULL, *empty = NULL;
 	PyObject *r = NULL, *text = NULL;
-	PyGILState_STATE gil;
+	struct cact_error *err = c->err;
+	char **result_json = &c->result_json;
+	const char *args_json = c->args_json;
+	uint64_t id = c->id;
 	cpy_Tool *t;
 	const char *s;
 	Py_ssize_t n;
 	int rc;
 
-	(void)tool_name;
-	*result_json = NULL;
-	if (cpy_exiting())
-		return fail(err, "the host program is exiting");
-	gil = PyGILState_Ensure();
 	if (entry_get(id, &target, &loop) || !cpy_Tool_Check(target)) {
 		rc = fail(err, "the tool is no longer registered on the host");
 		goto out;
@@ -200,23 +206,42 @@ out:
 	Py_XDECREF(kwargs);
 	Py_XDECREF(loop);
 	Py_XDECREF(target);
-	PyGILState_Release(gil);
-	return rc;
+	c->rc = rc;
 }
 
-int cpy_approve_cb(void *user, const char *tool_name, const char *args_json)
+/* The cact_tool_fn of every Tool. */
+static int tool_cb(void *user, const char *tool_name, const char *args_json, char **result_json,
+		   struct cact_error *err)
 {
-	uint64_t id = (uint64_t)(uintptr_t)user;
+	struct tool_call c = {.id = (uint64_t)(uintptr_t)user, .args_json = args_json, .err = err};
+
+	(void)tool_name;
+	*result_json = NULL;
+	if (cpy_exiting())
+		return fail(err, "the host program is exiting");
+	cpy_in_python(tool_job, &c);
+	*result_json = c.result_json;
+	return c.rc;
+}
+
+/* One approval question, handed to a Python thread. */
+struct approve_call {
+	uint64_t id;
+	const char *tool_name, *args_json;
+	int ok;
+};
+
+/* An approval question's Python part. GIL held. */
+static void approve_job(void *arg)
+{
+	struct approve_call *c = arg;
 	PyObject *approve = NULL, *loop = NULL, *args = NULL, *call = NULL, *r = NULL;
-	PyGILState_STATE gil;
+	const char *tool_name = c->tool_name;
 	int ok = 0;
 
-	if (cpy_exiting())
-		return 0;
-	gil = PyGILState_Ensure();
-	if (entry_get(id, &approve, &loop) || approve == Py_None)
+	if (entry_get(c->id, &approve, &loop) || approve == Py_None)
 		goto out;
-	args = decode(args_json);
+	args = decode(c->args_json);
 	call = args ? PyObject_CallFunction(cpy_hooks.ToolCall, "sO", tool_name, args) : NULL;
 	r = call ? PyObject_CallOneArg(approve, call) : NULL;
 	if (r && is_awaitable(r))
@@ -233,8 +258,18 @@ out:
 	Py_XDECREF(args);
 	Py_XDECREF(loop);
 	Py_XDECREF(approve);
-	PyGILState_Release(gil);
-	return ok;
+	c->ok = ok;
+}
+
+int cpy_approve_cb(void *user, const char *tool_name, const char *args_json)
+{
+	struct approve_call c = {
+		.id = (uint64_t)(uintptr_t)user, .tool_name = tool_name, .args_json = args_json};
+
+	if (cpy_exiting())
+		return 0;
+	cpy_in_python(approve_job, &c);
+	return c.ok;
 }
 
 int cpy_approval_parse(PyObject *v, enum cact_approval *out)
