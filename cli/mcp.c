@@ -21,6 +21,7 @@
 #include <cact/cact.h>
 
 #include "cli.h"
+#include "mcp_ops.h"
 #include "opts.h"
 
 static const char help[] =
@@ -56,6 +57,18 @@ static const char help[] =
 	"  --max-conns-per-ip N   HTTP: connections at once from one IP address; more\n"
 	"                         are closed (default 64; behind a reverse proxy, give\n"
 	"                         the value of --max-conns)\n"
+	"  --drain-timeout SECONDS on SIGTERM or SIGINT, refuse new calls and give those\n"
+	"                         in flight this long to finish before cancelling them\n"
+	"                         (default 30; 0 to 3600, decimals allowed)\n"
+	"  --metrics HOST:PORT    serve GET /metrics, /healthz and /readyz on a listener of\n"
+	"                         their own, without the token (PORT alone: 127.0.0.1);\n"
+	"                         otherwise /metrics is on the --http listener, behind\n"
+	"                         the token, and /healthz and /readyz are always there\n"
+	"  --log-format text|json stderr as lines for people (default) or one JSON object\n"
+	"                         per line: time, level, event, session, execution,\n"
+	"                         status, durations\n"
+	"  --log-output           with --log-format json: put each call's stdout and\n"
+	"                         stderr (4 KiB of each) in its log line; never otherwise\n"
 	"  --isolation full|reduced as for cact exec\n"
 	"  --mcp-server NAME=COMMAND [ARGS...], --mcp-url NAME=URL\n"
 	"                         import an MCP server's tools into the sandbox, as\n"
@@ -64,7 +77,8 @@ static const char help[] =
 	"\n"
 	"SIGHUP reloads the configuration and tells clients that the tool list\n"
 	"changed (sandbox sessions already started keep the configuration they\n"
-	"started with); SIGINT and SIGTERM stop. Exit status: 0 stopped, 1 serving\n"
+	"started with); SIGINT and SIGTERM drain, then stop (a second one stops at\n"
+	"once). Exit status: 0 stopped, 1 serving\n"
 	"failed, 2 usage error, 3 the sandbox could not be set up.\n";
 
 enum {
@@ -81,6 +95,10 @@ enum {
 	O_ISOLATION,
 	O_MCP_SERVER,
 	O_MCP_URL,
+	O_DRAIN_TIMEOUT,
+	O_METRICS,
+	O_LOG_FORMAT,
+	O_LOG_OUTPUT,
 	O_HELP,
 	O__N
 };
@@ -93,7 +111,22 @@ struct ctl {
 	int gave_up;	      /* the runtime gave up restarting its zygote (atomic) */
 	unsigned port;	      /* the bound port (atomic), HTTP only */
 	const char *url_host; /* NULL: stdio */
+	uint64_t drain_ms;    /* --drain-timeout */
+	pthread_t drain_th;
+	int draining;	      /* drain_th started (signal thread, then after joining it) */
 };
+
+/* Drains (the grace period), then stops serving. */
+static void *drain(void *arg)
+{
+	struct ctl *c = arg;
+	uint64_t one = 1;
+
+	cact_mcp_server_drain(c->srv, c->drain_ms, NULL);
+	if (write(c->stop_fd, &one, sizeof(one)) < 0)
+		(void)0;
+	return NULL;
+}
 
 /* Standard input copied to a pipe, which closes on stop: cact_mcp_serve_stdio then sees the end. */
 struct fwd {
@@ -174,26 +207,29 @@ static void *signals(void *arg)
 		unsigned port = __atomic_load_n(&c->port, __ATOMIC_ACQUIRE);
 
 		if (c->url_host && port && !printed) {
-			fprintf(stderr, "cact mcp: serving http://%s:%u/mcp\n", c->url_host, port);
+			mcp_log_line("info", "serving", "serving http://%s:%u/mcp", c->url_host,
+				     port);
 			printed = 1;
 		}
 		if (sig == SIGHUP) {
 			if (!c->config)
-				fprintf(stderr, "cact mcp: SIGHUP: no --config to reload\n");
+				mcp_log_line("warning", "reload", "SIGHUP: no --config to reload");
 			else if (cact_mcp_server_reload(c->srv, c->config, &err))
-				fprintf(stderr,
-					"cact mcp: reload failed, configuration unchanged: %s\n",
-					err.message);
+				mcp_log_line("error", "reload",
+					     "reload failed, configuration unchanged: %s",
+					     err.message);
 			else
-				fprintf(stderr, "cact mcp: configuration reloaded from %s\n",
-					c->config);
+				mcp_log_line("info", "reload", "configuration reloaded from %s",
+					     c->config);
 		} else if ((sig == SIGINT || sig == SIGTERM) && !stopping) {
-			if (write(c->stop_fd, &one, sizeof(one)) < 0)
+			/* Refuse new calls, let those in flight finish, then stop. */
+			c->draining = pthread_create(&c->drain_th, NULL, drain, c) == 0;
+			if (!c->draining && write(c->stop_fd, &one, sizeof(one)) < 0)
 				(void)0;
 			stopping = 1;
 		} else if (sig == SIGINT || sig == SIGTERM) {
 			/* Asked twice: whatever the clean stop waits for, stop now. */
-			fprintf(stderr, "cact mcp: stopping at once\n");
+			mcp_log_line("warning", "stopped", "stopping at once");
 			_exit(128 + sig);
 		}
 	}
@@ -301,7 +337,7 @@ static void runtime_event(void *user, enum cact_runtime_event ev, const char *me
 	struct ctl *c = user;
 	uint64_t one = 1;
 
-	fprintf(stderr, "cact mcp: %s\n", message);
+	mcp_log_line(ev == CACT_RUNTIME_RESTARTED ? "notice" : "error", "runtime", "%s", message);
 	if (ev == CACT_RUNTIME_GAVE_UP) {
 		__atomic_store_n(&c->gave_up, 1, __ATOMIC_RELEASE);
 		if (c->stop_fd >= 0 && write(c->stop_fd, &one, sizeof(one)) < 0)
@@ -356,14 +392,21 @@ int cmd_mcp(int argc, char **argv)
 		[O_ISOLATION] = {"isolation", 0, OPT_VALUE},
 		[O_MCP_SERVER] = {"mcp-server", 0, OPT_VALUE | OPT_REPEAT},
 		[O_MCP_URL] = {"mcp-url", 0, OPT_VALUE | OPT_REPEAT},
+		[O_DRAIN_TIMEOUT] = {"drain-timeout", 0, OPT_VALUE},
+		[O_METRICS] = {"metrics", 0, OPT_VALUE},
+		[O_LOG_FORMAT] = {"log-format", 0, OPT_VALUE},
+		[O_LOG_OUTPUT] = {"log-output", 0, OPT_FLAG},
 		[O_HELP] = {"help", 'h', OPT_FLAG},
 	};
+	struct cact_mcp_ops_listener *ops = NULL;
+	char mhost[256];
+	unsigned mport = 0;
 	struct cact_mcp_server_options so;
 	struct cact_runtime_options rto;
 	struct cact_error err = {0};
 	struct cact_runtime *rt = NULL;
 	struct cact_codeact *cc = NULL;
-	struct ctl c = {.stop_fd = -1};
+	struct ctl c = {.stop_fd = -1, .drain_ms = 30000};
 	const char *pos[1], *v;
 	sigset_t set;
 	pthread_t sig_th;
@@ -411,6 +454,29 @@ int cmd_mcp(int argc, char **argv)
 		cli_error("mcp", "--max-sessions: '%s' is not a whole number from 1 to 1024", v);
 		goto out;
 	}
+	if ((v = opts_value(o, O__N, "drain-timeout")) &&
+	    (parse_ms(v, &c.drain_ms) || c.drain_ms > 3600000)) {
+		cli_error("mcp", "--drain-timeout: '%s' is not a number of seconds from 0 to 3600",
+			  v);
+		goto out;
+	}
+	if ((v = opts_value(o, O__N, "metrics")) && parse_http(v, mhost, sizeof(mhost), &mport)) {
+		cli_error("mcp", "--metrics: '%s' is not HOST:PORT, [IPV6]:PORT or PORT", v);
+		goto out;
+	}
+	if ((v = opts_value(o, O__N, "log-format")) && strcmp(v, "json") != 0 &&
+	    strcmp(v, "text") != 0) {
+		cli_error("mcp", "--log-format: '%s' is neither text nor json", v);
+		goto out;
+	}
+	if (o[O_LOG_OUTPUT].count && !(v && strcmp(v, "json") == 0)) {
+		cli_error("mcp", "--log-output needs --log-format json");
+		goto out;
+	}
+	mcp_log_set_json(v && strcmp(v, "json") == 0);
+	so.log_fn = mcp_log_event;
+	so.log_output = o[O_LOG_OUTPUT].count > 0;
+	so.metrics_elsewhere = opts_value(o, O__N, "metrics") != NULL;
 	if ((v = opts_value(o, O__N, "isolation"))) {
 		if (strcmp(v, "full") == 0) {
 			rto.isolation = CACT_ISOLATION_FULL;
@@ -453,13 +519,21 @@ int cmd_mcp(int argc, char **argv)
 		goto out;
 	}
 	cact_codeact_set_runtime(cc, rt);
+	if (so.metrics_elsewhere) {
+		if (cact_mcp_ops_listen(c.srv, mhost, mport, &ops, &mport, &err)) {
+			cli_error("mcp", "--metrics: %s", err.message);
+			status = 1;
+			goto out;
+		}
+		mcp_log_line("info", "serving", "metrics at http://%s:%u/metrics", mhost, mport);
+	}
 	if (opts_value(o, O__N, "http")) {
 		c.url_host = host;
 		if (!loopback_host(host) && !so.token_env)
-			fprintf(stderr,
-				"cact mcp: warning: %s is not a loopback address and no "
-				"--token-env is set: anyone who reaches it can run code\n",
-				host);
+			mcp_log_line("warning", "config",
+				     "warning: %s is not a loopback address and no --token-env "
+				     "is set: anyone who reaches it can run code",
+				     host);
 	}
 	/* Signals go to the signal thread only; a closed client is a write error, not a death. */
 	signal(SIGPIPE, SIG_IGN);
@@ -479,11 +553,11 @@ int cmd_mcp(int argc, char **argv)
 	else
 		rc = serve_stdio(&c, &err);
 	if (rc)
-		fprintf(stderr, "cact mcp: %s\n", err.message);
+		mcp_log_line("error", "serving", "%s", err.message);
 	status = rc ? 1 : EXIT_OK;
 	if (__atomic_load_n(&c.gave_up, __ATOMIC_ACQUIRE)) {
-		fprintf(stderr,
-			"cact mcp: exiting: the sandbox runtime gave up; restart cact mcp\n");
+		mcp_log_line("error", "stopped",
+			     "exiting: the sandbox runtime gave up; restart cact mcp");
 		status = EXIT_SETUP;
 	}
 out:
@@ -491,6 +565,11 @@ out:
 		__atomic_store_n(&c.done, 1, __ATOMIC_RELEASE);
 		pthread_join(sig_th, NULL);
 	}
+	if (c.draining)
+		pthread_join(c.drain_th, NULL);
+	cact_mcp_ops_close(ops);
+	if (sig_started && status == EXIT_OK && mcp_log_is_json())
+		mcp_log_line("info", "stopped", "stopped");
 	cact_mcp_server_free(c.srv);
 	cact_codeact_free(cc);
 	cact_runtime_free(rt);
