@@ -519,14 +519,6 @@ int cmd_mcp(int argc, char **argv)
 		goto out;
 	}
 	cact_codeact_set_runtime(cc, rt);
-	if (so.metrics_elsewhere) {
-		if (cact_mcp_ops_listen(c.srv, mhost, mport, &ops, &mport, &err)) {
-			cli_error("mcp", "--metrics: %s", err.message);
-			status = 1;
-			goto out;
-		}
-		mcp_log_line("info", "serving", "metrics at http://%s:%u/metrics", mhost, mport);
-	}
 	if (opts_value(o, O__N, "http")) {
 		c.url_host = host;
 		if (!loopback_host(host) && !so.token_env)
@@ -548,6 +540,15 @@ int cmd_mcp(int argc, char **argv)
 		goto out;
 	}
 	sig_started = 1;
+	/* After the signal mask: its thread must not take SIGTERM. */
+	if (so.metrics_elsewhere) {
+		if (cact_mcp_ops_listen(c.srv, mhost, mport, &ops, &mport, &err)) {
+			cli_error("mcp", "--metrics: %s", err.message);
+			status = 1;
+			goto out;
+		}
+		mcp_log_line("info", "serving", "metrics at http://%s:%u/metrics", mhost, mport);
+	}
 	if (c.url_host)
 		rc = cact_mcp_serve_http(c.srv, host, port, c.stop_fd, &c.port, &err);
 	else

@@ -527,7 +527,10 @@ static enum MHD_Result ops_request(void *cls, struct MHD_Connection *conn, const
 		*con_cls = l; /* headers first; answer with the next call */
 		return MHD_YES;
 	}
-	*upload_size = 0; /* a body is read and dropped */
+	if (*upload_size) {
+		*upload_size = 0; /* a body is read and dropped; the answer comes after it */
+		return MHD_YES;
+	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		status = MHD_HTTP_METHOD_NOT_ALLOWED;
 		text = strdup("method not allowed: GET only\n");
