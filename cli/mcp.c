@@ -113,7 +113,7 @@ struct ctl {
 	const char *url_host; /* NULL: stdio */
 	uint64_t drain_ms;    /* --drain-timeout */
 	pthread_t drain_th;
-	int draining;	      /* drain_th started (signal thread, then after joining it) */
+	int draining; /* drain_th started (signal thread, then after joining it) */
 };
 
 /* Drains (the grace period), then stops serving. */

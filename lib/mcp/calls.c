@@ -42,11 +42,11 @@
 #define LOGGED_OUTPUT_MAX   4096u    /* stdout and stderr in a log event (log_output) */
 
 /* What a call that the drain cancelled says, after whatever its result said. */
-#define ABORTED_TEXT                                                                        \
+#define ABORTED_TEXT                                                                           \
 	"cancelled: cact is shutting down and the call did not finish within the drain grace " \
 	"period; run it again (another replica, or this one once restarted, will take it)"
 /* What a call refused while draining says. */
-#define DRAINING_TEXT                                                                      \
+#define DRAINING_TEXT                                                                           \
 	"the code was not run: cact is shutting down (draining) and takes no new calls; retry " \
 	"in a moment (another replica, or this one once restarted, will take it)"
 
@@ -541,12 +541,14 @@ static void note_result(struct call *c, const struct cact_result *res)
 	if (!srv->log_output)
 		return;
 	text = cact_result_stdout(res, &len, NULL);
-	if (text && len && (c->out_text = malloc(len < LOGGED_OUTPUT_MAX ? len : LOGGED_OUTPUT_MAX))) {
+	if (text && len &&
+	    (c->out_text = malloc(len < LOGGED_OUTPUT_MAX ? len : LOGGED_OUTPUT_MAX))) {
 		c->out_len = len < LOGGED_OUTPUT_MAX ? len : LOGGED_OUTPUT_MAX;
 		memcpy(c->out_text, text, c->out_len);
 	}
 	text = cact_result_stderr(res, &len, NULL);
-	if (text && len && (c->err_text = malloc(len < LOGGED_OUTPUT_MAX ? len : LOGGED_OUTPUT_MAX))) {
+	if (text && len &&
+	    (c->err_text = malloc(len < LOGGED_OUTPUT_MAX ? len : LOGGED_OUTPUT_MAX))) {
 		c->err_len = len < LOGGED_OUTPUT_MAX ? len : LOGGED_OUTPUT_MAX;
 		memcpy(c->err_text, text, c->err_len);
 	}
@@ -774,6 +776,7 @@ static void call_free(struct call *c)
 }
 
 static const char *const outcome_names[MCP_OUT__N] = {"ok", "error", "refused", "cancelled"};
+static const char *const level_names[MCP_OUT__N] = {"info", "warning", "notice", "notice"};
 
 /* A call's end in the metrics and the log. */
 static void call_ended(struct call *c, int outcome)
@@ -781,7 +784,7 @@ static void call_ended(struct call *c, int outcome)
 	struct cact_mcp_server *srv = c->s->srv;
 	const char *tool = c->tool ? cact_tool_name(c->tool) : "execute_code";
 	struct cact_mcp_log_event ev = {
-		.level = outcome == MCP_OUT_OK ? "info" : outcome == MCP_OUT_ERROR ? "warning" : "notice",
+		.level = level_names[outcome],
 		.event = "call",
 		.session = c->s->log_id,
 		.execution = c->exec_id,
@@ -857,13 +860,17 @@ static void *worker(void *arg)
 	pthread_mutex_unlock(&s->lock);
 	if (aborted && result) {
 		/* The client did not ask for this: it gets an answer saying why. */
-		json_array_append_new(json_object_get(result, "content"),
-				      json_pack("{s:s, s:s}", "type", "text", "text", ABORTED_TEXT));
+		json_array_append_new(
+			json_object_get(result, "content"),
+			json_pack("{s:s, s:s}", "type", "text", "text", ABORTED_TEXT));
 		json_object_set_new(result, "isError", json_true());
 	}
-	outcome = cancelled || aborted ? MCP_OUT_CANCELLED
-		  : !result || json_is_true(json_object_get(result, "isError")) ? MCP_OUT_ERROR
-									       : MCP_OUT_OK;
+	if (cancelled || aborted)
+		outcome = MCP_OUT_CANCELLED;
+	else if (!result || json_is_true(json_object_get(result, "isError")))
+		outcome = MCP_OUT_ERROR;
+	else
+		outcome = MCP_OUT_OK;
 	call_ended(c, outcome);
 	msg = result ? jrpc_result(c->id, result) : NULL;
 	json_decref(result);

@@ -2,7 +2,8 @@
 /*
  * Streamable HTTP (MCP "Transports", 2025-06-18 and 2025-11-25) on
  * libmicrohttpd, one thread per connection, so that a handler may wait for
- * a call's messages. One endpoint, /mcp:
+ * a call's messages. Besides, for operators (ops.c): GET /healthz and
+ * /readyz for anyone, /metrics behind the token. One MCP endpoint, /mcp:
  *
  *   POST    one JSON-RPC message. initialize without Mcp-Session-Id makes
  *           a session (its id in the answer's Mcp-Session-Id); everything

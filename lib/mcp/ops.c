@@ -29,11 +29,11 @@
 #include "../util/util.h"
 #include "session.h"
 
-#define METRICS_MAX   (1u << 20) /* the rendered text; far above what the bounds allow */
+#define METRICS_MAX    (1u << 20) /* the rendered text; far above what the bounds allow */
 #define TOOL_LABEL_MAX 128
 
 static const uint64_t exec_bounds_us[MCP_EXEC_BUCKETS] = {
-	1000,	 2500,	  5000,	   10000,    25000,    50000,	 100000,   250000,
+	1000,	2500,	 5000,	  10000,   25000,    50000,    100000,	 250000,
 	500000, 1000000, 2500000, 5000000, 10000000, 30000000, 60000000,
 };
 static const uint64_t queue_bounds_us[MCP_QUEUE_BUCKETS] = {
@@ -224,9 +224,8 @@ static void seconds(struct ut_buf *b, uint64_t us)
 		    (unsigned long long)(us % 1000000u));
 }
 
-static void histogram(struct ut_buf *b, const char *name, const char *help,
-		      const uint64_t *buckets, const uint64_t *bounds, size_t n, uint64_t count,
-		      uint64_t sum_us)
+static void histogram(struct ut_buf *b, const char *name, const char *help, const uint64_t *buckets,
+		      const uint64_t *bounds, size_t n, uint64_t count, uint64_t sum_us)
 {
 	uint64_t cum = 0;
 	size_t i;
@@ -377,8 +376,7 @@ CACT_API char *cact_mcp_server_metrics(struct cact_mcp_server *s, size_t *len)
 	counter(&b, "cact_runtime_restarts_total", "Sandbox zygotes started after a loss.",
 		st.restarts);
 	gauge(&b, "cact_mcp_sessions", "Live MCP sessions.", sessions);
-	counter(&b, "cact_mcp_sessions_total", "MCP sessions started.",
-		get(&m->sessions_total));
+	counter(&b, "cact_mcp_sessions_total", "MCP sessions started.", get(&m->sessions_total));
 	gauge(&b, "cact_sandbox_sessions", "Live sandbox sessions (cact mcp --sessions).",
 	      st.sessions);
 	gauge(&b, "cact_calls_in_flight", "tools/call requests being served.", calls);
@@ -591,12 +589,12 @@ CACT_API int cact_mcp_ops_listen(struct cact_mcp_server *s, const char *host, un
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	errno = 0;
-	l->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, ops_request, l,
-				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-				16u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-				MHD_OPTION_EXTERNAL_LOGGER, ops_quiet, NULL, MHD_OPTION_END);
+	l->d = MHD_start_daemon(
+		flags, (uint16_t)port, NULL, NULL, ops_request, l, MHD_OPTION_SOCK_ADDR,
+		(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 64u,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_EXTERNAL_LOGGER,
+		ops_quiet, NULL, MHD_OPTION_END);
 	if (!l->d) {
 		rc = ut_err_sys(err, CACT_ESYS, errno ? errno : EADDRNOTAVAIL,
 				"cannot listen on %s port %u", host ? host : "127.0.0.1", port);

@@ -72,8 +72,8 @@ struct cact_mcp_server {
 	cact_mcp_log_fn log_fn; /* NULL: no log */
 	void *log_user;
 	int log_output;
-	uint64_t next_call;	 /* atomic: execution ids */
-	unsigned open_requests;	 /* atomic: HTTP requests waiting for their answer */
+	uint64_t next_call;	/* atomic: execution ids */
+	unsigned open_requests; /* atomic: HTTP requests waiting for their answer */
 	struct mcp_metrics m;
 };
 

@@ -1948,8 +1948,7 @@ START_TEST(cli_stdio_sighup_and_sigterm)
 	sleep_ms(1000);
 	kill(c.pid, SIGTERM);
 	ck_assert_int_eq(reap(&c, 10000), 0);
-	ck_assert_msg(wait_for(&c, 0, "drain grace period", 5000) &&
-			      strstr(c.out_buf, "\"id\":3,"),
+	ck_assert_msg(wait_for(&c, 0, "drain grace period", 5000) && strstr(c.out_buf, "\"id\":3,"),
 		      "out: %s", c.out_buf ? c.out_buf : "");
 	child_free(&c);
 	t_rmtree(dir);
