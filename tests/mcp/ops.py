@@ -7,7 +7,7 @@ starts `cact mcp --http 127.0.0.1:0` ($CACT_BIN) as a child, talks to it
 over loopback, and stops it.
 
     ops.py CASE      one case (health, metrics, metrics_listener,
-                     cardinality, drain, drain_grace, logs, usage)
+                     cardinality, drain, drain_grace, drain_stdio, logs, usage)
 """
 import ctypes
 import http.client
@@ -447,6 +447,56 @@ def case_drain_grace():
     finally:
         s.kill()
     print("drain_grace: past --drain-timeout the call was cancelled and answered, exit 0")
+
+
+def case_drain_stdio():
+    """Over stdio too: the session is told, a new call refused, the one in flight answered."""
+    p = subprocess.Popen([os.environ["CACT_BIN"], "mcp", "--drain-timeout", "20"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=_die_with_parent)
+    try:
+        def send(m):
+            p.stdin.write((json.dumps(m) + "\n").encode())
+            p.stdin.flush()
+
+        got = []
+
+        def read_until(id_, limit_s=60):
+            until = time.monotonic() + limit_s
+            while time.monotonic() < until:
+                for m in got:
+                    if m.get("id") == id_:
+                        return m, got
+                r, _, _ = select.select([p.stdout], [], [], 0.5)
+                if not r:
+                    continue
+                line = p.stdout.readline()
+                check(line, "cact mcp closed its output: %r" % got)
+                got.append(json.loads(line))
+            fail("no answer to %s: %r" % (id_, got))
+
+        send(INIT)
+        read_until(1)
+        send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "execute_code", "arguments": {"code": "import time\ntime.sleep(3)\nprint('ok')"}}})
+        time.sleep(1)  # the call is under way (it needs 3 s; nothing asserts on this)
+        p.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        send({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+            "name": "execute_code", "arguments": {"code": "print(1)"}}})
+        late, seen = read_until(3)
+        check(late["result"]["isError"] and "retry" in result_text(late), "late call: %r" % late)
+        check(any(m.get("method") == "notifications/message" and
+                  "shutting down" in str(m["params"]["data"]) for m in seen), "not told: %r" % seen)
+        first, _ = read_until(2)
+        check(not first["result"]["isError"] and result_text(first) == "ok\n",
+              "the call in flight: %r" % first)
+        check(p.wait(30) == 0, "exit status %s" % p.returncode)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    print("drain_stdio: told, the late call refused, the call in flight answered, exit 0")
 
 
 def check_log_lines(lines):
