@@ -21,6 +21,7 @@
 #include <cact/cact.h>
 
 #include "cli.h"
+#include "mcp_ops.h"
 #include "opts.h"
 #include "sandbox_opts.h"
 
@@ -57,6 +58,18 @@ static const char help[] =
 	"  --max-conns-per-ip N   HTTP: connections at once from one IP address; more\n"
 	"                         are closed (default 64; behind a reverse proxy, give\n"
 	"                         the value of --max-conns)\n"
+	"  --drain-timeout SECONDS on SIGTERM or SIGINT, refuse new calls and give those\n"
+	"                         in flight this long to finish before cancelling them\n"
+	"                         (default 30; 0 to 3600, decimals allowed)\n"
+	"  --metrics HOST:PORT    serve GET /metrics, /healthz and /readyz on a listener of\n"
+	"                         their own, without the token (PORT alone: 127.0.0.1);\n"
+	"                         otherwise /metrics is on the --http listener, behind\n"
+	"                         the token, and /healthz and /readyz are always there\n"
+	"  --log-format text|json stderr as lines for people (default) or one JSON object\n"
+	"                         per line: time, level, event, session, execution,\n"
+	"                         status, durations\n"
+	"  --log-output           with --log-format json: put each call's stdout and\n"
+	"                         stderr (4 KiB of each) in its log line; never otherwise\n"
 	"  --isolation full|reduced as for cact exec\n";
 
 static const char help_tail[] =
@@ -64,8 +77,8 @@ static const char help_tail[] =
 	"SIGHUP reloads the configuration and tells clients that the tool list\n"
 	"changed (sandbox sessions already started keep the configuration they\n"
 	"started with; the servers of --mcp-server and --mcp-url are dropped; a\n"
-	"changed python_path or preload takes a restart); SIGINT and SIGTERM stop. Exit status: 0 "
-	"stopped, 1 serving\n"
+	"changed python_path or preload takes a restart); SIGINT and SIGTERM drain,\n"
+	"then stop (a second one stops at once). Exit status: 0 stopped, 1 serving\n"
 	"failed, 2 usage error, 3 the sandbox could not be set up.\n";
 
 enum {
@@ -79,6 +92,10 @@ enum {
 	O_HEADER_TIMEOUT,
 	O_MAX_CONNS,
 	O_MAX_CONNS_PER_IP,
+	O_DRAIN_TIMEOUT,
+	O_METRICS,
+	O_LOG_FORMAT,
+	O_LOG_OUTPUT,
 	O_HELP,
 	O__N
 };
@@ -93,7 +110,22 @@ struct ctl {
 	const char *url_host; /* NULL: stdio */
 	struct cact_codeact *cc;
 	struct cact_python_settings *file_python; /* the config file's, at start */
+	uint64_t drain_ms;			  /* --drain-timeout */
+	pthread_t drain_th;
+	int draining; /* drain_th started (signal thread, then after joining it) */
 };
+
+/* Drains (the grace period), then stops serving. */
+static void *drain(void *arg)
+{
+	struct ctl *c = arg;
+	uint64_t one = 1;
+
+	cact_mcp_server_drain(c->srv, c->drain_ms, NULL);
+	if (write(c->stop_fd, &one, sizeof(one)) < 0)
+		(void)0;
+	return NULL;
+}
 
 /* Standard input copied to a pipe, which closes on stop: cact_mcp_serve_stdio then sees the end. */
 struct fwd {
@@ -181,10 +213,10 @@ static void python_changed(struct ctl *c)
 	if (!same_list(now->python_paths, now->n_python_paths, was->python_paths,
 		       was->n_python_paths) ||
 	    !same_list(now->preload, now->n_preload, was->preload, was->n_preload))
-		fprintf(stderr,
-			"cact mcp: python_path or preload changed in %s: the sandbox keeps the "
-			"ones it started with until cact mcp restarts\n",
-			c->config);
+		mcp_log_line("warning", "reload",
+			     "python_path or preload changed in %s: the sandbox keeps the ones "
+			     "it started with until cact mcp restarts",
+			     c->config);
 	cact_free(now);
 }
 
@@ -207,28 +239,31 @@ static void *signals(void *arg)
 		unsigned port = __atomic_load_n(&c->port, __ATOMIC_ACQUIRE);
 
 		if (c->url_host && port && !printed) {
-			fprintf(stderr, "cact mcp: serving http://%s:%u/mcp\n", c->url_host, port);
+			mcp_log_line("info", "serving", "serving http://%s:%u/mcp", c->url_host,
+				     port);
 			printed = 1;
 		}
 		if (sig == SIGHUP) {
 			if (!c->config)
-				fprintf(stderr, "cact mcp: SIGHUP: no --config to reload\n");
+				mcp_log_line("warning", "reload", "SIGHUP: no --config to reload");
 			else if (cact_mcp_server_reload(c->srv, c->config, &err))
-				fprintf(stderr,
-					"cact mcp: reload failed, configuration unchanged: %s\n",
-					err.message);
+				mcp_log_line("error", "reload",
+					     "reload failed, configuration unchanged: %s",
+					     err.message);
 			else {
-				fprintf(stderr, "cact mcp: configuration reloaded from %s\n",
-					c->config);
+				mcp_log_line("info", "reload", "configuration reloaded from %s",
+					     c->config);
 				python_changed(c);
 			}
 		} else if ((sig == SIGINT || sig == SIGTERM) && !stopping) {
-			if (write(c->stop_fd, &one, sizeof(one)) < 0)
+			/* Refuse new calls, let those in flight finish, then stop. */
+			c->draining = pthread_create(&c->drain_th, NULL, drain, c) == 0;
+			if (!c->draining && write(c->stop_fd, &one, sizeof(one)) < 0)
 				(void)0;
 			stopping = 1;
 		} else if (sig == SIGINT || sig == SIGTERM) {
 			/* Asked twice: whatever the clean stop waits for, stop now. */
-			fprintf(stderr, "cact mcp: stopping at once\n");
+			mcp_log_line("warning", "stopped", "stopping at once");
 			_exit(128 + sig);
 		}
 	}
@@ -336,7 +371,7 @@ static void runtime_event(void *user, enum cact_runtime_event ev, const char *me
 	struct ctl *c = user;
 	uint64_t one = 1;
 
-	fprintf(stderr, "cact mcp: %s\n", message);
+	mcp_log_line(ev == CACT_RUNTIME_RESTARTED ? "notice" : "error", "runtime", "%s", message);
 	if (ev == CACT_RUNTIME_GAVE_UP) {
 		__atomic_store_n(&c->gave_up, 1, __ATOMIC_RELEASE);
 		if (c->stop_fd >= 0 && write(c->stop_fd, &one, sizeof(one)) < 0)
@@ -387,14 +422,21 @@ int cmd_mcp(int argc, char **argv)
 		[O_HEADER_TIMEOUT] = {"header-timeout", 0, OPT_VALUE},
 		[O_MAX_CONNS] = {"max-conns", 0, OPT_VALUE},
 		[O_MAX_CONNS_PER_IP] = {"max-conns-per-ip", 0, OPT_VALUE},
+		[O_DRAIN_TIMEOUT] = {"drain-timeout", 0, OPT_VALUE},
+		[O_METRICS] = {"metrics", 0, OPT_VALUE},
+		[O_LOG_FORMAT] = {"log-format", 0, OPT_VALUE},
+		[O_LOG_OUTPUT] = {"log-output", 0, OPT_FLAG},
 		[O_HELP] = {"help", 'h', OPT_FLAG},
 	};
+	struct cact_mcp_ops_listener *ops = NULL;
+	char mhost[256];
+	unsigned mport = 0;
 	struct cact_mcp_server_options so;
 	struct cact_runtime_options rto;
 	struct cact_error err = {0};
 	struct cact_runtime *rt = NULL;
 	struct cact_codeact *cc = NULL;
-	struct ctl c = {.stop_fd = -1};
+	struct ctl c = {.stop_fd = -1, .drain_ms = 30000};
 	const char *pos[1], *v;
 	sigset_t set;
 	pthread_t sig_th;
@@ -448,6 +490,29 @@ int cmd_mcp(int argc, char **argv)
 		cli_error("mcp", "--max-sessions: '%s' is not a whole number from 1 to 1024", v);
 		goto out;
 	}
+	if ((v = opts_value(o, O__N, "drain-timeout")) &&
+	    (parse_ms(v, &c.drain_ms) || c.drain_ms > 3600000)) {
+		cli_error("mcp", "--drain-timeout: '%s' is not a number of seconds from 0 to 3600",
+			  v);
+		goto out;
+	}
+	if ((v = opts_value(o, O__N, "metrics")) && parse_http(v, mhost, sizeof(mhost), &mport)) {
+		cli_error("mcp", "--metrics: '%s' is not HOST:PORT, [IPV6]:PORT or PORT", v);
+		goto out;
+	}
+	if ((v = opts_value(o, O__N, "log-format")) && strcmp(v, "json") != 0 &&
+	    strcmp(v, "text") != 0) {
+		cli_error("mcp", "--log-format: '%s' is neither text nor json", v);
+		goto out;
+	}
+	if (o[O_LOG_OUTPUT].count && !(v && strcmp(v, "json") == 0)) {
+		cli_error("mcp", "--log-output needs --log-format json");
+		goto out;
+	}
+	mcp_log_set_json(v && strcmp(v, "json") == 0);
+	so.log_fn = mcp_log_event;
+	so.log_output = o[O_LOG_OUTPUT].count > 0;
+	so.metrics_elsewhere = opts_value(o, O__N, "metrics") != NULL;
 	if (sbo_isolation("mcp", o, &rto))
 		goto out;
 	c.config = opts_value(o, O__N, "config");
@@ -486,10 +551,10 @@ int cmd_mcp(int argc, char **argv)
 	if (opts_value(o, O__N, "http")) {
 		c.url_host = host;
 		if (!loopback_host(host) && !so.token_env)
-			fprintf(stderr,
-				"cact mcp: warning: %s is not a loopback address and no "
-				"--token-env is set: anyone who reaches it can run code\n",
-				host);
+			mcp_log_line("warning", "config",
+				     "warning: %s is not a loopback address and no --token-env "
+				     "is set: anyone who reaches it can run code",
+				     host);
 	}
 	/* Signals go to the signal thread only; a closed client is a write error, not a death. */
 	signal(SIGPIPE, SIG_IGN);
@@ -504,16 +569,25 @@ int cmd_mcp(int argc, char **argv)
 		goto out;
 	}
 	sig_started = 1;
+	/* After the signal mask: its thread must not take SIGTERM. */
+	if (so.metrics_elsewhere) {
+		if (cact_mcp_ops_listen(c.srv, mhost, mport, &ops, &mport, &err)) {
+			cli_error("mcp", "--metrics: %s", err.message);
+			status = 1;
+			goto out;
+		}
+		mcp_log_line("info", "serving", "metrics at http://%s:%u/metrics", mhost, mport);
+	}
 	if (c.url_host)
 		rc = cact_mcp_serve_http(c.srv, host, port, c.stop_fd, &c.port, &err);
 	else
 		rc = serve_stdio(&c, &err);
 	if (rc)
-		fprintf(stderr, "cact mcp: %s\n", err.message);
+		mcp_log_line("error", "serving", "%s", err.message);
 	status = rc ? 1 : EXIT_OK;
 	if (__atomic_load_n(&c.gave_up, __ATOMIC_ACQUIRE)) {
-		fprintf(stderr,
-			"cact mcp: exiting: the sandbox runtime gave up; restart cact mcp\n");
+		mcp_log_line("error", "stopped",
+			     "exiting: the sandbox runtime gave up; restart cact mcp");
 		status = EXIT_SETUP;
 	}
 out:
@@ -521,6 +595,11 @@ out:
 		__atomic_store_n(&c.done, 1, __ATOMIC_RELEASE);
 		pthread_join(sig_th, NULL);
 	}
+	if (c.draining)
+		pthread_join(c.drain_th, NULL);
+	cact_mcp_ops_close(ops);
+	if (sig_started && status == EXIT_OK && mcp_log_is_json())
+		mcp_log_line("info", "stopped", "stopped");
 	cact_mcp_server_free(c.srv);
 	cact_free(c.file_python);
 	cact_codeact_free(cc);

@@ -92,6 +92,35 @@ CACT_API int cact_codeact_add_mcp_server(struct cact_codeact *cc,
 
 struct cact_mcp_server;
 
+/*
+ * One event of the server's log, for cact_mcp_server_options.log_fn.
+ * Everything is borrowed for the call; a NULL string or a negative
+ * duration means "does not apply". session is a log id of the MCP
+ * session (16 hex digits), never its Mcp-Session-Id, which is a secret.
+ * The code's output is in stdout_text/stderr_text only with log_output.
+ */
+struct cact_mcp_log_event {
+	const char *level;     /* "debug", "info", "notice", "warning", "error" */
+	const char *event;     /* "session_started", "session_ended", "call", "drain", ... */
+	const char *session;   /* NULL: not about one session */
+	const char *execution; /* the call's id in this server ("42"), or NULL */
+	const char *tool;      /* the tool called, or NULL */
+	const char *status;    /* cact_status_name for code, "ok", "error", "refused", ... */
+	const char *message;   /* one line for people, or NULL */
+	int64_t wall_us;       /* the code's run (cact_stats.wall_us) */
+	int64_t cpu_us;	       /* its CPU time */
+	int64_t queue_us;      /* its wait for a sandbox */
+	int64_t total_us;      /* the whole call, from request to response */
+	const char *stdout_text, *stderr_text; /* with log_output only; not NUL-terminated */
+	size_t stdout_len, stderr_len;
+};
+
+/*
+ * Called from the server's threads, several at once: must be thread-safe,
+ * quick, and must not call back into the server.
+ */
+typedef void (*cact_mcp_log_fn)(void *user, const struct cact_mcp_log_event *ev);
+
 struct cact_mcp_server_options {
 	const char *name; /* serverInfo.name; default "cact" */
 	int expose_tools; /* list the sandbox tools for direct use too */
@@ -126,6 +155,17 @@ struct cact_mcp_server_options {
 	unsigned max_connections;   /* connections at once, at most 512 (the default) */
 	unsigned max_conns_per_ip;  /* connections at once from one IP address; default 64 */
 	uint64_t header_timeout_ms; /* 100 to 3600000; default 10000 */
+	/*
+	 * Operating (docs/mcp.md, "Operating"). The HTTP listener serves
+	 * GET /healthz and /readyz to anyone, and GET /metrics (Prometheus
+	 * text) behind the token, unless metrics_elsewhere says another
+	 * listener (cact_mcp_ops_listen) serves them: then /metrics is 404
+	 * there.
+	 */
+	int metrics_elsewhere;
+	cact_mcp_log_fn log_fn; /* structured events (calls, sessions, drain); NULL: none */
+	void *log_user;
+	int log_output; /* events of calls carry the code's stdout and stderr (4 KiB each) */
 };
 
 CACT_API void cact_mcp_server_options_init(struct cact_mcp_server_options *o);
@@ -181,6 +221,53 @@ CACT_API void cact_mcp_server_tools_changed(struct cact_mcp_server *s);
  */
 CACT_API int cact_mcp_server_reload(struct cact_mcp_server *s, const char *path,
 				    struct cact_error *err);
+
+/* ---- operating: health, metrics, drain ---- */
+
+/*
+ * Whether the server can take calls: 1 ready; 0 while it drains, or
+ * while the runtime's zygote is lost (restarting) or after it gave up,
+ * with the reason in why (one line, at most size bytes). What GET
+ * /readyz answers.
+ */
+CACT_API int cact_mcp_server_ready(struct cact_mcp_server *s, char *why, size_t size);
+
+/*
+ * The server's metrics in the Prometheus text format (version 0.0.4):
+ * executions by status, execution and queue-wait histograms, the pool,
+ * sessions, tool calls by tool and outcome (at most 32 tool names, the
+ * rest as tool="_other"), HTTP requests by status code, bytes, the
+ * process's resident memory and open descriptors. Owned (free()), with
+ * its length in *len (may be NULL); NULL when out of memory.
+ */
+CACT_API char *cact_mcp_server_metrics(struct cact_mcp_server *s, size_t *len);
+
+/*
+ * Drains: from now on new tools/call requests get a tool error asking to
+ * retry, new HTTP sessions a 503, and GET /readyz 503; every initialized
+ * session is sent a warning (notifications/message). The calls in flight
+ * may finish within grace_ms; those still running then are cancelled and
+ * answered with a tool error saying the server stopped. Returns when no
+ * call is left (at most a few seconds after grace_ms), with the number
+ * cancelled in *cancelled (may be NULL). Blocks: call it from a thread of
+ * its own, then stop serving (stop_fd). Draining cannot be undone.
+ */
+CACT_API void cact_mcp_server_drain(struct cact_mcp_server *s, uint64_t grace_ms,
+				    unsigned *cancelled);
+
+/*
+ * A listener of its own for GET /metrics, /healthz and /readyz (no token:
+ * bind it where only the collector reaches), at http://host:port/; port
+ * 0 picks one, stored in *bound_port (may be NULL). Set the server's
+ * metrics_elsewhere so that the MCP listener stops serving /metrics.
+ * *out is owned (cact_mcp_ops_close, before cact_mcp_server_free).
+ */
+struct cact_mcp_ops_listener;
+CACT_API int cact_mcp_ops_listen(struct cact_mcp_server *s, const char *host, unsigned port,
+				 struct cact_mcp_ops_listener **out, unsigned *bound_port,
+				 struct cact_error *err);
+/* Stops listening. NULL is a no-op. */
+CACT_API void cact_mcp_ops_close(struct cact_mcp_ops_listener *l);
 
 #ifdef __cplusplus
 }

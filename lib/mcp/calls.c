@@ -39,6 +39,16 @@
 #define PROGRESS_MIN_GAP_US 100000u  /* between "call_tool x" progress messages */
 #define SHOWN_CODE_MAX	    8192u    /* code shown in an approval question */
 #define SHOWN_ARGS_MAX	    4096u    /* arguments shown in one */
+#define LOGGED_OUTPUT_MAX   4096u    /* stdout and stderr in a log event (log_output) */
+
+/* What a call that the drain cancelled says, after whatever its result said. */
+#define ABORTED_TEXT                                                                           \
+	"cancelled: cact is shutting down and the call did not finish within the drain grace " \
+	"period; run it again (another replica, or this one once restarted, will take it)"
+/* What a call refused while draining says. */
+#define DRAINING_TEXT                                                                           \
+	"the code was not run: cact is shutting down (draining) and takes no new calls; retry " \
+	"in a moment (another replica, or this one once restarted, will take it)"
 
 struct call {
 	struct mcp_session *s;
@@ -61,6 +71,13 @@ struct call {
 	 */
 	unsigned asking;
 	pthread_cond_t tick;
+	int aborted;	    /* cancelled by the drain: answered all the same */
+	char exec_id[24];   /* the call in the log */
+	const char *status; /* static: how the code ended, for the log; NULL: not run */
+	struct cact_stats st;
+	int have_st;
+	char *out_text, *err_text; /* the code's output for the log (log_output) */
+	size_t out_len, err_len;
 	struct call *next;
 };
 
@@ -510,6 +527,33 @@ out:
 
 /* ---- running calls (worker threads) ---- */
 
+/* The result's status and stats for the metrics and the log; its output when logged. */
+static void note_result(struct call *c, const struct cact_result *res)
+{
+	struct cact_mcp_server *srv = c->s->srv;
+	const char *text;
+	size_t len;
+
+	c->status = cact_status_name(cact_result_status(res));
+	cact_result_stats(res, &c->st);
+	c->have_st = 1;
+	mcp_note_exec(srv, cact_result_status(res), &c->st);
+	if (!srv->log_output)
+		return;
+	text = cact_result_stdout(res, &len, NULL);
+	if (text && len &&
+	    (c->out_text = malloc(len < LOGGED_OUTPUT_MAX ? len : LOGGED_OUTPUT_MAX))) {
+		c->out_len = len < LOGGED_OUTPUT_MAX ? len : LOGGED_OUTPUT_MAX;
+		memcpy(c->out_text, text, c->out_len);
+	}
+	text = cact_result_stderr(res, &len, NULL);
+	if (text && len &&
+	    (c->err_text = malloc(len < LOGGED_OUTPUT_MAX ? len : LOGGED_OUTPUT_MAX))) {
+		c->err_len = len < LOGGED_OUTPUT_MAX ? len : LOGGED_OUTPUT_MAX;
+		memcpy(c->err_text, text, c->err_len);
+	}
+}
+
 static json_t *run_code(struct call *c)
 {
 	struct cact_mcp_server *srv = c->s->srv;
@@ -580,6 +624,7 @@ static json_t *run_code(struct call *c)
 		return tool_error("the code could not be run: %s", err.message);
 	}
 	out = mcp_code_result(res, version, ended[0] ? ended : NULL);
+	note_result(c, res);
 	switch (cact_result_status(res)) {
 	case CACT_STATUS_OK:
 		level = MCP_LOG_INFO;
@@ -723,9 +768,69 @@ static void call_free(struct call *c)
 	json_decref(c->token);
 	json_decref(c->args);
 	cact_tool_unref(c->tool);
+	free(c->out_text);
+	free(c->err_text);
 	ut_close(&c->cancel_fd);
 	pthread_cond_destroy(&c->tick);
 	free(c);
+}
+
+static const char *const outcome_names[MCP_OUT__N] = {"ok", "error", "refused", "cancelled"};
+static const char *const level_names[MCP_OUT__N] = {"info", "warning", "notice", "notice"};
+
+/* A call's end in the metrics and the log. */
+static void call_ended(struct call *c, int outcome)
+{
+	struct cact_mcp_server *srv = c->s->srv;
+	const char *tool = c->tool ? cact_tool_name(c->tool) : "execute_code";
+	struct cact_mcp_log_event ev = {
+		.level = level_names[outcome],
+		.event = "call",
+		.session = c->s->log_id,
+		.execution = c->exec_id,
+		.tool = tool,
+		.status = c->status ? c->status : outcome_names[outcome],
+		.wall_us = c->have_st ? (int64_t)c->st.wall_us : -1,
+		.cpu_us = c->have_st ? (int64_t)c->st.cpu_us : -1,
+		.queue_us = c->have_st ? (int64_t)c->st.queue_us : -1,
+		.total_us = (int64_t)(ut_now_us() - c->started_us),
+		.stdout_text = c->out_text,
+		.stdout_len = c->out_len,
+		.stderr_text = c->err_text,
+		.stderr_len = c->err_len,
+	};
+	char msg[160];
+
+	mcp_note_tool(srv, tool, outcome);
+	ut_snprintf(msg, sizeof(msg), "%s %s%s", tool, outcome_names[outcome],
+		    c->aborted ? " by the drain" : "");
+	ev.message = msg;
+	mcp_log(srv, &ev);
+}
+
+/* A call refused before it started: the metrics and the log. tool may be NULL. */
+static void call_refused(struct mcp_session *s, const char *tool, const char *why)
+{
+	struct cact_mcp_server *srv = s->srv;
+	char id[24];
+	struct cact_mcp_log_event ev = {
+		.level = "notice",
+		.event = "call",
+		.session = s->log_id,
+		.execution = id,
+		.tool = tool ? tool : "_other",
+		.status = "refused",
+		.message = why,
+		.wall_us = -1,
+		.cpu_us = -1,
+		.queue_us = -1,
+		.total_us = -1,
+	};
+
+	ut_snprintf(id, sizeof(id), "%llu",
+		    (unsigned long long)__atomic_add_fetch(&srv->next_call, 1, __ATOMIC_RELAXED));
+	mcp_note_tool(srv, tool, MCP_OUT_REFUSED);
+	mcp_log(srv, &ev);
 }
 
 static void *worker(void *arg)
@@ -733,7 +838,7 @@ static void *worker(void *arg)
 	struct call *c = arg;
 	struct mcp_session *s = c->s;
 	json_t *result, *msg;
-	int ticking = 0;
+	int ticking = 0, aborted, cancelled, outcome;
 	pthread_t tick;
 
 	if (c->token)
@@ -749,13 +854,31 @@ static void *worker(void *arg)
 	pthread_mutex_unlock(&s->lock);
 	if (ticking)
 		pthread_join(tick, NULL);
+	pthread_mutex_lock(&s->lock);
+	aborted = c->aborted;
+	cancelled = c->cancelled && !aborted;
+	pthread_mutex_unlock(&s->lock);
+	if (aborted && result) {
+		/* The client did not ask for this: it gets an answer saying why. */
+		json_array_append_new(
+			json_object_get(result, "content"),
+			json_pack("{s:s, s:s}", "type", "text", "text", ABORTED_TEXT));
+		json_object_set_new(result, "isError", json_true());
+	}
+	if (cancelled || aborted)
+		outcome = MCP_OUT_CANCELLED;
+	else if (!result || json_is_true(json_object_get(result, "isError")))
+		outcome = MCP_OUT_ERROR;
+	else
+		outcome = MCP_OUT_OK;
+	call_ended(c, outcome);
 	msg = result ? jrpc_result(c->id, result) : NULL;
 	json_decref(result);
 	if (!msg)
 		msg = jrpc_error(c->id, JRPC_INTERNAL_ERROR, "out of memory", NULL);
 	pthread_mutex_lock(&s->lock);
-	/* A cancelled request gets no response; its stream still ends. */
-	if (c->cancelled) {
+	/* A request the client cancelled gets no response; its stream still ends. */
+	if (c->cancelled && !c->aborted) {
 		json_decref(msg);
 		msg = NULL;
 	}
@@ -911,10 +1034,17 @@ void mcp_call_start(struct mcp_session *s, json_t *id, json_t *p, void *stream)
 					tool = cact_tool_ref(tools[i]);
 		cact_tools_free(tools, n);
 		if (!tool) {
+			call_refused(s, NULL, "unknown tool");
 			mcp_reply_error(s, stream, id, JRPC_INVALID_PARAMS, "unknown tool: %s",
 					name);
 			return;
 		}
+	}
+	if (mcp_draining(srv)) {
+		call_refused(s, tool ? cact_tool_name(tool) : "execute_code", "draining");
+		cact_tool_unref(tool);
+		mcp_reply(s, stream, id, tool_error(DRAINING_TEXT));
+		return;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c || mcp_cond_init(&c->tick)) {
@@ -927,6 +1057,8 @@ void mcp_call_start(struct mcp_session *s, json_t *id, json_t *p, void *stream)
 	c->tool = tool;
 	c->stream = stream;
 	c->started_us = ut_now_us();
+	ut_snprintf(c->exec_id, sizeof(c->exec_id), "%llu",
+		    (unsigned long long)__atomic_add_fetch(&srv->next_call, 1, __ATOMIC_RELAXED));
 	c->id = json_deep_copy(id);
 	c->token = token ? json_deep_copy(token) : NULL;
 	c->args = json_is_object(args) ? json_deep_copy(args) : json_object();
@@ -953,6 +1085,8 @@ void mcp_call_start(struct mcp_session *s, json_t *id, json_t *p, void *stream)
 				  tool_error("too many calls in flight: at most %u per session; "
 					     "wait for one to finish",
 					     srv->max_calls));
+		if (!closing && !dup)
+			call_refused(s, name, "too many calls in flight");
 		return;
 	}
 	c->next = s->calls;
@@ -1044,4 +1178,40 @@ void mcp_calls_stop(struct mcp_session *s)
 	s->box = NULL;
 	pthread_mutex_unlock(&s->lock);
 	cact_sandbox_session_close(box);
+}
+
+unsigned mcp_calls_abort(struct mcp_session *s)
+{
+	unsigned n = 0;
+	struct call *c;
+
+	pthread_mutex_lock(&s->lock);
+	for (c = s->calls; c; c = c->next) {
+		if (c->cancelled)
+			continue;
+		c->aborted = 1;
+		cancel_call(c);
+		n++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+void mcp_calls_tell(struct mcp_session *s, int level, const char *text)
+{
+	struct call *c;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->version && !s->closing && level >= s->log_level) {
+		/* The session's own stream (HTTP GET), and each call's, for clients without one. */
+		mcp_emit(s, NULL,
+			 mcp_notif("notifications/message",
+				   json_pack("{s:s, s:s, s:s}", "level", mcp_level_name(level),
+					     "logger", "cact", "data", text)),
+			 0);
+		for (c = s->calls; c; c = c->next)
+			if (c->stream) /* stdio has one stream, already told */
+				call_log(c, level, json_string(text));
+	}
+	pthread_mutex_unlock(&s->lock);
 }

@@ -2,7 +2,8 @@
 /*
  * Streamable HTTP (MCP "Transports", 2025-06-18 and 2025-11-25) on
  * libmicrohttpd, one thread per connection, so that a handler may wait for
- * a call's messages. One endpoint, /mcp:
+ * a call's messages. Besides, for operators (ops.c): GET /healthz and
+ * /readyz for anyone, /metrics behind the token. One MCP endpoint, /mcp:
  *
  *   POST    one JSON-RPC message. initialize without Mcp-Session-Id makes
  *           a session (its id in the answer's Mcp-Session-Id); everything
@@ -73,6 +74,7 @@ struct exch {
 	int final; /* nothing more comes */
 	int conn_fd;
 	int stop_efd;
+	struct cact_mcp_server *srv; /* for the metrics */
 	/* What the SSE reader is writing (its thread only). */
 	char *cur;
 	size_t cur_len, cur_off;
@@ -120,6 +122,9 @@ struct http_srv {
 
 /* One request (MHD's per-request pointer). */
 struct req {
+	struct cact_mcp_server *srv;
+	uint64_t out_bytes; /* the body of its answer, for the metrics */
+	int open;	    /* counted in srv->open_requests until it completes */
 	struct ut_buf body;
 	int refused; /* answered before the body was read */
 	int too_big; /* the body went over the cap */
@@ -148,6 +153,7 @@ static struct exch *exch_new(struct http_srv *h, struct MHD_Connection *conn)
 	ex->refs = 1;
 	ex->conn_fd = ci ? ci->connect_fd : -1;
 	ex->stop_efd = h->stop_efd;
+	ex->srv = h->srv;
 	return ex;
 }
 
@@ -670,6 +676,8 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct req *r, unsigne
 
 	if (!resp)
 		return MHD_NO;
+	if (r)
+		mcp_note_http(r->srv, status, r->out_bytes);
 	if (r && r->cors) {
 		MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->cors);
 		MHD_add_response_header(resp, "Access-Control-Expose-Headers",
@@ -681,10 +689,14 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct req *r, unsigne
 	return ok;
 }
 
-static struct MHD_Response *body(const char *text, size_t len, const char *type)
+/* A response of len bytes of text, counted in r for the metrics. */
+static struct MHD_Response *body(struct req *r, const char *text, size_t len, const char *type)
 {
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+
+	if (resp && r)
+		r->out_bytes += len;
 
 	if (resp && type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
@@ -703,7 +715,7 @@ static enum MHD_Result fail_id(struct MHD_Connection *conn, struct req *r, unsig
 	if (r)
 		r->refused = 1;
 	ok = queue(conn, r, status,
-		   body(text ? text : "", text ? strlen(text) : 0, "application/json"));
+		   body(r, text ? text : "", text ? strlen(text) : 0, "application/json"));
 	free(text);
 	return ok;
 }
@@ -721,7 +733,7 @@ static enum MHD_Result unauthorized(struct MHD_Connection *conn, struct req *r, 
 				  "\"message\":\"unauthorized: a bearer token is required\"}}";
 
 	r->refused = 1;
-	resp = body(msg, sizeof(msg) - 1, "application/json");
+	resp = body(r, msg, sizeof(msg) - 1, "application/json");
 	if (resp)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					presented ? "Bearer realm=\"cact\", error=\"invalid_token\""
@@ -746,6 +758,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 				n = max;
 			memcpy(buf, ex->cur + ex->cur_off, n);
 			ex->cur_off += n;
+			mcp_note_http_bytes(ex->srv, 0, n);
 			if (ex->cur_off == ex->cur_len) {
 				free(ex->cur);
 				ex->cur = NULL;
@@ -836,7 +849,7 @@ static enum MHD_Result answer(struct MHD_Connection *conn, struct req *r, struct
 	pthread_mutex_unlock(&ex->lock);
 	if (!q)
 		return sse(conn, r, ex, sid);
-	resp = body(q->text, q->len, "application/json");
+	resp = body(r, q->text, q->len, "application/json");
 	queue_free(q);
 	if (resp && sid)
 		MHD_add_response_header(resp, "Mcp-Session-Id", sid);
@@ -844,6 +857,61 @@ static enum MHD_Result answer(struct MHD_Connection *conn, struct req *r, struct
 }
 
 /* ---- methods ---- */
+
+/* The request waits for an answer: a drain waits for it to go out (on_completed). */
+static void mark_open(struct req *r)
+{
+	r->open = 1;
+	__atomic_add_fetch(&r->srv->open_requests, 1, __ATOMIC_ACQ_REL);
+}
+
+/* A new session while draining: 503, come back (to another replica) in a second. */
+static enum MHD_Result draining(struct MHD_Connection *conn, struct req *r)
+{
+	static const char msg[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,"
+				  "\"message\":\"cact is shutting down (draining) and takes no new "
+				  "sessions: retry, another replica will take it\"}}";
+	struct MHD_Response *resp;
+
+	r->refused = 1;
+	resp = body(r, msg, sizeof(msg) - 1, "application/json");
+	if (resp) {
+		MHD_add_response_header(resp, "Retry-After", "1");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	}
+	return queue(conn, r, MHD_HTTP_SERVICE_UNAVAILABLE, resp);
+}
+
+/*
+ * GET /healthz, /readyz and /metrics: plain text, never cached. A body is
+ * read and dropped.
+ */
+static enum MHD_Result ops_reply(struct MHD_Connection *conn, struct req *r, struct http_srv *h,
+				 const char *url, const char *method)
+{
+	struct MHD_Response *resp;
+	char *text = NULL;
+	size_t len = 0;
+	int status;
+
+	r->refused = 1;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		resp = body(r, "", 0, NULL);
+		if (resp)
+			MHD_add_response_header(resp, "Allow", "GET, HEAD");
+		return queue(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
+	}
+	status = mcp_ops_answer(h->srv, url, &text, &len);
+	if (!text)
+		return MHD_NO;
+	resp = body(r, text, len,
+		    mcp_ops_path(url) == 2 ? "text/plain; version=0.0.4; charset=utf-8"
+					   : "text/plain; charset=utf-8");
+	free(text);
+	if (resp)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return queue(conn, r, (unsigned)status, resp);
+}
 
 /* The session a request names, checked: NULL after answering 400 or 404. */
 static struct hsess *named_session(struct MHD_Connection *conn, struct req *r, struct http_srv *h)
@@ -877,6 +945,10 @@ static enum MHD_Result post_initialize(struct MHD_Connection *conn, struct req *
 	struct hsess *hs;
 	int full;
 
+	if (mcp_draining(h->srv)) {
+		jrpc_clear(m);
+		return draining(conn, r);
+	}
 	if (make_room(h)) {
 		jrpc_clear(m);
 		return fail(conn, r, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -890,6 +962,7 @@ static enum MHD_Result post_initialize(struct MHD_Connection *conn, struct req *
 			hsess_destroy(hs);
 		return fail(conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 	}
+	mark_open(r);
 	mcp_session_handle(hs->core, m, r->ex);
 	if (!mcp_session_version(hs->core)) {
 		/* Refused (bad params): the error is the answer, and there is no session. */
@@ -941,13 +1014,14 @@ static enum MHD_Result post(struct MHD_Connection *conn, struct req *r, struct h
 	}
 	if (m.kind != JRPC_REQUEST) {
 		mcp_session_handle(hs->core, &m, NULL);
-		return queue(conn, r, MHD_HTTP_ACCEPTED, body("", 0, NULL));
+		return queue(conn, r, MHD_HTTP_ACCEPTED, body(r, "", 0, NULL));
 	}
 	r->ex = exch_new(h, conn);
 	if (!r->ex) {
 		jrpc_clear(&m);
 		return fail(conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 	}
+	mark_open(r);
 	mcp_session_handle(hs->core, &m, r->ex);
 	return answer(conn, r, r->ex, NULL);
 }
@@ -1004,12 +1078,12 @@ static enum MHD_Result end_session(struct MHD_Connection *conn, struct req *r, s
 		hsess_end(hs);
 		hsess_unref(h, hs); /* the list's reference */
 	}
-	return queue(conn, r, MHD_HTTP_OK, body("", 0, NULL));
+	return queue(conn, r, MHD_HTTP_OK, body(r, "", 0, NULL));
 }
 
 static enum MHD_Result preflight(struct MHD_Connection *conn, struct req *r)
 {
-	struct MHD_Response *resp = body("", 0, NULL);
+	struct MHD_Response *resp = body(r, "", 0, NULL);
 
 	if (resp) {
 		MHD_add_response_header(resp, "Allow", "GET, POST, DELETE, OPTIONS");
@@ -1031,8 +1105,15 @@ static enum MHD_Result first(struct MHD_Connection *conn, struct req *r, struct 
 			     const char *url, const char *method)
 {
 	const char *origin = header(conn, "Origin"), *v;
+	int ops = mcp_ops_path(url);
 	uint64_t n;
 
+	/*
+	 * Probes (load balancers, Kubernetes) come with whatever Host they
+	 * like and no token; the answers do nothing and say nothing secret.
+	 */
+	if (ops == 1)
+		return ops_reply(conn, r, h, url, method);
 	if (!host_ok(h, header(conn, MHD_HTTP_HEADER_HOST)))
 		return fail(conn, r, MHD_HTTP_FORBIDDEN,
 			    "forbidden: Host is not this server's loopback address");
@@ -1040,6 +1121,12 @@ static enum MHD_Result first(struct MHD_Connection *conn, struct req *r, struct 
 		return fail(conn, r, MHD_HTTP_FORBIDDEN, "forbidden: Origin not allowed");
 	if (origin && !(r->cors = strdup(origin)))
 		return MHD_NO;
+	if (ops == 2 && !h->srv->metrics_elsewhere) {
+		if (!auth_ok(h, header(conn, MHD_HTTP_HEADER_AUTHORIZATION)))
+			return unauthorized(conn, r,
+					    header(conn, MHD_HTTP_HEADER_AUTHORIZATION) != NULL);
+		return ops_reply(conn, r, h, url, method);
+	}
 	if (strcmp(url, ENDPOINT) != 0)
 		return fail(conn, r, MHD_HTTP_NOT_FOUND, "not found: the endpoint is " ENDPOINT);
 	if (strcmp(method, "OPTIONS") == 0)
@@ -1052,7 +1139,7 @@ static enum MHD_Result first(struct MHD_Connection *conn, struct req *r, struct 
 	if (strcmp(method, "DELETE") == 0)
 		return end_session(conn, r, h);
 	if (strcmp(method, "POST") != 0) {
-		struct MHD_Response *resp = body("", 0, NULL);
+		struct MHD_Response *resp = body(r, "", 0, NULL);
 
 		r->refused = 1;
 		if (resp)
@@ -1085,6 +1172,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r = calloc(1, sizeof(*r));
 		if (!r)
 			return MHD_NO;
+		r->srv = h->srv;
 		ut_buf_init(&r->body, h->srv->max_message);
 		*con_cls = r;
 		return first(conn, r, h, url, method);
@@ -1094,6 +1182,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_size) {
+		mcp_note_http_bytes(h->srv, *upload_size, 0);
 		/* Over the cap: the rest is read and dropped (a response may not be queued mid-body). */
 		if (!r->too_big && ut_buf_add(&r->body, upload, *upload_size)) {
 			r->too_big = 1;
@@ -1133,6 +1222,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	exch_unref(r->ex);
 	hsess_unref(h, r->hs);
+	if (r->open)
+		__atomic_sub_fetch(&h->srv->open_requests, 1, __ATOMIC_ACQ_REL);
 	ut_buf_reset(&r->body);
 	free(r->cors);
 	free(r);
@@ -1161,8 +1252,8 @@ static int is_loopback(const struct sockaddr *sa)
 	return 0;
 }
 
-static int resolve(const char *host, unsigned port, struct sockaddr_storage *ss,
-		   struct cact_error *err)
+int mcp_http_resolve(const char *host, unsigned port, struct sockaddr_storage *ss,
+		     struct cact_error *err)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai = NULL;
@@ -1221,7 +1312,7 @@ CACT_API int cact_mcp_serve_http(struct cact_mcp_server *s, const char *host, un
 
 	if (!s || port > 65535)
 		return ut_err(err, CACT_EINVAL, "mcp http: bad arguments");
-	if ((rc = resolve(host ? host : "127.0.0.1", port, &ss, err)))
+	if ((rc = mcp_http_resolve(host ? host : "127.0.0.1", port, &ss, err)))
 		return rc;
 	h.loopback = is_loopback((struct sockaddr *)&ss);
 	h.stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <cact/cact.h>
@@ -252,6 +253,14 @@ static void on_initialize(struct mcp_session *s, json_t *id, json_t *p, void *st
 		s->caps = json_deep_copy(caps);
 	}
 	pthread_mutex_unlock(&s->lock);
+	if (result) {
+		char msg[256];
+
+		__atomic_add_fetch(&srv->m.sessions_total, 1, __ATOMIC_RELAXED);
+		ut_snprintf(msg, sizeof(msg), "client %.100s, protocol %s",
+			    json_string_value(json_object_get(info, "name")), v);
+		mcp_log_simple(srv, "info", "session_started", s->log_id, msg);
+	}
 	mcp_reply(s, stream, id, result);
 }
 
@@ -344,6 +353,23 @@ void mcp_session_feed(struct mcp_session *s, const char *text, size_t len, void 
 	mcp_session_handle(s, &m, stream);
 }
 
+/* 16 hex digits that name a session in the log; not a secret, so not its Mcp-Session-Id. */
+static void log_id(char out[17])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[8] = {0};
+	uint64_t t = ut_now_us();
+	size_t i;
+
+	if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != (ssize_t)sizeof(raw))
+		memcpy(raw, &t, sizeof(raw)); /* unique enough for a log */
+	for (i = 0; i < sizeof(raw); i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[16] = '\0';
+}
+
 int mcp_session_new(struct cact_mcp_server *srv, mcp_send_fn send, void *user,
 		    struct mcp_session **out, struct cact_error *err)
 {
@@ -361,6 +387,7 @@ int mcp_session_new(struct cact_mcp_server *srv, mcp_send_fn send, void *user,
 	s->send = send;
 	s->user = user;
 	s->log_level = MCP_LOG_NOTICE;
+	log_id(s->log_id);
 	pthread_mutex_lock(&srv->lock);
 	s->next = srv->sessions;
 	srv->sessions = s;
@@ -386,6 +413,8 @@ void mcp_session_free(struct mcp_session *s)
 	if (!s)
 		return;
 	mcp_session_shutdown(s);
+	if (s->version)
+		mcp_log_simple(s->srv, "info", "session_ended", s->log_id, NULL);
 	pthread_mutex_lock(&s->srv->lock);
 	for (p = &s->srv->sessions; *p; p = &(*p)->next)
 		if (*p == s) {
@@ -489,8 +518,13 @@ CACT_API int cact_mcp_server_new(struct cact_codeact *cc, const struct cact_mcp_
 	if (!s)
 		return ut_err(err, CACT_ENOMEM, "out of memory");
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->m.mlock, NULL);
 	s->cc = cc;
 	s->expose_tools = !!o->expose_tools;
+	s->metrics_elsewhere = !!o->metrics_elsewhere;
+	s->log_fn = o->log_fn;
+	s->log_user = o->log_user;
+	s->log_output = !!o->log_output;
 	s->persist = !!o->sessions;
 	s->max_message = o->max_message_bytes ? (size_t)o->max_message_bytes : 4u << 20;
 	s->max_calls = o->max_calls ? o->max_calls : 16;
@@ -554,6 +588,9 @@ CACT_API void cact_mcp_server_free(struct cact_mcp_server *s)
 	if (s->token)
 		memset(s->token, 0, strlen(s->token));
 	free(s->token);
+	for (i = 0; i < MCP_TOOL_SLOTS; i++)
+		free(s->m.tool_name[i]);
+	pthread_mutex_destroy(&s->m.mlock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -30,6 +30,27 @@
 
 struct mcp_session;
 
+/* Histogram bounds of the metrics (ops.c), in microseconds. */
+#define MCP_EXEC_BUCKETS  15
+#define MCP_QUEUE_BUCKETS 12
+#define MCP_TOOL_SLOTS	  32 /* tool names in metric labels; the rest are "_other" */
+#define MCP_HTTP_CODES	  16
+
+enum { MCP_OUT_OK, MCP_OUT_ERROR, MCP_OUT_REFUSED, MCP_OUT_CANCELLED, MCP_OUT__N };
+
+/* The counters behind cact_mcp_server_metrics (ops.c), updated with atomics or mlock. */
+struct mcp_metrics {
+	uint64_t exec_status[CACT_STATUS_BUSY + 1];
+	uint64_t exec_bucket[MCP_EXEC_BUCKETS], exec_count, exec_sum_us;
+	uint64_t queue_bucket[MCP_QUEUE_BUCKETS], queue_count, queue_sum_us;
+	uint64_t http_code[MCP_HTTP_CODES + 1]; /* the last: any other code */
+	uint64_t http_in_bytes, http_out_bytes;
+	uint64_t sessions_total;
+	pthread_mutex_t mlock; /* tool names */
+	char *tool_name[MCP_TOOL_SLOTS];
+	uint64_t tool_out[MCP_TOOL_SLOTS + 1][MCP_OUT__N]; /* the last: "_other" */
+};
+
 struct cact_mcp_server {
 	struct cact_codeact *cc; /* borrowed */
 	char *name;
@@ -45,6 +66,15 @@ struct cact_mcp_server {
 	uint64_t header_timeout_ms;		    /* HTTP */
 	pthread_mutex_t lock;	      /* guards sessions; taken before a session's lock */
 	struct mcp_session *sessions; /* every live session, for tools_changed */
+	/* Operating (ops.c) */
+	int draining;		/* atomic: no new calls */
+	int metrics_elsewhere;	/* /metrics is on another listener */
+	cact_mcp_log_fn log_fn; /* NULL: no log */
+	void *log_user;
+	int log_output;
+	uint64_t next_call;	/* atomic: execution ids */
+	unsigned open_requests; /* atomic: HTTP requests waiting for their answer */
+	struct mcp_metrics m;
 };
 
 enum {
@@ -101,5 +131,23 @@ unsigned mcp_session_calls(struct mcp_session *s);
 
 /* 1 when v is a protocol version this server speaks. */
 int mcp_version_supported(const char *v);
+
+struct sockaddr_storage;
+/* host (an IP address, "[v6]" too, or a name) and port as a socket address. */
+int mcp_http_resolve(const char *host, unsigned port, struct sockaddr_storage *ss,
+		     struct cact_error *err);
+
+/* ---- ops.c: what the transports report for metrics and the log ---- */
+
+/* An HTTP response with this status and body size was queued. */
+void mcp_note_http(struct cact_mcp_server *srv, unsigned status, uint64_t body_bytes);
+/* Bytes received (request bodies) and sent (stream data). */
+void mcp_note_http_bytes(struct cact_mcp_server *srv, uint64_t in, uint64_t out);
+/* Draining: no new calls or sessions. */
+int mcp_draining(struct cact_mcp_server *srv);
+/* What GET /healthz, /readyz and /metrics answer: status, body (owned), its length. */
+int mcp_ops_answer(struct cact_mcp_server *srv, const char *path, char **body, size_t *len);
+/* 1 when path is one of /healthz, /readyz; 2 for /metrics; 0 otherwise. */
+int mcp_ops_path(const char *path);
 
 #endif

@@ -56,6 +56,7 @@ struct mcp_session {
 	struct cact_sandbox_session *box;
 	int box_busy;
 	char box_gone[200];
+	char log_id[17];	  /* the session in the log (random, not its Mcp-Session-Id) */
 	struct mcp_session *next; /* in srv->sessions */
 };
 
@@ -112,6 +113,28 @@ void mcp_calls_detach(struct mcp_session *s, void *stream);
  * its worker waited for; then the sandbox session is closed. Idempotent.
  */
 void mcp_calls_stop(struct mcp_session *s);
+
+/*
+ * Draining: every call still running is cancelled and will be answered
+ * with a tool error saying the server stopped. Returns how many.
+ */
+unsigned mcp_calls_abort(struct mcp_session *s);
+
+/* A notifications/message (logger cact) to the session and to each of its calls' streams. */
+void mcp_calls_tell(struct mcp_session *s, int level, const char *text);
+
+/* ---- ops.c: metrics and the log ---- */
+
+/* An execution ended with status and stats. */
+void mcp_note_exec(struct cact_mcp_server *srv, enum cact_status status,
+		   const struct cact_stats *st);
+/* A tools/call of tool (may be NULL: a name that is no tool) ended with an MCP_OUT_ outcome. */
+void mcp_note_tool(struct cact_mcp_server *srv, const char *tool, int outcome);
+/* Sends ev to the server's log, when it has one. */
+void mcp_log(struct cact_mcp_server *srv, const struct cact_mcp_log_event *ev);
+/* A log event of a level, a name and a message (session may be NULL). */
+void mcp_log_simple(struct cact_mcp_server *srv, const char *level, const char *event,
+		    const char *session, const char *message);
 
 /* ---- content.c: results as MCP content ---- */
 
