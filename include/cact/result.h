@@ -127,7 +127,9 @@ CACT_API char *cact_result_contents_json(const struct cact_result *r);
 /*
  * What the model is told about an execution: the text contents joined
  * (stdout, and stderr when the run succeeded), one line per /output file
- * with its path, media type and size (the bytes stay on the host), and, when
+ * with its path, media type and size, and what it is: "an image, WxH
+ * pixels" (PNG, JPEG, GIF, WebP; the pixels when the header gives them) or
+ * "text" (the bytes stay on the host, unshown), and, when
  * the run failed, an "Execution error" part with the outcome and the
  * traceback or stderr. Owned (cact_free), valid UTF-8.
  */

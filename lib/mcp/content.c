@@ -54,39 +54,6 @@ static json_t *file_uri(const char *path)
 	return v;
 }
 
-/* Image types a model client can show: raster formats, not SVG (text, and a script carrier). */
-static int is_image(const char *type)
-{
-	static const char *const shown[] = {"image/png", "image/jpeg", "image/gif", "image/webp"};
-	size_t i;
-
-	for (i = 0; i < UT_ARRAY_SIZE(shown); i++)
-		if (strcmp(type, shown[i]) == 0)
-			return 1;
-	return 0;
-}
-
-/* Media types whose bytes are text a model reads: text, JSON, XML, CSV, YAML... */
-static int is_text(const char *type)
-{
-	static const char *const texts[] = {
-		"application/json", "application/jsonl",      "application/x-ndjson",
-		"application/xml",  "application/yaml",	      "application/toml",
-		"application/sql",  "application/javascript",
-	};
-	size_t i, n = strlen(type);
-
-	if (strncmp(type, "text/", 5) == 0)
-		return 1;
-	if ((n > 5 && strcmp(type + n - 5, "+json") == 0) ||
-	    (n > 4 && strcmp(type + n - 4, "+xml") == 0))
-		return 1;
-	for (i = 0; i < UT_ARRAY_SIZE(texts); i++)
-		if (strcmp(type, texts[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * How much of a text file goes into the result: at most MCP_TEXT_FILE_MAX
  * bytes, cut back to the start of a UTF-8 sequence. 0 when the part is not
@@ -117,12 +84,12 @@ static size_t text_part(const struct cact_file *f)
  */
 static json_t *file_item(const struct cact_file *f, size_t *shown)
 {
-	size_t n = 0, part = is_text(f->media_type) ? text_part(f) : 0;
+	size_t n = 0, part = ut_media_is_text(f->media_type) ? text_part(f) : 0;
 	char *b64;
 	json_t *data;
 
 	*shown = f->size;
-	if (part || (f->size == 0 && is_text(f->media_type))) {
+	if (part || (f->size == 0 && ut_media_is_text(f->media_type))) {
 		*shown = part;
 		return json_pack("{s:s, s:{s:o, s:s, s:s%}}", "type", "resource", "resource", "uri",
 				 file_uri(f->path), "mimeType", f->media_type, "text",
@@ -133,7 +100,7 @@ static json_t *file_item(const struct cact_file *f, size_t *shown)
 	free(b64);
 	if (!data)
 		return NULL;
-	if (is_image(f->media_type))
+	if (ut_media_is_image(f->media_type))
 		return json_pack("{s:s, s:o, s:s}", "type", "image", "data", data, "mimeType",
 				 f->media_type);
 	return json_pack("{s:s, s:{s:o, s:s, s:o}}", "type", "resource", "resource", "uri",

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The result of an execution: accessors and the JSON form. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -298,6 +299,37 @@ CACT_API char *cact_result_contents_json(const struct cact_result *r)
 	return out;
 }
 
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * One /output file for the model: its path, media type and size, and what
+ * it is, so that a figure (plt.show() writes /output/figure-N.png) is named
+ * as an image, with its size in pixels when the header says it (PNG, GIF).
+ */
+static void file_line(struct ut_buf *b, const struct rt_file *f)
+{
+	const unsigned char *d = f->data;
+
+	ut_buf_addf(b, "- %s (%s, %zu bytes)", f->path, f->media_type, f->size);
+	if (ut_media_is_image(f->media_type)) {
+		if (f->size >= 24 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0 &&
+		    memcmp(d + 12, "IHDR", 4) == 0)
+			ut_buf_addf(b, ": an image, %" PRIu32 "x%" PRIu32 " pixels", be32(d + 16),
+				    be32(d + 20));
+		else if (f->size >= 10 && memcmp(d, "GIF8", 4) == 0)
+			ut_buf_addf(b, ": an image, %ux%u pixels", d[6] | d[7] << 8,
+				    d[8] | d[9] << 8);
+		else
+			ut_buf_addf(b, ": an image");
+	} else if (ut_media_is_text(f->media_type)) {
+		ut_buf_addf(b, ": text");
+	}
+	ut_buf_add(b, "\n", 1);
+}
+
 CACT_API char *cact_result_model_text(const struct cact_result *r)
 {
 	json_t *details = NULL;
@@ -318,10 +350,10 @@ CACT_API char *cact_result_model_text(const struct cact_result *r)
 			ut_buf_add(&b, "\n", 1);
 	}
 	if (r->n_files)
-		ut_buf_addf(&b, "Files written to /output (kept by the host, not shown here):\n");
+		ut_buf_addf(&b, "Files written to /output (kept by the host; their contents are "
+				"not shown here):\n");
 	for (i = 0; i < r->n_files; i++)
-		ut_buf_addf(&b, "- %s (%s, %zu bytes)\n", r->files[i].path, r->files[i].media_type,
-			    r->files[i].size);
+		file_line(&b, &r->files[i]);
 	if (r->status != CACT_STATUS_OK) {
 		details = error_details(r);
 		ut_buf_addf(&b, "[Execution error]\n%s\n", json_string_value(details));
