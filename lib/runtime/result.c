@@ -205,39 +205,46 @@ static json_t *text_item(const char *s, size_t len)
 	return json_pack("{s:s, s:o}", "type", "text", "text", text(s, len));
 }
 
-/* What went wrong, for the error item: outcome, exception, then traceback or stderr. */
+/* Whether the captured stderr shows the traceback (cut at its cap, it may not). */
+static int err_has(const struct cact_result *r, const char *tb)
+{
+	size_t n = strlen(tb);
+
+	while (n > 0 && tb[n - 1] == '\n')
+		n--;
+	return n == 0 || (r->err_len && memmem(r->err, r->err_len, tb, n) != NULL);
+}
+
+/*
+ * What went wrong, for the error item: outcome, exception, then stderr,
+ * and the traceback when stderr does not already show it (stderr past its
+ * cap lost it): the traceback once, never twice.
+ */
 static json_t *error_details(const struct cact_result *r)
 {
+	const char *tb = r->error_traceback;
+	struct ut_buf b;
 	json_t *out;
-	char *joined;
-	const char *more = r->err_len ? r->err : r->error_traceback;
-	size_t n;
 
-	if (r->status == CACT_STATUS_PYTHON_ERROR ||
-	    (r->status == CACT_STATUS_MEMORY_LIMIT && r->error_traceback))
-		n = (size_t)snprintf(NULL, 0, "%s (exit code %d): %s: %s\n%s",
-				     cact_status_name(r->status), r->exit_code,
-				     r->error_type ? r->error_type : "Error",
-				     r->error_message ? r->error_message : "", more ? more : "");
+	ut_buf_init(&b, (size_t)-1 / 2);
+	if (r->status == CACT_STATUS_PYTHON_ERROR || (r->status == CACT_STATUS_MEMORY_LIMIT && tb))
+		ut_buf_addf(&b, "%s (exit code %d): %s: %s\n", cact_status_name(r->status),
+			    r->exit_code, r->error_type ? r->error_type : "Error",
+			    r->error_message ? r->error_message : "");
 	else
-		n = (size_t)snprintf(NULL, 0, "%s: %s\n%s", cact_status_name(r->status),
-				     r->error_message ? r->error_message : "", more ? more : "");
-	joined = malloc(n + 1);
-	if (!joined)
-		return NULL;
-	if (r->status == CACT_STATUS_PYTHON_ERROR ||
-	    (r->status == CACT_STATUS_MEMORY_LIMIT && r->error_traceback))
-		snprintf(joined, n + 1, "%s (exit code %d): %s: %s\n%s",
-			 cact_status_name(r->status), r->exit_code,
-			 r->error_type ? r->error_type : "Error",
-			 r->error_message ? r->error_message : "", more ? more : "");
-	else
-		snprintf(joined, n + 1, "%s: %s\n%s", cact_status_name(r->status),
-			 r->error_message ? r->error_message : "", more ? more : "");
-	while (n > 0 && joined[n - 1] == '\n')
-		joined[--n] = '\0';
-	out = text(joined, n);
-	free(joined);
+		ut_buf_addf(&b, "%s: %s\n", cact_status_name(r->status),
+			    r->error_message ? r->error_message : "");
+	if (r->err_len)
+		ut_buf_add(&b, r->err, r->err_len);
+	if (tb && !err_has(r, tb)) {
+		if (b.len && b.p[b.len - 1] != '\n')
+			ut_buf_add(&b, "\n", 1);
+		ut_buf_add(&b, tb, strlen(tb));
+	}
+	while (b.len > 0 && b.p[b.len - 1] == '\n')
+		b.len--;
+	out = b.p ? text(b.p, b.len) : NULL;
+	ut_buf_reset(&b);
 	return out;
 }
 
