@@ -23,7 +23,7 @@
 /*
  * The most of one text file a result carries as text: 64 KiB is about 16k
  * tokens, a page of data a model can still read through; past it the file
- * is cut, and a note says so and where the rest is.
+ * is cut, and a note names it, gives its size and says how to read on.
  */
 #define MCP_TEXT_FILE_MAX ((size_t)64 * 1024)
 
