@@ -14,8 +14,8 @@ INSTALL_BUILD ?= build-install
 # leaves the packages there, next to the copy.
 DEB_BUILD ?= build-deb
 
-.PHONY: all deps build demo test samples test-asan fuzz bench clean format \
-	install uninstall deb deb-test
+.PHONY: all deps build demo test test-python samples test-asan fuzz bench bench-python clean \
+	format install uninstall deb deb-test
 
 all: build
 
@@ -33,6 +33,12 @@ demo: build
 
 test: build
 	meson test -C $(BUILD) --print-errorlogs
+
+# The Python package (python/): installed into a fresh virtual environment
+# in build-python/ with the README's command, then its pytest suite, with
+# the cact CLI of $(BUILD) to compare against (tests/python.sh).
+test-python: build
+	sh tests/python.sh $(BUILD)
 
 # The agent samples (examples/agent), each against the scripted test server.
 samples: build
@@ -62,6 +68,12 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 
 bench: build
 	$(BUILD)/cact bench
+
+# The Python package's benchmark (bench/python_tools.py), in the
+# environment make test-python made.
+bench-python:
+	@[ -x build-python/venv/bin/python ] || { echo "run make test-python first"; exit 1; }
+	build-python/venv/bin/python bench/python_tools.py
 
 # cact, cact-guest, libcact, the headers, cact.pc and the man page into
 # PREFIX (README.md, "Install"). The installed cact finds libcact through
@@ -107,4 +119,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(INSTALL_BUILD) $(DEB_BUILD) out
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(INSTALL_BUILD) $(DEB_BUILD) build-python out

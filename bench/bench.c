@@ -523,6 +523,220 @@ out:
 	return rc;
 }
 
+/* ---- packages: pandas preloaded in the zygote, or imported by each execution ---- */
+
+#define DIST_PACKAGES "/usr/lib/python3/dist-packages"
+#define PANDAS_SNIPPET                                                                        \
+	"import pandas as pd\n"                                                               \
+	"df = pd.DataFrame({'k': ['a', 'b', 'a', 'c', 'b', 'a'], 'v': [1, 2, 3, 4, 5, 6]})\n" \
+	"print(df.groupby('k').v.sum().to_dict())\n"
+#define PANDAS_WANT "{'a': 10, 'b': 7, 'c': 4}\n"
+
+/* Debian's python3 without -S: site adds dist-packages, as a user's python3 would. */
+static char *const pandas_py_argv[] = {PYTHON, "-I", "-c", PANDAS_SNIPPET, NULL};
+
+/* One execution of the pandas snippet; wall time in µs, 0 on failure. */
+static uint64_t run_pandas(struct cact_runtime *rt, const struct cact_request *req)
+{
+	struct cact_error err = {0};
+	struct cact_result *res = NULL;
+	uint64_t t0 = now_us(), t;
+	int ok;
+
+	if (cact_runtime_run(rt, req, &res, &err)) {
+		fprintf(stderr, "cact bench: %s\n", err.message);
+		return 0;
+	}
+	t = now_us() - t0;
+	ok = cact_result_status(res) == CACT_STATUS_OK &&
+	     strcmp(cact_result_stdout(res, NULL, NULL), PANDAS_WANT) == 0;
+	if (!ok)
+		fprintf(stderr, "cact bench: the pandas execution failed: %s: %s %s\n",
+			cact_status_name(cact_result_status(res)),
+			cact_result_error_message(res) ?: "", cact_result_stderr(res, NULL, NULL));
+	cact_result_free(res);
+	return ok ? (t ? t : 1) : 0;
+}
+
+/* python3 with the pandas snippet, checking its output; wall time in µs, 0 on failure. */
+static uint64_t run_pandas_process(void)
+{
+	posix_spawn_file_actions_t fa;
+	char buf[128];
+	int fds[2], status;
+	uint64_t t0, t;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return 0;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+	t0 = now_us();
+	if (posix_spawn(&pid, PYTHON, &fa, NULL, pandas_py_argv, environ)) {
+		posix_spawn_file_actions_destroy(&fa);
+		close(fds[0]);
+		close(fds[1]);
+		return 0;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	while ((n = read(fds[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+		got += n;
+	buf[got] = '\0';
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	t = now_us() - t0;
+	if (strcmp(buf, PANDAS_WANT) != 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		return 0;
+	return t ? t : 1;
+}
+
+/*
+ * A small pandas groupby: through a runtime that preloaded pandas, through
+ * one that did not (each execution imports it), and in a fresh python3;
+ * interleaved for the latencies, then each back to back for the CPU of its
+ * whole tree. The slow peers run slow samples; the preloaded runtime n.
+ * Also what the preload costs: start-up time and the zygote's private
+ * memory, with and without.
+ */
+static int bench_packages(size_t n)
+{
+	static const char *const paths[] = {DIST_PACKAGES};
+	static const char *const mods[] = {"pandas"};
+	struct series s_pre = {"pandas preloaded, back to back"};
+	struct series s_pre_i = {"pandas preloaded, interleaved"};
+	struct series s_plain = {"pandas imported by the code"};
+	struct series s_py = {"python3 -I -c (imports pandas)"};
+	struct series s_floor = {SNIPPET ", same runtime"};
+	struct cact_request *floor_req = NULL;
+	struct cact_runtime_options o;
+	struct cact_runtime *pre = NULL, *plain = NULL;
+	struct cact_request *req = NULL;
+	struct cact_error err = {0};
+	size_t slow = n / 20 < 5 ? 5 : n / 20, i;
+	uint64_t c0, m0;
+	long mem_pre, mem_plain;
+	int rc = -1;
+
+	if (access(DIST_PACKAGES "/pandas", F_OK) != 0) {
+		printf("packages: skipped: Debian's python3-pandas is not installed "
+		       "(scripts/install-deps installs it)\n");
+		return 0;
+	}
+	s_pre.v = calloc(n, sizeof(uint64_t));
+	s_pre_i.v = calloc(slow, sizeof(uint64_t));
+	s_plain.v = calloc(slow, sizeof(uint64_t));
+	s_py.v = calloc(slow, sizeof(uint64_t));
+	s_floor.v = calloc(n, sizeof(uint64_t));
+	if (!s_pre.v || !s_pre_i.v || !s_plain.v || !s_py.v || !s_floor.v)
+		goto out;
+	cact_runtime_options_init(&o);
+	o.python_paths = paths;
+	o.n_python_paths = 1;
+	if (cact_runtime_new(&o, &plain, &err)) {
+		fprintf(stderr, "cact bench: packages: %s\n", err.message);
+		goto out;
+	}
+	o.preload = mods;
+	o.n_preload = 1;
+	if (cact_runtime_new(&o, &pre, &err) || cact_request_new(&req) ||
+	    cact_request_set_code(req, PANDAS_SNIPPET, strlen(PANDAS_SNIPPET), &err) ||
+	    cact_request_new(&floor_req) ||
+	    cact_request_set_code(floor_req, SNIPPET, strlen(SNIPPET), &err)) {
+		fprintf(stderr, "cact bench: packages: %s\n", err.message);
+		goto out;
+	}
+	settle(pre);
+	settle(plain);
+	mem_pre = private_of(zygote_of(cact_runtime_zygote_pid(pre)));
+	mem_plain = private_of(zygote_of(cact_runtime_zygote_pid(plain)));
+	printf("\npackages: %s with Debian's pandas\n", "a groupby of six rows");
+	printf("zygote start-up: %.1f ms with pandas preloaded, %.1f ms without\n",
+	       (double)cact_runtime_startup_us(pre) / 1000.0,
+	       (double)cact_runtime_startup_us(plain) / 1000.0);
+	if (mem_pre >= 0 && mem_plain >= 0)
+		printf("zygote private memory: %ld KiB with pandas preloaded, %ld KiB without "
+		       "(+%ld KiB)\n",
+		       mem_pre, mem_plain, mem_pre - mem_plain);
+
+	for (i = 0; i < slow; i++) {
+		if (!(s_pre_i.v[s_pre_i.n++] = run_pandas(pre, req)) ||
+		    !(s_plain.v[s_plain.n++] = run_pandas(plain, req)))
+			goto out;
+		if (!(s_py.v[s_py.n++] = run_pandas_process())) {
+			fprintf(stderr, "cact bench: %s with pandas failed\n", PYTHON);
+			goto out;
+		}
+	}
+	settle(pre);
+	c0 = cact_tree_us(pre);
+	m0 = machine_busy_us();
+	for (i = 0; i < n; i++)
+		if (!(s_pre.v[s_pre.n++] = run_pandas(pre, req)))
+			goto out;
+	settle(pre);
+	s_pre.tree_us = cact_tree_us(pre) - c0;
+	s_pre.machine_us = machine_busy_us() - m0;
+
+	settle(plain);
+	c0 = cact_tree_us(plain);
+	m0 = machine_busy_us();
+	for (i = 0; i < slow; i++)
+		if (!run_pandas(plain, req))
+			goto out;
+	settle(plain);
+	s_plain.tree_us = cact_tree_us(plain) - c0;
+	s_plain.machine_us = machine_busy_us() - m0;
+
+	c0 = self_cpu_us(RUSAGE_CHILDREN);
+	m0 = machine_busy_us();
+	for (i = 0; i < slow; i++)
+		if (!run_pandas_process())
+			goto out;
+	s_py.tree_us = self_cpu_us(RUSAGE_CHILDREN) - c0;
+	s_py.machine_us = machine_busy_us() - m0;
+
+	/* The floor: the usual snippet on the same runtime, what any execution costs there. */
+	settle(pre);
+	c0 = cact_tree_us(pre);
+	m0 = machine_busy_us();
+	for (i = 0; i < n; i++)
+		if (!(s_floor.v[s_floor.n++] = run_cact(pre, floor_req)))
+			goto out;
+	settle(pre);
+	s_floor.tree_us = cact_tree_us(pre) - c0;
+	s_floor.machine_us = machine_busy_us() - m0;
+
+	print_series(&s_pre);
+	print_series(&s_pre_i);
+	print_series(&s_floor);
+	print_series(&s_plain);
+	print_series(&s_py);
+	printf("pandas p50 speedup, preloaded vs imported by the code: %.0fx\n",
+	       pct(s_plain.v, s_plain.n, 0.5) / pct(s_pre.v, s_pre.n, 0.5));
+	printf("pandas p50 speedup, preloaded vs python3: %.0fx\n",
+	       pct(s_py.v, s_py.n, 0.5) / pct(s_pre.v, s_pre.n, 0.5));
+	printf("pandas cpu per execution, preloaded vs imported vs python3: %.2f vs %.2f vs "
+	       "%.2f ms\n",
+	       (double)s_pre.tree_us / 1e3 / (double)s_pre.n,
+	       (double)s_plain.tree_us / 1e3 / (double)slow,
+	       (double)s_py.tree_us / 1e3 / (double)slow);
+	rc = 0;
+out:
+	cact_request_free(req);
+	cact_request_free(floor_req);
+	cact_runtime_free(pre);
+	cact_runtime_free(plain);
+	free(s_pre.v);
+	free(s_pre_i.v);
+	free(s_plain.v);
+	free(s_py.v);
+	free(s_floor.v);
+	return rc;
+}
+
 static int latency(struct cact_runtime *rt, const struct cact_request *req, size_t n,
 		   int have_bwrap)
 {
@@ -598,6 +812,8 @@ static int latency(struct cact_runtime *rt, const struct cact_request *req, size
 	if (bench_tool_calls(rt, n * 5))
 		goto out;
 	if (bench_sessions(rt, req, n))
+		goto out;
+	if (bench_packages(n))
 		goto out;
 	printf("cpu per execution, cact vs bwrap+python: %.2f ms vs %.2f ms (%.1fx less)\n",
 	       (double)s_b2b.tree_us / 1e3 / (double)s_b2b.n,
@@ -759,11 +975,11 @@ static int parse_callers(const char *s, unsigned *ks, size_t max, size_t *n)
 
 int cmd_bench(int argc, char **argv)
 {
-	enum { O_N, O_CONC, O_CALLERS, O_SECONDS, O_HELP, O__N };
+	enum { O_N, O_CONC, O_CALLERS, O_SECONDS, O_PACKAGES, O_HELP, O__N };
 	struct opt o[O__N] = {
-		[O_N] = {"iterations", 'n', OPT_VALUE},	 [O_CONC] = {"concurrency", 0, OPT_FLAG},
-		[O_CALLERS] = {"callers", 0, OPT_VALUE}, [O_SECONDS] = {"seconds", 0, OPT_VALUE},
-		[O_HELP] = {"help", 'h', OPT_FLAG},
+		[O_N] = {"iterations", 'n', OPT_VALUE},	  [O_CONC] = {"concurrency", 0, OPT_FLAG},
+		[O_CALLERS] = {"callers", 0, OPT_VALUE},  [O_SECONDS] = {"seconds", 0, OPT_VALUE},
+		[O_PACKAGES] = {"packages", 0, OPT_FLAG}, [O_HELP] = {"help", 'h', OPT_FLAG},
 	};
 	struct cact_runtime_options ro;
 	struct cact_runtime *rt = NULL;
@@ -778,13 +994,15 @@ int cmd_bench(int argc, char **argv)
 	if (opts_parse("bench", argc, argv, o, O__N, pos, 0, &n_pos))
 		return EXIT_USAGE;
 	if (o[O_HELP].count) {
-		puts("usage: cact bench [-n ITERATIONS] [--concurrency [--callers K,...] "
-		     "[--seconds S]]\n\n"
+		puts("usage: cact bench [-n ITERATIONS] [--packages | --concurrency [--callers "
+		     "K,...] [--seconds S]]\n\n"
 		     "Times print(sum(range(100))) through cact (interleaved with the peers, then\n"
 		     "back to back), a fresh python3 -I -S -c, and the same under bwrap\n"
 		     "--unshare-all, with the CPU each execution costs. --concurrency runs K\n"
 		     "callers at once for S seconds (default 1,4,16,64 for 3 s) for cact and\n"
-		     "for bwrap + python3.");
+		     "for bwrap + python3. --packages times only a small pandas groupby with\n"
+		     "pandas preloaded, imported by the code, and in python3 (also part of the\n"
+		     "default run).");
 		status = EXIT_OK;
 		goto out;
 	}
@@ -818,6 +1036,15 @@ int cmd_bench(int argc, char **argv)
 	}
 	if ((o[O_CALLERS].count || o[O_SECONDS].count) && !o[O_CONC].count) {
 		fprintf(stderr, "cact bench: --callers and --seconds go with --concurrency\n");
+		goto out;
+	}
+	if (o[O_PACKAGES].count && o[O_CONC].count) {
+		fprintf(stderr, "cact bench: --packages and --concurrency are separate runs\n");
+		goto out;
+	}
+	if (o[O_PACKAGES].count) {
+		printf("machine: %ld CPUs online\n", sysconf(_SC_NPROCESSORS_ONLN));
+		status = bench_packages(n) ? EXIT_SETUP : EXIT_OK;
 		goto out;
 	}
 	status = EXIT_SETUP;

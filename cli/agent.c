@@ -20,6 +20,7 @@
 #include "approve.h"
 #include "cli.h"
 #include "opts.h"
+#include "sandbox_opts.h"
 #include "term.h"
 
 static const char help[] =
@@ -49,11 +50,9 @@ static const char help[] =
 	"                         imports and files persist between execute_code calls\n"
 	"                         (as \"sessions\": {\"enabled\": true} in --config); it\n"
 	"                         is not saved with --session\n"
-	"  --isolation full|reduced as for cact exec\n"
-	"  --mcp-server NAME=COMMAND [ARGS...]\n"
-	"                         an MCP server (stdio) whose tools the code calls as\n"
-	"                         NAME.TOOL; split on spaces, no quoting (repeatable)\n"
-	"  --mcp-url NAME=URL     the same with a Streamable HTTP MCP server (repeatable)\n"
+	"  --isolation full|reduced as for cact exec\n";
+
+static const char help_tail[] =
 	"\n"
 	"Retries of the model server (429, 5xx, connection failures) are reported on\n"
 	"standard error as they happen.\n"
@@ -62,8 +61,8 @@ static const char help[] =
 	"error, 3 the sandbox could not be set up.\n";
 
 enum {
-	O_CONFIG,
-	O_BASE,
+	O_CONFIG = SBO_CONFIG,
+	O_BASE = SBO__N,
 	O_MODEL,
 	O_KEYENV,
 	O_HEADER,
@@ -76,9 +75,6 @@ enum {
 	O_INSTR,
 	O_VISIBLE,
 	O_PERSISTENT,
-	O_ISOLATION,
-	O_MCP_SERVER,
-	O_MCP_URL,
 	O_HELP,
 	O__N
 };
@@ -453,7 +449,6 @@ static int setup_session(const char *path, struct cact_session **s)
 int cmd_agent(int argc, char **argv)
 {
 	struct opt o[O__N] = {
-		[O_CONFIG] = {"config", 0, OPT_VALUE},
 		[O_BASE] = {"base-url", 0, OPT_VALUE},
 		[O_MODEL] = {"model", 0, OPT_VALUE},
 		[O_KEYENV] = {"api-key-env", 0, OPT_VALUE},
@@ -467,9 +462,6 @@ int cmd_agent(int argc, char **argv)
 		[O_INSTR] = {"instructions", 0, OPT_VALUE},
 		[O_VISIBLE] = {"tools-visible", 0, OPT_FLAG},
 		[O_PERSISTENT] = {"persistent", 0, OPT_FLAG},
-		[O_ISOLATION] = {"isolation", 0, OPT_VALUE},
-		[O_MCP_SERVER] = {"mcp-server", 0, OPT_VALUE | OPT_REPEAT},
-		[O_MCP_URL] = {"mcp-url", 0, OPT_VALUE | OPT_REPEAT},
 		[O_HELP] = {"help", 'h', OPT_FLAG},
 	};
 	struct cact_chat_options co;
@@ -489,12 +481,18 @@ int cmd_agent(int argc, char **argv)
 	size_t n_pos = 0, n_direct = 0, i;
 	int status = EXIT_USAGE, ap_ready = 0;
 
+	sbo_options(o);
 	cact_chat_options_init(&co);
 	cact_runtime_options_init(&rto);
 	if (opts_parse("agent", argc, argv, o, O__N, pos, 1, &n_pos))
 		goto out;
 	if (o[O_HELP].count) {
 		fputs(help, stdout);
+		sbo_help(stdout, SBO_PYPATH, 25);
+		sbo_help(stdout, SBO_PRELOAD, 25);
+		sbo_help(stdout, SBO_MCP_SERVER, 25);
+		sbo_help(stdout, SBO_MCP_URL, 25);
+		fputs(help_tail, stdout);
 		status = EXIT_OK;
 		goto out;
 	}
@@ -516,16 +514,8 @@ int cmd_agent(int argc, char **argv)
 		}
 		ro.max_steps = (unsigned)n;
 	}
-	if ((v = o[O_ISOLATION].count ? o[O_ISOLATION].values[0] : NULL)) {
-		if (strcmp(v, "full") == 0)
-			rto.isolation = CACT_ISOLATION_FULL;
-		else if (strcmp(v, "reduced") == 0)
-			rto.isolation = CACT_ISOLATION_REDUCED;
-		else {
-			cli_error("agent", "--isolation: '%s' is neither full nor reduced", v);
-			goto out;
-		}
-	}
+	if (sbo_isolation("agent", o, &rto))
+		goto out;
 	u.outdir = o[O_OUTDIR].count ? o[O_OUTDIR].values[0] : NULL;
 	if (u.outdir && !*u.outdir) {
 		cli_error("agent", "--output-dir is empty");
@@ -537,17 +527,11 @@ int cmd_agent(int argc, char **argv)
 	session_path = o[O_SESSION].count ? o[O_SESSION].values[0] : NULL;
 
 	/* Without --config: execute_code alone, no tools, files or network. */
-	if (cact_codeact_new(NULL, &cc, &err) ||
-	    (o[O_CONFIG].count && cact_codeact_load_config(cc, o[O_CONFIG].values[0], &err))) {
-		cli_error("agent", "%s", err.message);
+	if (sbo_codeact("agent", o, &cc))
 		goto out;
-	}
 	/* On top of the file's "sessions" (whose timeouts stay): the option only turns it on. */
 	if (o[O_PERSISTENT].count)
 		cact_codeact_set_persistent(cc, 1);
-	if (cli_add_mcp_servers("agent", cc, o[O_MCP_SERVER].values, o[O_MCP_SERVER].count,
-				o[O_MCP_URL].values, o[O_MCP_URL].count))
-		goto out;
 	co.base_url = o[O_BASE].values[0];
 	co.model = o[O_MODEL].values[0];
 	co.api_key_env = o[O_KEYENV].count ? o[O_KEYENV].values[0] : NULL;
@@ -583,12 +567,8 @@ int cmd_agent(int argc, char **argv)
 		cli_error("agent", "%s", err.message);
 		goto out;
 	}
-	if (cact_runtime_new(&rto, &rt, &err)) {
-		cli_error("agent", "cannot set up the sandbox: %s", err.message);
-		status = EXIT_SETUP;
+	if ((status = sbo_start("agent", &rto, cc, &rt)))
 		goto out;
-	}
-	cact_codeact_set_runtime(cc, rt);
 	ro.approve = approver_decide;
 	ro.approve_user = &ap;
 	ro.on_event = on_event;

@@ -24,7 +24,7 @@ int cmd_agent(int argc, char **argv);
 struct cact_codeact;
 /*
  * Adds the servers of --mcp-server NAME=COMMAND and --mcp-url NAME=URL to cc
- * (cli/run.c). 0, or -1 after printing "cact CMD: ...".
+ * (cli/sandbox_opts.c). 0, or -1 after printing "cact CMD: ...".
  */
 int cli_add_mcp_servers(const char *cmd, struct cact_codeact *cc, const char *const *servers,
 			int n_servers, const char *const *urls, int n_urls);

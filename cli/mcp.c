@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "opts.h"
+#include "sandbox_opts.h"
 
 static const char help[] =
 	"usage: cact mcp [--config FILE] [--http HOST:PORT] [OPTIONS]\n"
@@ -56,20 +57,20 @@ static const char help[] =
 	"  --max-conns-per-ip N   HTTP: connections at once from one IP address; more\n"
 	"                         are closed (default 64; behind a reverse proxy, give\n"
 	"                         the value of --max-conns)\n"
-	"  --isolation full|reduced as for cact exec\n"
-	"  --mcp-server NAME=COMMAND [ARGS...], --mcp-url NAME=URL\n"
-	"                         import an MCP server's tools into the sandbox, as\n"
-	"                         for cact exec (repeatable; a SIGHUP reload keeps\n"
-	"                         only the config file's servers)\n"
+	"  --isolation full|reduced as for cact exec\n";
+
+static const char help_tail[] =
 	"\n"
 	"SIGHUP reloads the configuration and tells clients that the tool list\n"
 	"changed (sandbox sessions already started keep the configuration they\n"
-	"started with); SIGINT and SIGTERM stop. Exit status: 0 stopped, 1 serving\n"
+	"started with; the servers of --mcp-server and --mcp-url are dropped; a\n"
+	"changed python_path or preload takes a restart); SIGINT and SIGTERM stop. Exit status: 0 "
+	"stopped, 1 serving\n"
 	"failed, 2 usage error, 3 the sandbox could not be set up.\n";
 
 enum {
-	O_CONFIG,
-	O_HTTP,
+	O_CONFIG = SBO_CONFIG,
+	O_HTTP = SBO__N,
 	O_EXPOSE,
 	O_SESSIONS,
 	O_MAX_SESSIONS,
@@ -78,9 +79,6 @@ enum {
 	O_HEADER_TIMEOUT,
 	O_MAX_CONNS,
 	O_MAX_CONNS_PER_IP,
-	O_ISOLATION,
-	O_MCP_SERVER,
-	O_MCP_URL,
 	O_HELP,
 	O__N
 };
@@ -93,6 +91,8 @@ struct ctl {
 	int gave_up;	      /* the runtime gave up restarting its zygote (atomic) */
 	unsigned port;	      /* the bound port (atomic), HTTP only */
 	const char *url_host; /* NULL: stdio */
+	struct cact_codeact *cc;
+	struct cact_python_settings *file_python; /* the config file's, at start */
 };
 
 /* Standard input copied to a pipe, which closes on stop: cact_mcp_serve_stdio then sees the end. */
@@ -155,6 +155,39 @@ static void *forward(void *arg)
 	return NULL;
 }
 
+static int same_list(const char *const *a, size_t na, const char *const *b, size_t nb)
+{
+	size_t i;
+
+	if (na != nb)
+		return 0;
+	for (i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * After a reload: the runtime imports and mounts what it was started
+ * with, so a python_path or preload changed in the file is said to need a
+ * restart rather than silently ignored.
+ */
+static void python_changed(struct ctl *c)
+{
+	struct cact_python_settings *now = NULL, *was = c->file_python;
+
+	if (cact_codeact_python(c->cc, &now))
+		return;
+	if (!same_list(now->python_paths, now->n_python_paths, was->python_paths,
+		       was->n_python_paths) ||
+	    !same_list(now->preload, now->n_preload, was->preload, was->n_preload))
+		fprintf(stderr,
+			"cact mcp: python_path or preload changed in %s: the sandbox keeps the "
+			"ones it started with until cact mcp restarts\n",
+			c->config);
+	cact_free(now);
+}
+
 /* Signals, taken synchronously: reload, stop; and the URL once the port is known. */
 static void *signals(void *arg)
 {
@@ -184,9 +217,11 @@ static void *signals(void *arg)
 				fprintf(stderr,
 					"cact mcp: reload failed, configuration unchanged: %s\n",
 					err.message);
-			else
+			else {
 				fprintf(stderr, "cact mcp: configuration reloaded from %s\n",
 					c->config);
+				python_changed(c);
+			}
 		} else if ((sig == SIGINT || sig == SIGTERM) && !stopping) {
 			if (write(c->stop_fd, &one, sizeof(one)) < 0)
 				(void)0;
@@ -343,7 +378,6 @@ static int serve_stdio(struct ctl *c, struct cact_error *err)
 int cmd_mcp(int argc, char **argv)
 {
 	struct opt o[O__N] = {
-		[O_CONFIG] = {"config", 0, OPT_VALUE},
 		[O_HTTP] = {"http", 0, OPT_VALUE},
 		[O_EXPOSE] = {"expose-tools", 0, OPT_FLAG},
 		[O_SESSIONS] = {"sessions", 0, OPT_FLAG},
@@ -353,9 +387,6 @@ int cmd_mcp(int argc, char **argv)
 		[O_HEADER_TIMEOUT] = {"header-timeout", 0, OPT_VALUE},
 		[O_MAX_CONNS] = {"max-conns", 0, OPT_VALUE},
 		[O_MAX_CONNS_PER_IP] = {"max-conns-per-ip", 0, OPT_VALUE},
-		[O_ISOLATION] = {"isolation", 0, OPT_VALUE},
-		[O_MCP_SERVER] = {"mcp-server", 0, OPT_VALUE | OPT_REPEAT},
-		[O_MCP_URL] = {"mcp-url", 0, OPT_VALUE | OPT_REPEAT},
 		[O_HELP] = {"help", 'h', OPT_FLAG},
 	};
 	struct cact_mcp_server_options so;
@@ -372,12 +403,18 @@ int cmd_mcp(int argc, char **argv)
 	size_t n_pos = 0;
 	int status = EXIT_USAGE, sig_started = 0, rc;
 
+	sbo_options(o);
 	cact_runtime_options_init(&rto);
 	cact_mcp_server_options_init(&so);
 	if (opts_parse("mcp", argc, argv, o, O__N, pos, 0, &n_pos))
 		goto out;
 	if (o[O_HELP].count) {
 		fputs(help, stdout);
+		sbo_help(stdout, SBO_PYPATH, 25);
+		sbo_help(stdout, SBO_PRELOAD, 25);
+		sbo_help(stdout, SBO_MCP_SERVER, 25);
+		sbo_help(stdout, SBO_MCP_URL, 25);
+		fputs(help_tail, stdout);
 		status = EXIT_OK;
 		goto out;
 	}
@@ -411,30 +448,27 @@ int cmd_mcp(int argc, char **argv)
 		cli_error("mcp", "--max-sessions: '%s' is not a whole number from 1 to 1024", v);
 		goto out;
 	}
-	if ((v = opts_value(o, O__N, "isolation"))) {
-		if (strcmp(v, "full") == 0) {
-			rto.isolation = CACT_ISOLATION_FULL;
-		} else if (strcmp(v, "reduced") == 0) {
-			rto.isolation = CACT_ISOLATION_REDUCED;
-		} else {
-			cli_error("mcp", "--isolation: '%s' is neither full nor reduced", v);
-			goto out;
-		}
-	}
+	if (sbo_isolation("mcp", o, &rto))
+		goto out;
 	c.config = opts_value(o, O__N, "config");
 	if (cact_codeact_new(NULL, &cc, &err) ||
 	    (c.config && cact_codeact_load_config(cc, c.config, &err))) {
 		cli_error("mcp", "%s", err.message);
 		goto out;
 	}
-	if (cli_add_mcp_servers("mcp", cc, o[O_MCP_SERVER].values, o[O_MCP_SERVER].count,
-				o[O_MCP_URL].values, o[O_MCP_URL].count))
+	/* What the file asks for, to tell a reload that changes it (the runtime keeps its own). */
+	if (cact_codeact_python(cc, &c.file_python)) {
+		cli_error("mcp", "out of memory");
+		goto out;
+	}
+	if (sbo_mcp_servers("mcp", o, cc) || sbo_python("mcp", o, cc))
 		goto out;
 	so.expose_tools = o[O_EXPOSE].count > 0;
 	so.sessions = o[O_SESSIONS].count > 0;
 	so.token_env = opts_value(o, O__N, "token-env");
 	so.allowed_origins = o[O_ORIGIN].values;
 	so.n_allowed_origins = (size_t)o[O_ORIGIN].count;
+	c.cc = cc;
 	if (cact_mcp_server_new(cc, &so, &c.srv, &err)) {
 		cli_error("mcp", "%s", err.message);
 		goto out;
@@ -447,12 +481,8 @@ int cmd_mcp(int argc, char **argv)
 	}
 	rto.event_fn = runtime_event;
 	rto.event_user = &c;
-	if (cact_runtime_new(&rto, &rt, &err)) {
-		cli_error("mcp", "cannot set up the sandbox: %s", err.message);
-		status = EXIT_SETUP;
+	if ((status = sbo_start("mcp", &rto, cc, &rt)))
 		goto out;
-	}
-	cact_codeact_set_runtime(cc, rt);
 	if (opts_value(o, O__N, "http")) {
 		c.url_host = host;
 		if (!loopback_host(host) && !so.token_env)
@@ -492,6 +522,7 @@ out:
 		pthread_join(sig_th, NULL);
 	}
 	cact_mcp_server_free(c.srv);
+	cact_free(c.file_python);
 	cact_codeact_free(cc);
 	cact_runtime_free(rt);
 	if (c.stop_fd >= 0)

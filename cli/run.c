@@ -20,38 +20,37 @@
 #include "run.h"
 #include "term.h"
 
-#define MCP_ARGS_MAX 64
-
 void run_options(struct opt *o)
 {
-	static const struct opt table[RUN_O__N] = {
-		[RUN_O_WORKSPACE] = {"workspace", 0, OPT_VALUE},
-		[RUN_O_MOUNT] = {"mount", 0, OPT_VALUE | OPT_REPEAT},
-		[RUN_O_TIMEOUT] = {"timeout", 0, OPT_VALUE},
-		[RUN_O_MEMORY] = {"memory", 0, OPT_VALUE},
-		[RUN_O_OUTDIR] = {"output-dir", 0, OPT_VALUE},
-		[RUN_O_FORCE] = {"force", 0, OPT_FLAG},
-		[RUN_O_JSON] = {"json", 0, OPT_FLAG},
-		[RUN_O_ISOLATION] = {"isolation", 0, OPT_VALUE},
-		[RUN_O_PYPATH] = {"python-path", 0, OPT_VALUE | OPT_REPEAT},
-		[RUN_O_CONFIG] = {"config", 0, OPT_VALUE},
-		[RUN_O_APPROVE] = {"approve", 0, OPT_VALUE},
-		[RUN_O_DOMAIN] = {"allow-domain", 0, OPT_VALUE | OPT_REPEAT},
-		[RUN_O_CAFILE] = {"ca-file", 0, OPT_VALUE},
-		[RUN_O_RESOLVE] = {"resolve", 0, OPT_VALUE | OPT_REPEAT},
-		[RUN_O_PROXY] = {"proxy", 0, OPT_VALUE},
-		[RUN_O_REDIRECT_HEADER] = {"redirect-header", 0, OPT_VALUE | OPT_REPEAT},
-		[RUN_O_MCP_SERVER] = {"mcp-server", 0, OPT_VALUE | OPT_REPEAT},
-		[RUN_O_MCP_URL] = {"mcp-url", 0, OPT_VALUE | OPT_REPEAT},
-		[RUN_O_HELP] = {"help", 'h', OPT_FLAG},
+	static const struct opt table[RUN_O__N - SBO__N] = {
+		[RUN_O_WORKSPACE - SBO__N] = {"workspace", 0, OPT_VALUE},
+		[RUN_O_MOUNT - SBO__N] = {"mount", 0, OPT_VALUE | OPT_REPEAT},
+		[RUN_O_TIMEOUT - SBO__N] = {"timeout", 0, OPT_VALUE},
+		[RUN_O_MEMORY - SBO__N] = {"memory", 0, OPT_VALUE},
+		[RUN_O_OUTDIR - SBO__N] = {"output-dir", 0, OPT_VALUE},
+		[RUN_O_FORCE - SBO__N] = {"force", 0, OPT_FLAG},
+		[RUN_O_JSON - SBO__N] = {"json", 0, OPT_FLAG},
+		[RUN_O_APPROVE - SBO__N] = {"approve", 0, OPT_VALUE},
+		[RUN_O_DOMAIN - SBO__N] = {"allow-domain", 0, OPT_VALUE | OPT_REPEAT},
+		[RUN_O_CAFILE - SBO__N] = {"ca-file", 0, OPT_VALUE},
+		[RUN_O_RESOLVE - SBO__N] = {"resolve", 0, OPT_VALUE | OPT_REPEAT},
+		[RUN_O_PROXY - SBO__N] = {"proxy", 0, OPT_VALUE},
+		[RUN_O_REDIRECT_HEADER - SBO__N] = {"redirect-header", 0, OPT_VALUE | OPT_REPEAT},
+		[RUN_O_HELP - SBO__N] = {"help", 'h', OPT_FLAG},
 	};
 
-	memcpy(o, table, sizeof(table));
+	sbo_options(o);
+	memcpy(o + SBO__N, table, sizeof(table));
 }
 
-/* One help entry: cact exec's words, and cact repl's where they differ (NULL: the same). */
+/*
+ * One help entry: cact exec's words, and cact repl's where they differ
+ * (NULL: the same); with exec NULL, the help of the option of every
+ * command that starts a sandbox numbered shared (cli/sandbox_opts.h).
+ */
 static const struct {
 	const char *exec, *session;
+	int shared;
 } help_lines[] = {
 	{"  --workspace DIR          host folder visible read-only at /input\n", NULL},
 	{"  --mount HOST[=GUEST]     host file or folder visible read-only at /input/GUEST\n"
@@ -71,10 +70,9 @@ static const struct {
 	{"  --json                   print one JSON result object instead of the streams\n",
 	 "  --json                   print one JSON result object per cell instead of the\n"
 	 "                           streams (not on a terminal)\n"},
-	{"  --isolation full|reduced default full; reduced runs without landlock or a\n"
-	 "                           cgroup namespace when the kernel lacks them\n",
-	 NULL},
-	{"  --python-path DIR        extra folder to import from, read-only (repeatable)\n", NULL},
+	{NULL, NULL, SBO_ISOLATION},
+	{NULL, NULL, SBO_PYPATH},
+	{NULL, NULL, SBO_PRELOAD},
 	{"  --allow-domain TARGET[=METHOD,...]\n"
 	 "                           let the code reach TARGET (host or host:port; *.example.com\n"
 	 "                           for subdomains) over HTTP(S), with these methods or all\n"
@@ -93,13 +91,8 @@ static const struct {
 	 "                           terminal (default; denied without one), approve all, deny "
 	 "all\n",
 	 NULL},
-	{"  --mcp-server NAME=COMMAND [ARGS...]\n"
-	 "                           start an MCP server (stdio) and offer its tools to the code\n"
-	 "                           as NAME.TOOL; the command is split on spaces, without\n"
-	 "                           quoting (repeatable)\n",
-	 NULL},
-	{"  --mcp-url NAME=URL       the same with a Streamable HTTP MCP server (repeatable)\n",
-	 NULL},
+	{NULL, NULL, SBO_MCP_SERVER},
+	{NULL, NULL, SBO_MCP_URL},
 };
 
 void run_options_help(FILE *f, int session)
@@ -107,8 +100,12 @@ void run_options_help(FILE *f, int session)
 	size_t i;
 
 	for (i = 0; i < sizeof(help_lines) / sizeof(help_lines[0]); i++)
-		fputs(session && help_lines[i].session ? help_lines[i].session : help_lines[i].exec,
-		      f);
+		if (!help_lines[i].exec)
+			sbo_help(f, help_lines[i].shared, 27);
+		else
+			fputs(session && help_lines[i].session ? help_lines[i].session
+							       : help_lines[i].exec,
+			      f);
 }
 
 int run_exit_status(enum cact_status s)
@@ -280,77 +277,6 @@ static int network(const char *cmd, struct opt *o, struct cact_codeact *cc)
 	return 0;
 }
 
-/* One --mcp-server (spec NAME=COMMAND [ARGS...]) or, with url, --mcp-url (NAME=URL). */
-static int add_mcp(const char *cmd, struct cact_codeact *cc, const char *spec, int url)
-{
-	const char *flag = url ? "--mcp-url" : "--mcp-server";
-	const char *eq = strchr(spec, '='), *argv[MCP_ARGS_MAX + 1];
-	struct cact_mcp_client_options mo;
-	struct cact_error err = {0};
-	char *name = NULL, *line = NULL, *save = NULL, *word;
-	size_t argc = 0;
-	int rc = -1;
-
-	if (!eq || eq == spec || !eq[1]) {
-		cli_error(cmd, "%s %s: expected %s", flag, spec,
-			  url ? "NAME=URL" : "NAME=COMMAND [ARGS...]");
-		return -1;
-	}
-	name = strndup(spec, (size_t)(eq - spec));
-	line = strdup(eq + 1);
-	if (!name || !line) {
-		cli_error(cmd, "out of memory");
-		goto out;
-	}
-	cact_mcp_client_options_init(&mo);
-	mo.name = name;
-	if (url) {
-		mo.url = line;
-	} else {
-		for (word = strtok_r(line, " ", &save); word; word = strtok_r(NULL, " ", &save)) {
-			if (argc == MCP_ARGS_MAX) {
-				cli_error(cmd, "%s %s: more than %d words", flag, name,
-					  MCP_ARGS_MAX);
-				goto out;
-			}
-			argv[argc++] = word;
-		}
-		if (argc == 0) {
-			cli_error(cmd, "%s %s: the command is empty", flag, name);
-			goto out;
-		}
-		argv[argc] = NULL;
-		mo.argv = argv;
-	}
-	if (cact_codeact_add_mcp_server(cc, &mo, &err)) {
-		cli_error(cmd, "%s %s: %s", flag, name, err.message);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(name);
-	free(line);
-	return rc;
-}
-
-/*
- * The MCP servers of --mcp-server and --mcp-url, after the configuration
- * file's (cact exec, cact repl and cact agent).
- */
-int cli_add_mcp_servers(const char *cmd, struct cact_codeact *cc, const char *const *servers,
-			int n_servers, const char *const *urls, int n_urls)
-{
-	int i;
-
-	for (i = 0; i < n_servers; i++)
-		if (add_mcp(cmd, cc, servers[i], 0))
-			return -1;
-	for (i = 0; i < n_urls; i++)
-		if (add_mcp(cmd, cc, urls[i], 1))
-			return -1;
-	return 0;
-}
-
 static int limits(const char *cmd, struct opt *o, struct cact_codeact *cc)
 {
 	struct cact_error err = {0};
@@ -428,37 +354,13 @@ static int files(const char *cmd, struct opt *o, struct cact_codeact *cc)
 int run_configure(const char *cmd, struct opt *o, struct approver *ap, struct cact_codeact **cc,
 		  struct cact_runtime_options *ro)
 {
-	struct cact_error err = {0};
-	const char *v;
-
 	*cc = NULL;
 	/* The configuration is checked before the sandbox starts: no runtime yet. */
 	if (approver_init(ap, value(o, RUN_O_APPROVE), cmd))
 		return -1;
-	if (cact_codeact_new(NULL, cc, &err)) {
-		cli_error(cmd, "%s", err.message);
+	if (sbo_codeact(cmd, o, cc) || limits(cmd, o, *cc) || files(cmd, o, *cc) ||
+	    network(cmd, o, *cc) || sbo_isolation(cmd, o, ro))
 		return -1;
-	}
-	if ((v = value(o, RUN_O_CONFIG)) && cact_codeact_load_config(*cc, v, &err)) {
-		cli_error(cmd, "%s", err.message);
-		return -1;
-	}
-	if (cli_add_mcp_servers(cmd, *cc, o[RUN_O_MCP_SERVER].values, o[RUN_O_MCP_SERVER].count,
-				o[RUN_O_MCP_URL].values, o[RUN_O_MCP_URL].count) ||
-	    limits(cmd, o, *cc) || files(cmd, o, *cc) || network(cmd, o, *cc))
-		return -1;
-	if ((v = value(o, RUN_O_ISOLATION))) {
-		if (strcmp(v, "full") == 0) {
-			ro->isolation = CACT_ISOLATION_FULL;
-		} else if (strcmp(v, "reduced") == 0) {
-			ro->isolation = CACT_ISOLATION_REDUCED;
-		} else {
-			cli_error(cmd, "--isolation: '%s' is neither full nor reduced", v);
-			return -1;
-		}
-	}
-	ro->python_paths = o[RUN_O_PYPATH].values;
-	ro->n_python_paths = (size_t)o[RUN_O_PYPATH].count;
 	/*
 	 * The operator who runs the command approves the code; tools that need
 	 * approval are asked about call by call.
@@ -470,16 +372,7 @@ int run_configure(const char *cmd, struct opt *o, struct approver *ap, struct ca
 int run_start(const char *cmd, const struct cact_runtime_options *ro, struct cact_codeact *cc,
 	      struct cact_runtime **rt)
 {
-	struct cact_error err = {0};
-
-	if (cact_runtime_new(ro, rt, &err)) {
-		cli_error(cmd, "cannot set up the sandbox: %s", err.message);
-		if (err.code == CACT_ENOENT && strstr(err.message, "cact-guest"))
-			return EXIT_SETUP;
-		return err.code == CACT_EINVAL || err.code == CACT_ENOENT ? EXIT_USAGE : EXIT_SETUP;
-	}
-	cact_codeact_set_runtime(cc, *rt);
-	return 0;
+	return sbo_start(cmd, ro, cc, rt);
 }
 
 /* ---- results ---- */

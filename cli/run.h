@@ -16,27 +16,28 @@
 
 #include "approve.h"
 #include "opts.h"
+#include "sandbox_opts.h"
 
-/* The shared options, at these indices of the caller's table; its own ones follow. */
+/*
+ * The shared options, at these indices of the caller's table, after those
+ * of every command that starts a sandbox (cli/sandbox_opts.h: --config,
+ * --isolation, --python-path, --preload, --mcp-server, --mcp-url); its
+ * own ones follow.
+ */
 enum {
-	RUN_O_WORKSPACE,
+	RUN_O_WORKSPACE = SBO__N,
 	RUN_O_MOUNT,
 	RUN_O_TIMEOUT,
 	RUN_O_MEMORY,
 	RUN_O_OUTDIR,
 	RUN_O_FORCE,
 	RUN_O_JSON,
-	RUN_O_ISOLATION,
-	RUN_O_PYPATH,
-	RUN_O_CONFIG,
 	RUN_O_APPROVE,
 	RUN_O_DOMAIN,
 	RUN_O_CAFILE,
 	RUN_O_RESOLVE,
 	RUN_O_PROXY,
 	RUN_O_REDIRECT_HEADER,
-	RUN_O_MCP_SERVER,
-	RUN_O_MCP_URL,
 	RUN_O_HELP,
 	RUN_O__N
 };
@@ -58,18 +59,14 @@ void run_options_help(FILE *f, int session);
  * Applies the parsed shared options: *cc gets a new configuration (owned:
  * cact_codeact_free; set even on failure) with --config first, then the
  * MCP servers, limits, files and network; ap answers its per-call
- * approvals (--approve; the caller closes it); ro gets --isolation and
- * --python-path (borrowing o's values). ro->one_shot is left to the
- * caller. 0, or -1 after printing the error (a usage error).
+ * approvals (--approve; the caller closes it); ro gets --isolation (the
+ * configuration holds --python-path and --preload). ro->one_shot is left
+ * to the caller. 0, or -1 after printing the error (a usage error).
  */
 int run_configure(const char *cmd, struct opt *o, struct approver *ap, struct cact_codeact **cc,
 		  struct cact_runtime_options *ro);
 
-/*
- * Starts the runtime of ro and gives it to cc. 0, or the exit status to
- * return after printing why (EXIT_USAGE for a bad option the runtime
- * refused, EXIT_SETUP when no sandbox could be had).
- */
+/* sbo_start (cli/sandbox_opts.h). */
 int run_start(const char *cmd, const struct cact_runtime_options *ro, struct cact_codeact *cc,
 	      struct cact_runtime **rt);
 

@@ -149,6 +149,38 @@ CACT_API int cact_codeact_set_limit(struct cact_codeact *cc, enum cact_limit whi
 				    struct cact_error *err);
 
 /*
+ * Interpreter settings for the runtime the configuration runs on: folders
+ * added to the sandbox's import path (cact_codeact_add_python_path) and
+ * modules imported once in the zygote (cact_codeact_add_preload), as
+ * cact_runtime_options' python_paths and preload. A configuration does not
+ * start its runtime: whoever starts one passes them on
+ * (cact_codeact_python), and changing them later does not change a runtime
+ * already started. Each is checked as the runtime would: a folder must
+ * exist, resolved, outside /tmp, /input, /output, /dev and /proc
+ * (CACT_ENOENT, CACT_EINVAL; at most 32); a module name must be dotted
+ * Python identifiers (CACT_EINVAL; at most 64). One already there is not
+ * added again. Thread-safe.
+ */
+CACT_API int cact_codeact_add_python_path(struct cact_codeact *cc, const char *dir,
+					  struct cact_error *err);
+CACT_API int cact_codeact_add_preload(struct cact_codeact *cc, const char *module,
+				      struct cact_error *err);
+
+/* What cact_codeact_python gives: borrowed from its block. */
+struct cact_python_settings {
+	const char *const *python_paths; /* resolved folders, in the order added */
+	size_t n_python_paths;
+	const char *const *preload; /* module names, in the order added */
+	size_t n_preload;
+};
+
+/*
+ * A copy of the interpreter settings, taken under the lock: *out is owned,
+ * one block freed with cact_free(*out). Returns 0 or CACT_ENOMEM.
+ */
+CACT_API int cact_codeact_python(const struct cact_codeact *cc, struct cact_python_settings **out);
+
+/*
  * Reads a JSON configuration file and applies it on top of the current
  * configuration. Keys (all optional): approval_mode, per_call_approval,
  * workspace_root, file_mounts (strings or [host, mount] pairs),
@@ -160,7 +192,8 @@ CACT_API int cact_codeact_set_limit(struct cact_codeact *cc, enum cact_limit whi
  * network (ca_file, proxy, resolve: {name: address or [addresses]}),
  * mcp_servers (name: {command, env, cwd} or {url, headers}, with approval
  * settings: each server is started and its tools registered as
- * "<name>.<tool>"; see docs/mcp.md). Relative paths
+ * "<name>.<tool>"; see docs/mcp.md), python_path (a list of folders) and
+ * preload (a list of module names; see cact_codeact_python). Relative paths
  * are resolved against the file's folder, and command tools run there.
  * Unknown keys and values of the wrong type are errors naming the key.
  */
@@ -186,7 +219,7 @@ CACT_API char *cact_codeact_instructions(const struct cact_codeact *cc, int tool
  * result, and a private /tmp, whatever is mounted at /input),
  * workspace_root, file_mounts (host_path, mount_path), network_enabled,
  * allowed_domains (target, methods or null; sorted by target), limits,
- * network. Owned JSON text (cact_free); NULL when out of memory.
+ * network, and python_path and preload when there are some. Owned JSON text (cact_free); NULL when out of memory.
  */
 CACT_API char *cact_codeact_state(const struct cact_codeact *cc);
 /*

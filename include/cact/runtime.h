@@ -103,7 +103,9 @@ struct cact_runtime_options {
 	 * most 64. BLAS and OpenMP thread pools are held to one thread, since
 	 * the zygote must stay single-threaded to fork; a module that still
 	 * leaves a thread running makes cact_runtime_new fail naming it.
-	 * Ignored with one_shot. Borrowed during cact_runtime_new only.
+	 * Imported with one_shot too (the execution then finds them loaded, at
+	 * the cost it would pay to import them itself). Borrowed during
+	 * cact_runtime_new only.
 	 */
 	const char *const *preload;
 	size_t n_preload;
@@ -129,7 +131,8 @@ struct cact_runtime_options {
 	/* Sessions (cact/sandbox_session.h) the runtime holds at once (default 64); more are refused. */
 	unsigned max_sessions;
 	/*
-	 * The runtime will run one execution: no preloaded modules, no pool,
+	 * The runtime will run one execution: no standard modules preloaded
+	 * (only those of preload), no pool,
 	 * no page probe, so that starting it costs little more than starting
 	 * python3 (cact exec uses this). Later executions still work, slower.
 	 */

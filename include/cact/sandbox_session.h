@@ -84,9 +84,11 @@ CACT_API int cact_sandbox_session_run(struct cact_sandbox_session *s, const char
 /*
  * Interrupts the current run the way Ctrl-C interrupts python3: the code
  * gets KeyboardInterrupt, and the session survives unless the code
- * ignores it. Does nothing between runs. 0, or CACT_ESANDBOX when the
- * session has ended. Thread-safe: meant to be called while another thread
- * is in cact_sandbox_session_run.
+ * ignores it. An interrupt that comes after the run was asked for but
+ * before its code starts takes effect when the code starts; one between
+ * runs does nothing. 0 when a run is on (interrupted), 1 when none is,
+ * CACT_ESANDBOX when the session has ended. Thread-safe: meant to be
+ * called while another thread is in cact_sandbox_session_run.
  */
 CACT_API int cact_sandbox_session_interrupt(struct cact_sandbox_session *s);
 

@@ -112,6 +112,7 @@ CACT_API void cact_codeact_free(struct cact_codeact *cc)
 		return;
 	cact_request_free(cc->cfg);
 	cact_request_free(cc->direct);
+	cc_python_free(cc);
 	free(cc->live_desc);
 	while (cc->n_retired > 0)
 		free(cc->retired[--cc->n_retired]);
@@ -490,8 +491,10 @@ static int copy_of(const struct cact_codeact *cc, struct cact_codeact **out)
 	c->live_desc = NULL;
 	c->retired = NULL;
 	c->n_retired = 0;
-	if (cact_request_dup(cc->cfg, &c->cfg) || cact_request_dup(cc->direct, &c->direct)) {
+	if (cact_request_dup(cc->cfg, &c->cfg) || cact_request_dup(cc->direct, &c->direct) ||
+	    cc_python_copy(c, cc)) {
 		cact_request_free(c->cfg);
+		cact_request_free(c->direct);
 		pthread_mutex_destroy(&c->lock);
 		free(c);
 		return CACT_ENOMEM;
@@ -523,6 +526,19 @@ void cc_take_config(struct cact_codeact *cc, struct cact_codeact *from)
 	cc->session_opts = from->session_opts;
 	from->cfg = cfg;
 	from->direct = direct;
+	/* Swapped too: from frees cc's old ones. */
+	{
+		struct cact_codeact held = *cc;
+
+		cc->py_paths = from->py_paths;
+		cc->n_py_paths = from->n_py_paths;
+		cc->preload = from->preload;
+		cc->n_preload = from->n_preload;
+		from->py_paths = held.py_paths;
+		from->n_py_paths = held.n_py_paths;
+		from->preload = held.preload;
+		from->n_preload = held.n_preload;
+	}
 	pthread_mutex_unlock(&cc->lock);
 }
 

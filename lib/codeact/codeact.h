@@ -21,6 +21,11 @@ struct cact_codeact {
 	/* Callers that keep state (cact mcp --sessions, cact agent --persistent) run sessions. */
 	int persistent;
 	struct cact_sandbox_session_options session_opts;
+	/* For the runtime (lib/codeact/python.c): resolved folders and module names, owned. */
+	char **py_paths;
+	size_t n_py_paths;
+	char **preload;
+	size_t n_preload;
 	/*
 	 * What cc_live_description handed out: the latest text, and the
 	 * earlier ones, kept until the object is freed because readers of a
@@ -100,6 +105,20 @@ int cc_session_run(struct cact_codeact *cc, struct cact_sandbox_session *s, cons
  * approval settings) under cc's lock; from gets cc's old one to free.
  */
 void cc_take_config(struct cact_codeact *cc, struct cact_codeact *from);
+
+/*
+ * python_path and preload (lib/codeact/python.c). cc_python_copy gives dst
+ * copies of src's (dst's own are not freed; CACT_ENOMEM leaves none);
+ * cc_python_free frees cc's. cc_python_apply adds a configuration file's
+ * or a state's "python_path" (relative to folder, NULL: as given) and
+ * "preload" lists, errors labelled with where. cc_python_json sets them in
+ * root when there are some; -1 when out of memory.
+ */
+int cc_python_copy(struct cact_codeact *dst, const struct cact_codeact *src);
+void cc_python_free(struct cact_codeact *cc);
+int cc_python_apply(struct cact_codeact *cc, json_t *root, const char *folder, const char *where,
+		    struct cact_error *err);
+int cc_python_json(const struct cact_codeact *cc, json_t *root);
 
 /* Applies a parsed configuration file to cfg (a private copy). */
 int cc_apply_config(struct cact_codeact *scratch, json_t *root, const char *folder,

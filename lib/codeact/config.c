@@ -772,7 +772,8 @@ int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, c
 	static const char *const known[] = {"approval_mode", "per_call_approval", "workspace_root",
 					    "file_mounts",   "allowed_domains",	  "tools",
 					    "limits",	     "network",		  "direct_tools",
-					    "mcp_servers",   "sessions"};
+					    "mcp_servers",   "sessions",	  "python_path",
+					    "preload"};
 	struct cfgctx c = {.path = path, .folder = folder, .err = err};
 	char ws[PATH_MAX];
 	const char *k;
@@ -836,6 +837,13 @@ int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, c
 
 		ut_snprintf(where, sizeof(where), "config %s", path);
 		if ((rc = cc_sessions_apply(cc, v, where, err)))
+			return rc;
+	}
+	{
+		char where[PATH_MAX + 16];
+
+		ut_snprintf(where, sizeof(where), "config %s", path);
+		if ((rc = cc_python_apply(cc, root, folder, where, err)))
 			return rc;
 	}
 	/* Last: the other keys are checked before any server is started. */

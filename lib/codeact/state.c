@@ -67,6 +67,10 @@ char *cc_state(const struct cact_codeact *cc)
 			root = NULL;
 		}
 	}
+	if (root && cc_python_json(cc, root)) {
+		json_decref(root);
+		root = NULL;
+	}
 	if (root)
 		out = json_dumps(root, JSON_COMPACT);
 out:
@@ -164,6 +168,8 @@ static int restore(struct cact_codeact *cc, json_t *st, struct cact_tool *const 
 		return rc;
 	v = json_object_get(st, "sessions");
 	if (v && (rc = cc_sessions_apply(cc, v, "state", err)))
+		return rc;
+	if ((rc = cc_python_apply(cc, st, NULL, "state", err)))
 		return rc;
 	json_object_foreach(json_object_get(st, "limits"), key, item) {
 		for (k = 0; k < CACT_LIMIT__COUNT; k++)

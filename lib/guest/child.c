@@ -343,6 +343,8 @@ void child_main(struct zygote *z, int wire, int out, int err)
 		sigaction(SIGABRT, &sa, NULL);
 	}
 	for (;;) {
+		if (session)
+			pyg_arm();
 		/* Last frame of ours before the code: from here on the host trusts nothing on the wire. */
 		if (pyg_send(running, sizeof(running) - 1))
 			_exit(GUEST_SETUP_EXIT);

@@ -240,8 +240,15 @@ static int preload_modules(struct zygote *z, json_t *mods, struct cact_error *er
 				      name, threads - 1);
 		}
 	}
-	if (json_array_size(mods))
+	if (json_array_size(mods)) {
+		/* It warms the packages up (runner.py): that must leave no thread either. */
 		pyg_preload_step(1);
+		if (thread_count() > 1)
+			return ut_err(err, CACT_EINVAL,
+				      "preload: warming up the preloaded modules left %u threads "
+				      "running; the zygote must stay single-threaded to fork",
+				      thread_count() - 1);
+	}
 	return 0;
 }
 
@@ -289,7 +296,12 @@ static void zygote_setup(struct zygote *z, unsigned required, const char *level,
 		fatal(z->ctl, &err);
 	one_shot = z->one_shot = json_is_true(json_object_get(cfg, "one_shot"));
 	pyg_preload(!one_shot);
-	if (!one_shot && preload_modules(z, json_object_get(cfg, "preload"), &err))
+	/*
+	 * With one_shot too: the single execution would import them anyway,
+	 * and a configuration behaves the same (the same single-thread check
+	 * and errors) whichever command runs it.
+	 */
+	if (preload_modules(z, json_object_get(cfg, "preload"), &err))
 		fatal(z->ctl, &err);
 	z->base_vsz = vsz_now();
 

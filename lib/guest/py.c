@@ -346,8 +346,8 @@ int pyg_import(const char *name, char *why, size_t size)
 		PyErr_NormalizeException(&type, &value, &tb);
 		text = value ? PyObject_Str(value) : NULL;
 		msg = text ? PyUnicode_AsUTF8(text) : NULL;
-		ut_snprintf(why, size, "%s: %s",
-			    type ? ((PyTypeObject *)type)->tp_name : "error", msg ? msg : "?");
+		ut_snprintf(why, size, "%s: %s", type ? ((PyTypeObject *)type)->tp_name : "error",
+			    msg ? msg : "?");
 		Py_XDECREF(text);
 		Py_XDECREF(type);
 		Py_XDECREF(value);
@@ -438,6 +438,16 @@ out:
 	Py_XDECREF(args);
 	Py_XDECREF(res);
 	return (int)exit_code;
+}
+
+void pyg_arm(void)
+{
+	PyObject *res = call("arm", NULL);
+
+	/* A late SIGINT of the last run may surface here: it is dropped. */
+	if (!res)
+		PyErr_Clear();
+	Py_XDECREF(res);
 }
 
 void pyg_gate(int closed)

@@ -58,6 +58,12 @@ int pyg_configure(int network, uint64_t tool_args_max, uint64_t http_body_max);
 int pyg_run(const char *code, size_t len, int session, char **report);
 
 /*
+ * Sessions: SIGINT interrupts the code from now on (runner.arm), called
+ * just before the "running" frame, after which the host may send it.
+ */
+void pyg_arm(void);
+
+/*
  * Sessions (lib/guest/child.c): closes (1) or opens (0) the gate that
  * holds the code's requests between two runs; sends a frame of ours with
  * the requests' lock held, so that it never lands inside one of theirs;

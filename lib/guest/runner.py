@@ -119,9 +119,27 @@ def call_tool(name, /, *args, **kwargs):
     raise RuntimeError("tool %r failed: %s" % (name, reply.get("error")))
 
 
+class _Quitter:
+    """exit() and quit() as python3's site module defines them: they raise
+    SystemExit, which ends the code with that exit status (in a session,
+    the run ends and the session goes on)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return "Use %s() or Ctrl-D (i.e. EOF) to exit" % self.name
+
+    def __call__(self, code=None):
+        raise SystemExit(code)
+
+
 def _install():
     # call_tool is a built-in of every execution, and importable: from cact import call_tool.
     builtins.call_tool = call_tool
+    # The interpreter starts without the site module, which would define these.
+    builtins.exit = _Quitter("exit")
+    builtins.quit = _Quitter("quit")
     module = types.ModuleType("cact", "Helpers cact gives sandboxed code.")
     module.call_tool = call_tool
     sys.modules["cact"] = module
@@ -182,10 +200,11 @@ def _install_matplotlib_backend():
 
 # ---- network: every request is made by the host, which decides ----
 
-def _host_http(method, url, body=None, headers=None):
+def _host_http(method, url, body=None, headers=None, timeout=None):
     """Sends one HTTP request through the host. Returns (status, headers,
     body bytes, final url). Raises PermissionError when the policy refuses
-    it, TimeoutError or OSError when it fails."""
+    it, TimeoutError or OSError when it fails. timeout (seconds), when
+    given, is used where it is shorter than the host's limit."""
     if not isinstance(method, str) or not method:
         raise TypeError("method must be a non-empty str, like 'GET'")
     if not isinstance(url, str):
@@ -228,9 +247,11 @@ def _host_http(method, url, body=None, headers=None):
     import json
 
     call_id = next(_call_ids)
-    payload = json.dumps({"type": "http_request", "id": call_id, "method": method, "url": url,
-                          "headers": fields, "body": encoded},
-                         ensure_ascii=False).encode("utf-8", "surrogatepass")
+    frame = {"type": "http_request", "id": call_id, "method": method, "url": url,
+             "headers": fields, "body": encoded}
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and 0 < timeout < 1e9:
+        frame["timeout_ms"] = int(timeout * 1000) or 1
+    payload = json.dumps(frame, ensure_ascii=False).encode("utf-8", "surrogatepass")
     import _cact
 
     with _in_flight("http"):
@@ -287,175 +308,374 @@ def _title(name):
     return "-".join(part.capitalize() for part in name.split("-"))
 
 
-def _enable_network():
-    """Installs the helpers and routes http.client (and so urllib) through
-    the host for this execution."""
+# Request heads larger than this are refused (http.client's own lines are 64 KiB at most).
+_HEAD_MAX = 1024 * 1024
+
+
+class _WireRequest:
+    """Reads one HTTP/1.1 request as http.client writes it on a socket:
+    the request line, the headers, then a body framed by Content-Length or
+    chunked, or none. Bounded: the head by _HEAD_MAX, the body by
+    HTTP_BODY_MAX."""
+
+    def __init__(self):
+        self.raw = bytearray()
+        self.head = None  # (method, target, [(name, value)]) once the head is in
+        self.body = bytearray()
+        self.left = None  # body bytes still to come (Content-Length), or None
+        self.chunked = False
+        self.framed = False  # the request has a body (a length or chunks)
+        self.done = False
+
+    def feed(self, data):
+        self.raw += data
+        if self.head is None:
+            end = self.raw.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.raw) > _HEAD_MAX:
+                    raise ValueError("the request head is larger than %d bytes" % _HEAD_MAX)
+                return
+            self._parse_head(bytes(self.raw[:end]))
+            del self.raw[:end + 4]
+        if self.chunked:
+            self._chunks()
+        elif self.left is not None:
+            take = self.raw[:self.left]
+            del self.raw[:self.left]
+            self.body += take
+            self.left -= len(take)
+            self.done = self.left == 0
+        else:
+            self.done = True
+        if len(self.body) > HTTP_BODY_MAX:
+            raise ValueError("the request body is larger than %d bytes" % HTTP_BODY_MAX)
+        if self.done and self.raw:
+            raise OSError("cact: bytes were sent after the end of the request")
+
+    def _parse_head(self, head):
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            raise OSError("cact: not an HTTP request line: %r" % lines[0][:200])
+        fields = []
+        for line in lines[1:]:
+            if line[:1] in (" ", "\t") and fields:  # a folded value continues
+                fields[-1] = (fields[-1][0], fields[-1][1] + " " + line.strip())
+                continue
+            name, sep, value = line.partition(":")
+            if not sep:
+                raise OSError("cact: not a header line: %r" % line[:200])
+            fields.append((name.strip(), value.strip()))
+        self.head = (parts[0], parts[1], fields)
+        for name, value in fields:
+            low = name.lower()
+            if low == "transfer-encoding" and "chunked" in value.lower():
+                self.chunked = self.framed = True
+            elif low == "content-length" and not self.chunked:
+                if not value.isdigit():
+                    raise OSError("cact: bad Content-Length %r" % value[:40])
+                self.left = int(value)
+                self.framed = True
+                if self.left > HTTP_BODY_MAX:
+                    raise ValueError("the request body is larger than %d bytes" % HTTP_BODY_MAX)
+        if self.chunked:
+            self.left = None
+
+    def _chunks(self):
+        raw = self.raw
+        at = 0
+        while not self.done:
+            end = raw.find(b"\r\n", at)
+            if end < 0:
+                if len(raw) - at > 4096:
+                    raise OSError("cact: a chunk size line is too long")
+                break
+            size_text = bytes(raw[at:end]).split(b";")[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise OSError("cact: bad chunk size %r" % size_text[:40]) from None
+            if size == 0:
+                # The last chunk, then trailer lines up to an empty one.
+                if raw[end + 2:end + 4] == b"\r\n":
+                    at, self.done = end + 4, True
+                    break
+                stop = raw.find(b"\r\n\r\n", end + 2)
+                if stop < 0:
+                    if len(raw) - end > 65536:
+                        raise OSError("cact: the request's trailer is too long")
+                    break
+                at, self.done = stop + 4, True
+                break
+            if len(raw) < end + 2 + size + 2:
+                if size > HTTP_BODY_MAX:
+                    raise ValueError("the request body is larger than %d bytes" % HTTP_BODY_MAX)
+                break
+            self.body += raw[end + 2:end + 2 + size]
+            if len(self.body) > HTTP_BODY_MAX:
+                raise ValueError("the request body is larger than %d bytes" % HTTP_BODY_MAX)
+            at = end + 2 + size + 2
+        del raw[:at]
+
+
+class _HostSocket:
+    """What http.client's connection writes to and reads from in place of a
+    socket. It collects the request the connection writes; once the request
+    is complete the host makes it, and the response is served from memory.
+    A failure to make the request (refused, no route, TLS) is raised where
+    sending is; a timeout is raised where the response is read, as a real
+    socket would."""
+
+    def __init__(self, scheme, host, port, default_port, timeout):
+        self.scheme, self.host, self.port, self.default_port = scheme, host, port, default_port
+        self.timeout = timeout
+        self.closed = False
+        self._request = _WireRequest()
+        self._reply = None
+        self._error = None
+
+    def _url(self, target):
+        if target[:7].lower() == "http://" or target[:8].lower() == "https://":
+            return target  # the absolute form (a forwarding proxy's)
+        authority = ("[%s]" % self.host) if ":" in self.host else self.host
+        if self.port != self.default_port:
+            authority += ":%d" % self.port
+        return "%s://%s%s" % (self.scheme, authority, target)
+
+    def sendall(self, data, flags=0):
+        if self.closed:
+            raise OSError("cact: the connection is closed")
+        if not isinstance(data, (bytes, bytearray)):
+            data = memoryview(data).cast("B")
+        request = self._request
+        request.feed(data)
+        if not request.done:
+            return
+        self._request = _WireRequest()
+        method, target, fields = request.head
+        headers = {}
+        for name, value in fields:
+            key = next((k for k in headers if k.lower() == name.lower()), name)
+            headers[key] = headers[key] + ", " + value if key in headers else value
+        body = bytes(request.body) if request.framed else None
+        try:
+            status, got, data, final = _host_http(method, self._url(target), body, headers,
+                                                  self.timeout)
+        except TimeoutError as exc:
+            self._error = exc
+            return
+        self._reply = (status, got, b"" if method == "HEAD" else data, final)
+
+    def send(self, data, flags=0):
+        self.sendall(data)
+        return len(data)
+
+    def makefile(self, mode="rb", buffering=None, **_kwargs):
+        error, reply = self._error, self._reply
+        self._error = self._reply = None
+        if error is not None:
+            raise error
+        if reply is None:
+            raise OSError("cact: the response was read before the request was complete")
+        return _HostBody(reply)
+
+    # Socket settings the host's limits stand in for.
+    def settimeout(self, value):
+        self.timeout = value
+
+    def gettimeout(self):
+        return self.timeout
+
+    def setblocking(self, flag):
+        pass
+
+    def setsockopt(self, *args):
+        pass
+
+    def getsockopt(self, *args):
+        return 0
+
+    def shutdown(self, how):
+        pass
+
+    def close(self):
+        self.closed = True
+
+    def fileno(self):
+        raise OSError("cact: the host makes this connection's requests; it has no socket")
+
+
+class _HostBody(__import__("io").BufferedReader):
+    """A response body the host fetched, read from memory."""
+
+    def __init__(self, reply):
+        import io
+
+        status, fields, data, final = reply
+        super().__init__(io.BytesIO(data))
+        self.cact_reply = (status, fields, len(data), final)
+
+    def fileno(self):
+        import io
+
+        raise io.UnsupportedOperation("cact: the response was fetched by the host; it has no "
+                                      "socket")
+
+
+def _adapt_urllib3(module):
+    """urllib3's connection classes (1.26 and 2.x) subclass http.client's
+    and open their sockets themselves in connect(). Here they are based on
+    the host's connection and connect through it; the host verifies
+    certificates, so an HTTPS connection is a verified one."""
     import http.client
-    import io
+
+    plain, tls = getattr(module, "HTTPConnection", None), getattr(module, "HTTPSConnection", None)
+    if not isinstance(plain, type) or not issubclass(plain, _ORIGINAL_HTTP):
+        return
+    if not issubclass(plain, http.client.HTTPConnection):
+        # Imported before this execution enabled the network (a preload).
+        plain.__bases__ = tuple(http.client.HTTPConnection if base is _ORIGINAL_HTTP else base
+                                for base in plain.__bases__)
+
+    def connect(self):
+        http.client.HTTPConnection.connect(self)
+        self.is_verified = self._host_scheme == "https"
+
+    plain.connect = connect
+    if isinstance(tls, type) and issubclass(tls, plain):
+        tls.connect = connect
+        tls._host_scheme = "https"
+
+
+def _adapt_requests(module):
+    """requests checks that its CA bundle file exists before an HTTPS
+    request, and the sandbox has none: the host verifies certificates with
+    its own. It also takes a response's URL from the request it sent; the
+    host followed the redirects, so the URL reached is the response's."""
+    adapter = getattr(module, "HTTPAdapter", None)
+    if adapter is None or getattr(adapter, "_host_adapted", False):
+        return
+    cert_verify, build_response = adapter.cert_verify, adapter.build_response
+
+    def host_cert_verify(self, conn, url, verify, cert):
+        return cert_verify(self, conn, url, False, cert)
+
+    def host_build_response(self, req, resp):
+        response = build_response(self, req, resp)
+        final = getattr(getattr(resp, "_original_response", None), "url", None)
+        if isinstance(final, str) and final:
+            response.url = final
+        return response
+
+    adapter.cert_verify, adapter.build_response = host_cert_verify, host_build_response
+    adapter._host_adapted = True
+
+
+_ADAPT = {"urllib3.connection": _adapt_urllib3, "requests.adapters": _adapt_requests}
+_ORIGINAL_HTTP = None
+
+
+def _adapt(fix, module):
+    """A version these adaptations do not fit is left as it is: its
+    requests then fail as any socket does here, and nothing else does."""
+    try:
+        fix(module)
+    except Exception:
+        pass
+
+
+class _AdaptOnImport:
+    """A meta path finder that adapts the modules in _ADAPT when they are
+    imported, after their own code ran."""
+
+    def find_spec(self, name, path=None, target=None):
+        fix = _ADAPT.get(name)
+        if fix is None:
+            return None
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def run(module):
+            exec_module(module)
+            _adapt(fix, module)
+
+        spec.loader.exec_module = run
+        return spec
+
+
+def _enable_network():
+    """Installs the helpers and routes http.client (and so urllib, urllib3
+    and requests) through the host for this execution."""
+    global _ORIGINAL_HTTP
+    import http.client
     import urllib.error
     import urllib.request
 
-    class HostResponse(io.BufferedIOBase):
-        """http.client.HTTPResponse's interface over a response the host fetched."""
-
-        def __init__(self, status, fields, data, final, method):
-            super().__init__()
-            self.status = self.code = status
-            self.reason = http.client.responses.get(status, "")
-            self.version = 11
-            self.will_close = True
-            self.chunked = False
-            self._final = final
-            message = http.client.HTTPMessage()
-            for name, value in fields.items():
-                for part in value.split("\n") if name == "set-cookie" else (value,):
-                    message[_title(name)] = part
-            self.headers = self.msg = message
-            self._body = io.BytesIO(b"" if method == "HEAD" else data)
-            self.length = len(self._body.getbuffer())
+    class HostResponse(http.client.HTTPResponse):
+        """http.client's response, read from a body the host fetched."""
 
         # urllib assigns the URL it asked for; the one reached after redirects is kept.
-        url = property(lambda self: self._final, lambda self, value: None)
+        url = property(lambda self: self.__dict__.get("_final") or self.__dict__.get("_url"),
+                       lambda self, value: self.__dict__.__setitem__("_url", value))
 
-        def readable(self):
-            return True
-
-        def read(self, amt=None):
-            return self._body.read(-1 if amt is None else amt)
-
-        def read1(self, n=-1):
-            return self._body.read1(n)
-
-        def readinto(self, b):
-            return self._body.readinto(b)
-
-        def readline(self, limit=-1):
-            return self._body.readline(limit)
-
-        def peek(self, n=0):
-            at = self._body.tell()
-            return self._body.getvalue()[at:at + max(n, 1)]
-
-        def getheader(self, name, default=None):
-            values = self.headers.get_all(name)
-            return ", ".join(values) if values else default
-
-        def getheaders(self):
-            return list(self.headers.items())
-
-        def info(self):
-            return self.headers
-
-        def geturl(self):
-            return self._final
-
-        def getcode(self):
-            return self.status
-
-        def isclosed(self):
-            return self._body.closed
-
-        def fileno(self):
-            raise io.UnsupportedOperation("cact: the response was fetched by the host; it has "
-                                          "no socket")
-
-        def close(self):
-            self._body.close()
-            super().close()
+        def begin(self):
+            reply = getattr(self.fp, "cact_reply", None)
+            if reply is None or self.headers is not None:
+                return super().begin()
+            status, fields, length, final = reply
+            self._final = final
+            self.version, self.code, self.status = 11, status, status
+            self.reason = http.client.responses.get(status, "")
+            if self.debuglevel > 0:
+                print("reply:", repr("HTTP/1.1 %d %s" % (status, self.reason)))
+            message = http.client.HTTPMessage()
+            for name, value in fields.items():
+                # The host has decoded the framing: the body here is whole.
+                if name in ("transfer-encoding", "connection", "keep-alive"):
+                    continue
+                for part in value.split("\n") if name == "set-cookie" else (value,):
+                    message[_title(name)] = part
+                    if self.debuglevel > 0:
+                        print("header:", _title(name) + ":", part)
+            self.headers = self.msg = message
+            self.chunked, self.chunk_left = False, None
+            self.length = length
+            self.will_close = True
 
     class HostConnection(http.client.HTTPConnection):
-        """http.client.HTTPConnection's interface; the host makes the request.
-        A subclass of the original, for isinstance checks and its static
-        helpers; every method that would touch a socket is replaced."""
+        """http.client.HTTPConnection whose socket is the host: everything
+        but connect() is http.client's own, so the interface is the
+        documented one, and each request is made by the host."""
 
-        default_port = http.client.HTTP_PORT
-        scheme = "http"
+        _host_scheme = "http"
         response_class = HostResponse
 
-        def __init__(self, host, port=None, timeout=None, source_address=None,
-                     blocksize=8192, **_ignored):
-            self.host, self.port = self._get_hostport(host, port)
-            self.timeout = timeout
-            self.sock = None
-            self.debuglevel = 0
-            self._tunnel_host = None
-            self._pending = None
-            self._response = None
-
-        def set_debuglevel(self, level):
-            self.debuglevel = level
+        def connect(self):
+            sys.audit("http.client.connect", self, self.host, self.port)
+            self.sock = _HostSocket(self._host_scheme, self.host, self.port, self.default_port,
+                                    self.timeout)
 
         def set_tunnel(self, host, port=None, headers=None):
             raise OSError("cact: tunnels and proxies are not available from sandboxed code")
 
-        def connect(self):
-            pass
-
-        def close(self):
-            self._pending = None
-
-        def putrequest(self, method, url, skip_host=False, skip_accept_encoding=False):
-            self._pending = [method, url, [], []]
-
-        def putheader(self, header, *values):
-            if self._pending is None:
-                raise http.client.CannotSendHeader()
-            text = [v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in values]
-            name = header.decode("latin-1") if isinstance(header, bytes) else header
-            self._pending[2].append((name, ", ".join(text)))
-
-        def endheaders(self, message_body=None, *, encode_chunked=False):
-            if self._pending is None:
-                raise http.client.CannotSendHeader()
-            if message_body is not None:
-                self.send(message_body)
-
-        def send(self, data):
-            if self._pending is None:
-                raise http.client.CannotSendRequest()
-            if hasattr(data, "read"):
-                data = data.read()
-            if isinstance(data, str):
-                data = data.encode("utf-8")
-            if isinstance(data, (bytes, bytearray, memoryview)):
-                self._pending[3].append(bytes(data))
-            else:
-                for chunk in data:
-                    self._pending[3].append(chunk.encode("utf-8") if isinstance(chunk, str)
-                                            else bytes(chunk))
-
-        def request(self, method, url, body=None, headers={}, *, encode_chunked=False):
-            self.putrequest(method, url)
-            for name, value in headers.items():
-                self.putheader(name, value)
-            self.endheaders(body)
-            # The exchange happens now, so that its failure is request()'s, where
-            # urllib turns an OSError into URLError.
-            self._response = self._exchange()
-
-        def getresponse(self):
-            response, self._response = self._response, None
-            if response is not None:
-                return response
-            if self._pending is None:
-                raise http.client.ResponseNotReady()
-            return self._exchange()
-
-        def _exchange(self):
-            method, target, fields, chunks = self._pending
-            self._pending = None
-            if not (target[:7].lower() == "http://" or target[:8].lower() == "https://"):
-                authority = ("[%s]" % self.host) if ":" in self.host else self.host
-                if self.port != self.default_port:
-                    authority += ":%d" % self.port
-                target = "%s://%s%s" % (self.scheme, authority, target)
-            body = b"".join(chunks) if chunks or method in ("POST", "PUT", "PATCH") else None
-            status, got, data, final = _host_http(method, target, body, fields)
-            return self.response_class(status, got, data, final, method)
-
     class HostSConnection(HostConnection):
+        """HTTPS through the host, which verifies the certificate against
+        its own authorities: key_file, cert_file, context and
+        check_hostname are accepted and have no effect."""
+
         default_port = http.client.HTTPS_PORT
-        scheme = "https"
+        _host_scheme = "https"
+
+        def __init__(self, host, port=None, key_file=None, cert_file=None,
+                     timeout=__import__("socket")._GLOBAL_DEFAULT_TIMEOUT, source_address=None,
+                     *, context=None, check_hostname=None, blocksize=8192):
+            super().__init__(host, port, timeout, source_address, blocksize)
+            self.key_file, self.cert_file = key_file, cert_file
+            self._context, self._check_hostname = context, check_hostname
 
     class Denied(urllib.error.URLError, PermissionError):
         """A URL the host's allow-list refused: both URLError and PermissionError."""
@@ -470,6 +690,7 @@ def _enable_network():
                 raise
         return opener
 
+    _ORIGINAL_HTTP = http.client.HTTPConnection
     http.client.HTTPConnection = HostConnection
     http.client.HTTPSConnection = HostSConnection
     urllib.request.HTTPHandler.http_open = denied(urllib.request.HTTPHandler.http_open)
@@ -484,6 +705,11 @@ def _enable_network():
         urllib.request.HTTPSHandler = HTTPSHandler
     # Proxies from the environment mean nothing here: the host makes the connection.
     urllib.request.getproxies = lambda: {}
+    # urllib3 and requests: adapted now if a preload imported them, else when imported.
+    for name, fix in _ADAPT.items():
+        if name in sys.modules:
+            _adapt(fix, sys.modules[name])
+    sys.meta_path.insert(0, _AdaptOnImport())
     for name in ("http_request", "http_get", "http_post"):
         setattr(builtins, name, globals()[name])
         setattr(sys.modules["cact"], name, globals()[name])
@@ -543,7 +769,7 @@ def preload_end():
     memory), matplotlib looks for its folders in the execution's /tmp, and
     the collector keeps off what the modules left (a collection would
     copy it into every child)."""
-    global _preload_dir
+    global _preload_dir, _base_exitfuncs
     import os
 
     if _preload_dir is not None:
@@ -555,8 +781,42 @@ def preload_end():
         if mpl is not None:
             mpl.get_configdir = mpl.get_cachedir = lambda: MPL_CONFIG
         _preload_dir = None
+    _warm_ups[:] = []
+    for name, code in _WARM_UPS:
+        if name in sys.modules:
+            try:
+                _warm_ups.append(compile(code, "<warm-up %s>" % name, "exec"))
+            except BaseException:
+                pass
+    _warm_up_packages()
+    # Their exit handlers are not the code's: an execution runs only those it registers.
+    _base_exitfuncs = atexit._ncallbacks()
     gc.collect()
     gc.freeze()
+
+
+# What a first use of a preloaded package builds lazily (caches, dispatch
+# tables, interned objects): done once in the zygote, so that children
+# inherit it, and again in each prepared child before its request, so that
+# the pages a first use writes (and so copies) are copied off the request
+# path. Only for packages the runtime's preload brought in.
+_WARM_UPS = (
+    ("numpy", "import numpy as np\n"
+              "a = np.arange(12.0).reshape(3, 4)\n"
+              "(a * 2).sum(axis=0).tolist(); repr(a)\n"),
+    ("pandas", "import pandas as pd\n"
+               "df = pd.DataFrame({'k': ['a', 'b', 'a'], 'v': [1, 2, 3]})\n"
+               "df.groupby('k').v.sum().to_dict(); repr(df)\n"),
+)
+_warm_ups = []
+
+
+def _warm_up_packages():
+    for code in _warm_ups:
+        try:
+            exec(code, {"__name__": "__warm_up__"})
+        except BaseException:
+            pass
 
 
 def _split(tree):
@@ -575,13 +835,17 @@ def _trim(tb):
     return tb
 
 
-def _remember_sources():
+def _remember_sources(only=None):
     """Lets tracebacks and warnings quote the code's lines (linecache is
     imported only when something needs it): this run's, and in a session
-    every earlier run's, whose functions the code may still call."""
+    every earlier run's, whose functions the code may still call. A run
+    starts with its own only (only=name): doing them all would make each
+    run of a long session dearer than the last; a traceback does them all,
+    in case the code cleared linecache's cache."""
     linecache = sys.modules.get("linecache")
     if linecache is not None:
-        for name, text in _sources.items():
+        for name in (only,) if only else _sources:
+            text = _sources[name]
             linecache.cache[name] = (len(text), None, text.splitlines(True), name)
 
 
@@ -661,16 +925,31 @@ _sources = {}  # file name -> source text of the code run in this process
 _session_main = None
 
 
-def _interrupts(on):
-    """In a session, SIGINT (cact_session_interrupt) raises KeyboardInterrupt
-    while the code runs, as Ctrl-C does in python3; between runs it is
-    ignored."""
+_armed = False  # a session's run is on: SIGINT raises KeyboardInterrupt
+
+
+def _on_sigint(signum, frame):
+    """SIGINT in a session (cact_sandbox_session_interrupt): KeyboardInterrupt
+    in the code, as Ctrl-C in python3, while a run is on. One that comes
+    late, for a run that has already ended, is dropped."""
+    if _armed:
+        raise KeyboardInterrupt
+
+
+def arm():
+    """Called by the guest just before it tells the host that a session's
+    code runs: from then on SIGINT interrupts the code (the host sends it
+    only after that frame, so none is lost). The handler is put back if
+    earlier code replaced it."""
+    global _armed
     import signal
 
-    try:
-        signal.signal(signal.SIGINT, signal.default_int_handler if on else signal.SIG_IGN)
-    except BaseException:
-        pass
+    if signal.getsignal(signal.SIGINT) is not _on_sigint:
+        try:
+            signal.signal(signal.SIGINT, _on_sigint)
+        except BaseException:
+            pass
+    _armed = True
 
 
 def run(source, finish=True, session=False):
@@ -680,7 +959,7 @@ def run(source, finish=True, session=False):
     session=True keeps __main__ from one run to the next and does no
     exit-time work either: threads and atexit handlers belong to the
     session, whose process is killed when it ends."""
-    global _session_main
+    global _session_main, _armed
     error = None
     memory = False
     if session and _session_main is not None:
@@ -693,8 +972,6 @@ def run(source, finish=True, session=False):
             _session_main = main
     sys.modules["__main__"] = main
     exit_code = 0
-    if session:
-        _interrupts(True)
     # A session's runs are <code-1>, <code-2>, ... so that a traceback names
     # the run each frame's line comes from.
     name = "<code-%d>" % (len(_sources) + 1) if session else FILENAME
@@ -703,7 +980,7 @@ def run(source, finish=True, session=False):
         if not session:
             _sources.clear()
         _sources[name] = text
-        _remember_sources()
+        _remember_sources(name)
         tree, last = _split(compile(text, name, "exec", ast.PyCF_ONLY_AST, True))
         body = compile(tree, name, "exec", dont_inherit=True)
         expr = compile(last, name, "eval", dont_inherit=True) if last else None
@@ -727,7 +1004,7 @@ def run(source, finish=True, session=False):
         error = {"type": type(exc).__name__, "message": _message(exc), "traceback": tb}
     finally:
         if session:
-            _interrupts(False)
+            _armed = False
             _flush()
         elif finish:
             _shutdown()
@@ -759,6 +1036,7 @@ def warm(run_snippet=True):
     try:
         configure(0, TOOL_ARGS_MAX, HTTP_BODY_MAX)
         run(b"x = [i * i for i in range(10)]\nprint(sum(x), f'{x[1]}')\nx[2]\n", finish=False)
+        _warm_up_packages()
     finally:
         sys.modules.pop("__main__", None)
         _sources.clear()

@@ -133,6 +133,14 @@ static void *lookup_main(void *arg)
 	return NULL;
 }
 
+/* The request's timeout: the limit, or the code's own when it is shorter. */
+static uint64_t timeout_ms(const struct net_request *r)
+{
+	uint64_t limit = r->req->limits[CACT_LIMIT_HTTP_TIMEOUT_MS];
+
+	return r->timeout_ms && r->timeout_ms < limit ? r->timeout_ms : limit;
+}
+
 /*
  * getaddrinfo(host), given up when the cancel fd fires or by the deadline.
  * 0 with *res (owned, freeaddrinfo), an EAI_ code, or -1 with why set.
@@ -142,7 +150,7 @@ static int lookup(const struct net_request *r, const char *host, struct addrinfo
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
 	struct lookup *l = calloc(1, sizeof(*l));
-	uint64_t limit = r->req->limits[CACT_LIMIT_HTTP_TIMEOUT_MS] * 1000;
+	uint64_t limit = timeout_ms(r) * 1000;
 	uint64_t until = ut_now_us() + limit;
 	pthread_attr_t attr;
 	pthread_t t;
@@ -635,13 +643,10 @@ static int hop(const struct net_request *r, const struct net_url *u, const char 
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-			 (long)(r->req->limits[CACT_LIMIT_HTTP_TIMEOUT_MS] < left
-					? r->req->limits[CACT_LIMIT_HTTP_TIMEOUT_MS]
-					: left));
+			 (long)(timeout_ms(r) < left ? timeout_ms(r) : left));
 	/* First byte and idle: no progress for the HTTP timeout ends the request. */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
-			 (long)((r->req->limits[CACT_LIMIT_HTTP_TIMEOUT_MS] + 999) / 1000));
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)((timeout_ms(r) + 999) / 1000));
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);

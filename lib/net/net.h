@@ -93,6 +93,7 @@ struct net_request {
 	_Atomic uint64_t *budget;	 /* bytes left for the execution, shared */
 	_Atomic uint64_t *requests_left; /* hops left for the execution, shared */
 	uint64_t deadline_us;		 /* the execution's own deadline */
+	uint64_t timeout_ms;		 /* the code's own timeout; 0: none. Only shortens */
 };
 
 struct net_response {

@@ -464,6 +464,7 @@ int rt_calls_on_http(struct rt_calls *cs, json_t *msg, size_t frame_len, struct 
 	const char *method = json_string_value(jmethod);
 	const char *url = json_string_value(jurl);
 	json_t *headers = json_object_get(msg, "headers"), *jbody = json_object_get(msg, "body");
+	json_t *jtimeout = json_object_get(msg, "timeout_ms"); /* optional: the code's own */
 	char why[CACT_ERROR_MAX], m[16];
 	unsigned char *body = NULL;
 	size_t body_len = 0, i;
@@ -475,7 +476,8 @@ int rt_calls_on_http(struct rt_calls *cs, json_t *msg, size_t frame_len, struct 
 	if (check_id(cs, json_object_get(msg, "id"), "http_request", &id, violation, vsize))
 		return -1;
 	if (!method || !url || !json_is_object(headers) ||
-	    !(json_is_null(jbody) || json_is_string(jbody))) {
+	    !(json_is_null(jbody) || json_is_string(jbody)) ||
+	    (jtimeout && !(json_is_integer(jtimeout) && json_integer_value(jtimeout) > 0))) {
 		ut_snprintf(violation, vsize, "malformed http_request frame");
 		return -1;
 	}
@@ -555,6 +557,7 @@ int rt_calls_on_http(struct rt_calls *cs, json_t *msg, size_t frame_len, struct 
 	c->http.budget = &cs->http_budget;
 	c->http.requests_left = &cs->http_left;
 	c->http.deadline_us = cs->deadline_us;
+	c->http.timeout_ms = jtimeout ? (uint64_t)json_integer_value(jtimeout) : 0;
 	if (!c->http.method || !c->http.url || start(cs, c)) {
 		call_free(c);
 		ut_snprintf(why, sizeof(why), "the host could not start the request");

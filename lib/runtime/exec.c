@@ -137,6 +137,9 @@ static void on_frame(struct run *x, char *payload, size_t len)
 			break;
 		}
 		x->running = 1;
+		if (x->session &&
+		    atomic_fetch_or(&x->session->intr, RT_INTR_RUNNING) & RT_INTR_ASKED)
+			syscall(SYS_pidfd_send_signal, x->slot->pidfd, SIGINT, NULL, 0);
 		break;
 	case WIRE_TOOL_CALL:
 		if (!x->running || x->have_result) {
@@ -297,30 +300,37 @@ static void write_frames(struct run *x)
 
 static void drain(struct run *x)
 {
-	int fds[3] = {x->slot->wire, x->out.fd, x->err.fd};
-	int i;
+	struct pollfd ready[3] = {{.fd = x->slot->wire, .events = POLLIN},
+				  {.fd = x->out.fd, .events = POLLIN},
+				  {.fd = x->err.fd, .events = POLLIN}};
 
-	/* Every writer is dead: what is left in the pipes ends at EOF. */
-	for (i = 0; i < 3; i++)
-		fcntl(fds[i], F_SETFL, O_NONBLOCK);
-	while (x->slot->wire >= 0 && read_wire(x) == 0 && !x->killed_violation) {
+	/*
+	 * Every writer is dead or stopped: what is left in the (nonblocking)
+	 * pipes ends at EOF or EAGAIN. One poll first, so that a stopped
+	 * session with nothing left costs one call, not six.
+	 */
+	if (poll(ready, 3, 0) <= 0)
+		goto check;
+	while (ready[0].revents && x->slot->wire >= 0 && read_wire(x) == 0 &&
+	       !x->killed_violation) {
 		struct pollfd p = {.fd = x->slot->wire, .events = POLLIN};
 
 		if (poll(&p, 1, 0) <= 0)
 			break;
 	}
-	while (read_stream(x, &x->out) == 0) {
+	while (ready[1].revents && read_stream(x, &x->out) == 0) {
 		struct pollfd p = {.fd = x->out.fd, .events = POLLIN};
 
 		if (poll(&p, 1, 0) <= 0)
 			break;
 	}
-	while (read_stream(x, &x->err) == 0) {
+	while (ready[2].revents && read_stream(x, &x->err) == 0) {
 		struct pollfd p = {.fd = x->err.fd, .events = POLLIN};
 
 		if (poll(&p, 1, 0) <= 0)
 			break;
 	}
+check:
 	/* Half a frame left when the sandbox died: the code wrote it (the runner writes whole ones). */
 	if (x->ready && wire_decoder_partial(&x->dec) && !x->killed_timeout && !x->killed_flood)
 		violation(x, "%s", "truncated frame from the sandbox");
@@ -651,19 +661,20 @@ pid_t rt_pidfd_pid(int pidfd)
 }
 
 /* CPU time (user and system, every thread) of a host pid, in µs; 0 when unknown. */
-static uint64_t cpu_of(pid_t pid)
+/* A session child's CPU time, from its /proc/PID/stat (kept open: read afresh each time). */
+static uint64_t cpu_of(struct rt_session_ctx *ctx)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long ut = 0, st = 0;
 	ssize_t n;
-	int fd;
 
-	ut_snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-	if (fd < 0)
+	if (ctx->stat_fd < 0 && ctx->pid > 0) {
+		ut_snprintf(path, sizeof(path), "/proc/%d/stat", (int)ctx->pid);
+		ctx->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (ctx->stat_fd < 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	n = pread(ctx->stat_fd, buf, sizeof(buf) - 1, 0);
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
@@ -681,7 +692,7 @@ static void check_cpu(struct run *x)
 
 	if (!x->session || !x->running || x->killed_cpu || x->dead)
 		return;
-	used = cpu_of(x->session->pid);
+	used = cpu_of(x->session);
 	if (used > x->cpu_start_us && used - x->cpu_start_us > x->timeout_us) {
 		x->killed_cpu = 1;
 		kill_sandbox(x);
@@ -819,9 +830,6 @@ static int execute(struct cact_runtime *rt, const struct cact_request *req, stru
 	x.err.fd = x.slot->err;
 	x.err.cap = req->limits[CACT_LIMIT_STDERR_BYTES];
 	ut_buf_init(&x.err.buf, x.err.cap);
-	fcntl(x.slot->wire, F_SETFL, O_NONBLOCK);
-	fcntl(x.slot->out, F_SETFL, O_NONBLOCK);
-	fcntl(x.slot->err, F_SETFL, O_NONBLOCK);
 	/* Until the sandbox is ready, the deadline is the set-up limit. */
 	x.start = ut_now_us();
 	x.timeout_us = req->limits[CACT_LIMIT_TIMEOUT_MS] * 1000;
@@ -839,7 +847,7 @@ static int execute(struct cact_runtime *rt, const struct cact_request *req, stru
 			x.calls.deadline_us = x.deadline;
 			syscall(SYS_pidfd_send_signal, x.slot->pidfd, SIGCONT, NULL, 0);
 		}
-		x.cpu_start_us = cpu_of(ctx->pid);
+		x.cpu_start_us = cpu_of(ctx);
 	}
 	write_frames(&x);
 	supervise(&x);
@@ -970,11 +978,13 @@ void rt_session_ctx_init(struct rt_session_ctx *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->outdir = -1;
+	c->stat_fd = -1;
 }
 
 void rt_session_ctx_clear(struct rt_session_ctx *c)
 {
 	ut_close(&c->outdir);
+	ut_close(&c->stat_fd);
 	rt_seen_clear(&c->seen);
 	rt_session_ctx_init(c);
 }

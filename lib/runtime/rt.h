@@ -168,4 +168,18 @@ void rt_seen_clear(struct rt_seen *s);
 int rt_harvest_since(int dirfd, const struct rt_harvest_caps *caps, struct cact_result *r,
 		     const struct rt_seen *before, struct rt_seen *after);
 
+/* Most modules a runtime preloads, and most python paths it adds. */
+#define RT_PRELOAD_MAX	   64
+#define RT_PYTHON_PATH_MAX 32
+
+/*
+ * Checks one python path (cact_runtime_options.python_paths, the
+ * configuration's python_path): an existing folder, outside the folders
+ * every execution has its own of. real gets it resolved. 0, CACT_ENOENT or
+ * CACT_EINVAL with a message naming the path as given.
+ */
+int rt_python_path_check(const char *given, char *real, size_t size, struct cact_error *err);
+/* Whether m is a dotted Python module name of ASCII identifiers, at most 200 bytes. */
+int rt_module_name_ok(const char *m);
+
 #endif

@@ -657,6 +657,10 @@ static void dispatch(struct cact_runtime *rt, json_t *msg, const char *op, int *
 		rt->slots = s;
 		if (host_sends)
 			send_profile(s);
+		/* Nonblocking from here on, once, rather than at each execution. */
+		fcntl(s->wire, F_SETFL, O_NONBLOCK);
+		fcntl(s->out, F_SETFL, O_NONBLOCK);
+		fcntl(s->err, F_SETFL, O_NONBLOCK);
 		return;
 	}
 	while (nfds > 0)
@@ -1030,11 +1034,8 @@ static int python_path_ok(const char *real)
 	return 1;
 }
 
-/* Most modules a runtime preloads. */
-#define PRELOAD_MAX 64
-
-/* A dotted Python module name of ASCII identifiers ("matplotlib.pyplot"), at most 200 bytes. */
-static int module_name_ok(const char *m)
+/* "matplotlib.pyplot": see rt.h. */
+int rt_module_name_ok(const char *m)
 {
 	size_t i, n = m ? strlen(m) : 0;
 	int start = 1;
@@ -1056,6 +1057,25 @@ static int module_name_ok(const char *m)
 		start = 0;
 	}
 	return !start;
+}
+
+int rt_python_path_check(const char *given, char *real, size_t size, struct cact_error *err)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+
+	if (!given || !*given)
+		return ut_err(err, CACT_EINVAL, "python path is empty");
+	if (!realpath(given, buf) || stat(buf, &st) || !S_ISDIR(st.st_mode))
+		return ut_err(err, CACT_ENOENT, "python path %s is not a folder", given);
+	if (!python_path_ok(buf))
+		return ut_err(err, CACT_EINVAL,
+			      "python path %s is under /tmp, /input, /output, /dev or /proc, "
+			      "which every execution has its own of; put the folder elsewhere",
+			      given);
+	if (ut_snprintf(real, size, "%s", buf) < 0)
+		return ut_err(err, CACT_EINVAL, "python path %s is too long", given);
+	return 0;
 }
 
 CACT_API int cact_runtime_new(const struct cact_runtime_options *opts, struct cact_runtime **out,
@@ -1089,32 +1109,24 @@ CACT_API int cact_runtime_new(const struct cact_runtime_options *opts, struct ca
 		rc = ut_err(err, CACT_ENOMEM, "out of memory");
 		goto fail;
 	}
+	if (opts->n_python_paths > RT_PYTHON_PATH_MAX) {
+		rc = ut_err(err, CACT_EINVAL, "more than %d python paths", RT_PYTHON_PATH_MAX);
+		goto fail;
+	}
 	for (i = 0; i < opts->n_python_paths; i++) {
 		char real[PATH_MAX];
-		struct stat st;
 
-		if (!realpath(opts->python_paths[i], real) || stat(real, &st) ||
-		    !S_ISDIR(st.st_mode)) {
-			rc = ut_err(err, CACT_ENOENT, "python path %s is not a folder",
-				    opts->python_paths[i]);
+		if ((rc = rt_python_path_check(opts->python_paths[i], real, sizeof(real), err)))
 			goto fail;
-		}
-		if (!python_path_ok(real)) {
-			rc = ut_err(err, CACT_EINVAL,
-				    "python path %s is under /tmp, /input, /output, /dev or /proc, "
-				    "which every execution has its own of; put the folder elsewhere",
-				    opts->python_paths[i]);
-			goto fail;
-		}
 		json_array_append_new(paths, json_string(real));
 	}
-	if (opts->n_preload > PRELOAD_MAX) {
-		rc = ut_err(err, CACT_EINVAL, "more than %d modules to preload", PRELOAD_MAX);
+	if (opts->n_preload > RT_PRELOAD_MAX) {
+		rc = ut_err(err, CACT_EINVAL, "more than %d modules to preload", RT_PRELOAD_MAX);
 		goto fail;
 	}
 	preload = json_array();
 	for (i = 0; preload && i < opts->n_preload; i++) {
-		if (!module_name_ok(opts->preload[i])) {
+		if (!rt_module_name_ok(opts->preload[i])) {
 			rc = ut_err(err, CACT_EINVAL,
 				    "preload: '%s' is not a module name (dotted Python identifiers)",
 				    opts->preload[i] ? opts->preload[i] : "(null)");

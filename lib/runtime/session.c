@@ -218,7 +218,7 @@ int rt_session_run(struct cact_sandbox_session *s, const char *code, size_t len,
 	struct cact_request *req = NULL;
 	struct rt_slot *slot;
 	unsigned run_no;
-	int rc, ended;
+	int rc, ended, ran = 0;
 
 	*out = NULL;
 	pthread_mutex_lock(&s->run_lock);
@@ -232,6 +232,7 @@ int rt_session_run(struct cact_sandbox_session *s, const char *code, size_t len,
 		goto out;
 	}
 	s->running = 1;
+	atomic_store(&s->ctx.intr, 0);
 	s->last_us = ut_now_us();
 	slot = s->slot;
 	run_no = s->runs + 1;
@@ -250,13 +251,15 @@ int rt_session_run(struct cact_sandbox_session *s, const char *code, size_t len,
 		s->ctx.run_no = run_no;
 		s->ctx.cpu_total_ms = s->opts.cpu_total_ms;
 		rc = rt_run_in(rt, req, slot, &s->ctx, out, err);
+		ran = 1;
 	}
 	pthread_mutex_lock(&rt->lock);
 	s->running = 0;
 	s->last_us = ut_now_us();
 	if (rc == 0)
 		s->runs = run_no;
-	if (s->ctx.ended || rc)
+	/* Code refused before it ran (too large, a NUL) leaves the session as it was. */
+	if (s->ctx.ended || (rc && ran))
 		end_locked(s, s->ctx.ended ? s->ctx.why : err->message);
 	ended = s->ended;
 	pthread_mutex_unlock(&rt->lock);
@@ -276,7 +279,9 @@ CACT_API int cact_sandbox_session_interrupt(struct cact_sandbox_session *s)
 	pthread_mutex_lock(&rt->lock);
 	if (s->ended || !s->slot)
 		rc = CACT_ESANDBOX;
-	else if (s->running)
+	else if (!s->running)
+		rc = 1;
+	else if (atomic_fetch_or(&s->ctx.intr, RT_INTR_ASKED) & RT_INTR_RUNNING)
 		/* The runner handles SIGINT in a session: KeyboardInterrupt in the code. */
 		syscall(SYS_pidfd_send_signal, s->slot->pidfd, SIGINT, NULL, 0);
 	pthread_mutex_unlock(&rt->lock);

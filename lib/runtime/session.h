@@ -3,6 +3,7 @@
 #ifndef CACT_RT_SESSION_H
 #define CACT_RT_SESSION_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -20,12 +21,24 @@ struct rt_session_ctx {
 	int started;		  /* the first run went well: the child is ready and limited */
 	int outdir;		  /* its /output, from the ready frame (owned) */
 	pid_t pid;		  /* its host pid, for its CPU time; 0 until known */
+	int stat_fd;		  /* its /proc/PID/stat, opened at the first read; -1 */
 	uint64_t cpu_us;	  /* its CPU time when it last stopped */
 	unsigned pid_max, userns; /* what its ready frame said took effect */
 	struct rt_seen seen;	  /* /output as the last run left it */
-	int ended;		  /* the run ended the session ... */
-	char why[200];		  /* ... for this reason ("timeout in run 3") */
+	/*
+	 * Interrupting a run (cact_sandbox_session_interrupt): SIGINT reaches
+	 * the child only once it said the code runs (its "running" frame),
+	 * because the runner ignores it before and between runs. RT_INTR_RUNNING
+	 * is set by the run when that frame comes, RT_INTR_ASKED by an
+	 * interrupt; whoever sets the second bit sends the signal, so an
+	 * interrupt asked early is sent when the code starts, and once.
+	 */
+	_Atomic unsigned intr;
+	int ended;     /* the run ended the session ... */
+	char why[200]; /* ... for this reason ("timeout in run 3") */
 };
+
+enum { RT_INTR_RUNNING = 1, RT_INTR_ASKED = 2 };
 
 /* The host pid behind a pidfd (its fdinfo's "Pid:"), 0 when unknown. */
 pid_t rt_pidfd_pid(int pidfd);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,9 +393,128 @@ START_TEST(interrupt_keeps_the_session)
 	ck_assert_str_eq(t_out(r), "True\n");
 	cact_result_free(r);
 	/* Between runs an interrupt does nothing, and the next run is not hit by it. */
-	ck_assert_int_eq(cact_sandbox_session_interrupt(s), 0);
+	ck_assert_int_eq(cact_sandbox_session_interrupt(s), 1);
 	sleep_ms(100);
 	expect(s, "import time\ntime.sleep(0.2)\nprint('undisturbed')", "undisturbed\n");
+	cact_sandbox_session_close(s);
+	cact_runtime_free(rt);
+}
+END_TEST
+
+struct early {
+	struct cact_sandbox_session *s;
+	_Atomic int go;
+	unsigned delay_us;
+};
+
+/* Interrupts once, as soon as the run is on (1: not on yet, try again). */
+static void *interrupt_early(void *arg)
+{
+	struct early *e = arg;
+
+	while (!atomic_load(&e->go))
+		;
+	usleep(e->delay_us);
+	while (cact_sandbox_session_interrupt(e->s) == 1)
+		usleep(50);
+	return NULL;
+}
+
+/*
+ * An interrupt that comes while the run starts, before the code does, is
+ * not lost: the code gets it when it starts. Delays from 0 to 3 ms land
+ * it in every phase of a run's start (request, resume, set-up frames).
+ */
+START_TEST(interrupt_before_the_code_starts_is_not_lost)
+{
+	struct cact_runtime *rt = t_runtime();
+	struct cact_sandbox_session *s = session_on(rt, 20000, NULL);
+	unsigned i;
+
+	expect(s, "n = 0", "");
+	for (i = 0; i < 30; i++) {
+		struct early e = {.s = s, .delay_us = (i % 10) * 300};
+		struct cact_result *r;
+		pthread_t th;
+
+		ck_assert_int_eq(pthread_create(&th, NULL, interrupt_early, &e), 0);
+		atomic_store(&e.go, 1);
+		r = run(s, "n += 1\nwhile True:\n    pass\n");
+		pthread_join(th, NULL);
+		t_assert_status(r, CACT_STATUS_PYTHON_ERROR);
+		ck_assert_str_eq(cact_result_error_type(r), "KeyboardInterrupt");
+		cact_result_free(r);
+	}
+	ck_assert_ptr_null(cact_sandbox_session_ended(s));
+	/* Between runs there is nothing to interrupt, and the next run is not hit. */
+	ck_assert_int_eq(cact_sandbox_session_interrupt(s), 1);
+	expect(s, "print(n <= 30)", "True\n");
+	cact_sandbox_session_close(s);
+	cact_runtime_free(rt);
+}
+END_TEST
+
+/*
+ * A traceback quotes the lines of every run its frames come from, named
+ * <code-N>, even after the code cleared linecache's cache.
+ */
+START_TEST(traceback_quotes_earlier_runs)
+{
+	struct cact_runtime *rt = t_runtime();
+	struct cact_sandbox_session *s = session_on(rt, 10000, NULL);
+	struct cact_result *r;
+	const char *tb;
+
+	expect(s, "import linecache\ndef f():\n    raise ValueError('from run one')\n", "");
+	expect(s, "x = 1", "");
+	r = run(s, "linecache.clearcache()\nf()\n");
+	t_assert_status(r, CACT_STATUS_PYTHON_ERROR);
+	tb = cact_result_error_traceback(r);
+	ck_assert_msg(tb && strstr(tb, "File \"<code-3>\", line 2") && strstr(tb, "    f()") &&
+			      strstr(tb, "File \"<code-1>\", line 3") &&
+			      strstr(tb, "raise ValueError('from run one')"),
+		      "traceback: %s", tb ? tb : "(none)");
+	cact_result_free(r);
+	cact_sandbox_session_close(s);
+	cact_runtime_free(rt);
+}
+END_TEST
+
+/* Code that is refused before it runs (a NUL in it) leaves the session as it was. */
+START_TEST(refused_code_keeps_the_session)
+{
+	struct cact_runtime *rt = t_runtime();
+	struct cact_sandbox_session *s = session_on(rt, 10000, NULL);
+	static const char nul[] = "x = 1\0x = 2";
+	struct cact_error err = {0};
+	struct cact_result *r = NULL;
+
+	expect(s, "x = 41", "");
+	ck_assert_int_ne(cact_sandbox_session_run(s, nul, sizeof(nul) - 1, NULL, &r, &err), 0);
+	ck_assert_ptr_null(r);
+	ck_assert_msg(strstr(err.message, "NUL"), "error: %s", err.message);
+	ck_assert_ptr_null(cact_sandbox_session_ended(s));
+	expect(s, "print(x + 1)", "42\n");
+	cact_sandbox_session_close(s);
+	cact_runtime_free(rt);
+}
+END_TEST
+
+/* exit() and quit() end a run as sys.exit does; the session goes on. */
+START_TEST(exit_ends_the_run_not_the_session)
+{
+	struct cact_runtime *rt = t_runtime();
+	struct cact_sandbox_session *s = session_on(rt, 10000, NULL);
+	struct cact_result *r;
+
+	expect(s, "x = 7\nprint('before'); quit(); print('after')", "before\n");
+	r = run(s, "exit(3)");
+	t_assert_status(r, CACT_STATUS_PYTHON_ERROR);
+	ck_assert_int_eq(cact_result_exit_code(r), 3);
+	ck_assert_str_eq(cact_result_error_type(r), "SystemExit");
+	cact_result_free(r);
+	expect(s, "print(x, repr(exit))", "7 Use exit() or Ctrl-D (i.e. EOF) to exit\n");
+	ck_assert_ptr_null(cact_sandbox_session_ended(s));
 	cact_sandbox_session_close(s);
 	cact_runtime_free(rt);
 }
@@ -694,6 +814,10 @@ int main(int argc, char **argv)
 		T_CASE(idle_timeout_and_lifetime, 60),
 		T_CASE(session_cap_refuses, 60),
 		T_CASE(interrupt_keeps_the_session, 60),
+		T_CASE(interrupt_before_the_code_starts_is_not_lost, 120),
+		T_CASE(refused_code_keeps_the_session, 60),
+		T_CASE(traceback_quotes_earlier_runs, 60),
+		T_CASE(exit_ends_the_run_not_the_session, 60),
 		T_CASE(cancel_ends_the_session, 60),
 		T_CASE(killed_session_gives_clear_error, 60),
 		T_CASE(hundred_concurrent_sessions, 240),

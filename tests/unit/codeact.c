@@ -2810,6 +2810,140 @@ START_TEST(cli_limit_messages_in_option_units)
 }
 END_TEST
 
+/* ---- python_path and preload ---- */
+
+static struct cact_python_settings *python_of(const struct cact_codeact *cc)
+{
+	struct cact_python_settings *py = NULL;
+
+	ck_assert_int_eq(cact_codeact_python(cc, &py), 0);
+	ck_assert_ptr_nonnull(py);
+	return py;
+}
+
+/* The file's lists, relative folders resolved against it, each entry once, in the state and back. */
+START_TEST(config_python_path_and_preload)
+{
+	char *dir = t_fmt("%s", "/var/tmp/cact-unit-XXXXXX"), *pkgs, *cfg, *state, *rp;
+	struct cact_codeact *cc = new_cc(NULL), *back = NULL, *snap = NULL;
+	struct cact_python_settings *py;
+	struct cact_error err = {0};
+	json_t *st;
+
+	/* Not under /tmp: every execution has its own, so a python path cannot be there. */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	pkgs = t_fmt("%s/pkgs", dir);
+	ck_assert_int_eq(mkdir(pkgs, 0755), 0);
+	rp = real(pkgs);
+	py = python_of(cc);
+	ck_assert_uint_eq(py->n_python_paths, 0);
+	ck_assert_uint_eq(py->n_preload, 0);
+	cact_free(py);
+	st = state_of(cc);
+	ck_assert_ptr_null(json_object_get(st, "python_path"));
+	ck_assert_ptr_null(json_object_get(st, "preload"));
+	json_decref(st);
+
+	cfg = write_config(dir, "c.json",
+			   "{\"python_path\": [\"pkgs\", \"./pkgs/\"], "
+			   "\"preload\": [\"json\", \"xml.dom.minidom\", \"json\"]}");
+	load_ok(cc, cfg);
+	load_ok(cc, cfg); /* on top: nothing twice */
+	py = python_of(cc);
+	ck_assert_uint_eq(py->n_python_paths, 1);
+	ck_assert_str_eq(py->python_paths[0], rp);
+	ck_assert_uint_eq(py->n_preload, 2);
+	ck_assert_str_eq(py->preload[0], "json");
+	ck_assert_str_eq(py->preload[1], "xml.dom.minidom");
+	cact_free(py);
+
+	ck_assert_int_eq(cact_codeact_snapshot(cc, &snap, &err), 0);
+	ck_assert_int_eq(cact_codeact_add_preload(cc, "csv", &err), 0);
+	py = python_of(snap);
+	ck_assert_uint_eq(py->n_preload, 2);
+	cact_free(py);
+
+	state = cact_codeact_state(cc);
+	st = parse(state);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(st, "python_path"), 0)),
+			 rp);
+	ck_assert_uint_eq(json_array_size(json_object_get(st, "preload")), 3);
+	json_decref(st);
+	ck_assert_msg(cact_codeact_new_from_state(NULL, state, NULL, 0, &back, &err) == 0, "%s",
+		      err.message);
+	py = python_of(back);
+	ck_assert_uint_eq(py->n_python_paths, 1);
+	ck_assert_str_eq(py->python_paths[0], rp);
+	ck_assert_uint_eq(py->n_preload, 3);
+	ck_assert_str_eq(py->preload[2], "csv");
+	cact_free(py);
+
+	cact_free(state);
+	cact_codeact_free(back);
+	cact_codeact_free(snap);
+	cact_codeact_free(cc);
+	free(cfg);
+	t_rmtree(dir);
+	free(rp);
+	free(pkgs);
+	free(dir);
+}
+END_TEST
+
+START_TEST(config_python_bad_values_refused)
+{
+	struct cact_codeact *cc = new_cc(NULL);
+	struct cact_error err = {0};
+	char *dir = t_tmpdir(), *many;
+	size_t i, at;
+
+	t_write(dir, "file.txt", "x");
+	load_bad(cc, dir, "{\"python_path\": \"/usr\"}", CACT_EINVAL,
+		 "\"python_path\" must be a list of folders");
+	load_bad(cc, dir, "{\"python_path\": [\"/usr\", 1]}", CACT_EINVAL,
+		 "\"python_path\" must be a list of folders");
+	load_bad(cc, dir, "{\"python_path\": [\"/usr\", \"no-such-folder\"]}", CACT_ENOENT,
+		 "\"python_path[1]\": python path ");
+	load_bad(cc, dir, "{\"python_path\": [\"file.txt\"]}", CACT_ENOENT, "is not a folder");
+	load_bad(cc, dir, "{\"python_path\": [\"/tmp\"]}", CACT_EINVAL,
+		 "\"python_path[0]\": python path /tmp is under /tmp");
+	load_bad(cc, dir, "{\"python_path\": [\"\"]}", CACT_EINVAL, "python path is empty");
+	load_bad(cc, dir, "{\"preload\": \"numpy\"}", CACT_EINVAL,
+		 "\"preload\" must be a list of module names");
+	load_bad(cc, dir, "{\"preload\": [\"numpy\", \"os; import x\"]}", CACT_EINVAL,
+		 "\"preload[1]\": 'os; import x' is not a module name");
+	load_bad(cc, dir, "{\"preload\": [\"a..b\"]}", CACT_EINVAL, "is not a module name");
+	load_bad(cc, dir, "{\"preload\": [\"1abc\"]}", CACT_EINVAL, "is not a module name");
+	many = malloc(65 * 16 + 32);
+	at = (size_t)sprintf(many, "{\"preload\": [");
+	for (i = 0; i < 65; i++)
+		at += (size_t)sprintf(many + at, "%s\"m%zu\"", i ? ", " : "", i);
+	sprintf(many + at, "]}");
+	load_bad(cc, dir, many, CACT_EINVAL, "more than 64 modules to preload");
+	free(many);
+
+	ck_assert_int_eq(cact_codeact_add_python_path(cc, "/no/such/folder", &err), CACT_ENOENT);
+	ck_assert_str_eq(err.message, "python path /no/such/folder is not a folder");
+	ck_assert_int_eq(cact_codeact_add_preload(cc, "", &err), CACT_EINVAL);
+	ck_assert_int_eq(cact_codeact_add_preload(cc, NULL, &err), CACT_EINVAL);
+	/* A state is checked the same way. */
+	{
+		struct cact_codeact *back = NULL;
+
+		ck_assert_int_eq(cact_codeact_new_from_state(NULL, "{\"preload\": [\"a b\"]}", NULL,
+							     0, &back, &err),
+				 CACT_EINVAL);
+		ck_assert_msg(strstr(err.message, "state: \"preload[0]\": 'a b' is not a module") !=
+				      NULL,
+			      "%s", err.message);
+		ck_assert_ptr_null(back);
+	}
+	cact_codeact_free(cc);
+	t_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	const struct t_case cases[] = {
@@ -2868,6 +3002,8 @@ int main(int argc, char **argv)
 		T_CASE(state_filesystem_enabled_is_true, 30),
 		T_CASE(config_limit_messages_in_key_units, 30),
 		T_CASE(cli_limit_messages_in_option_units, 30),
+		T_CASE(config_python_path_and_preload, 30),
+		T_CASE(config_python_bad_values_refused, 30),
 	};
 
 	return t_main("unit_codeact", cases, sizeof(cases) / sizeof(cases[0]), argc, argv);
