@@ -210,10 +210,21 @@ static const char *key_hint(const struct ui *u, const char *message, char *buf, 
 	return buf;
 }
 
+/* " (call 2 of 3)" when the model's message asked for several (they run at once), else "". */
+static void which(const struct cact_event *ev, char *buf, size_t size)
+{
+	if (ev->calls > 1)
+		snprintf(buf, size, " (call %u of %u)", ev->call, ev->calls);
+	else
+		buf[0] = '\0';
+}
+
+/* The library calls it for one event at a time (cact_event_fn). */
 static void on_event(void *user, const struct cact_event *ev)
 {
 	struct ui *u = user;
 	char *name = NULL, *text = NULL; /* escaped for the terminal */
+	char nth[48];
 
 	switch (ev->kind) {
 	case CACT_EVENT_STEP:
@@ -238,8 +249,9 @@ static void on_event(void *user, const struct cact_event *ev)
 		break;
 	case CACT_EVENT_TOOL_CALL:
 		name = term_escape_str(ev->name, TERM_NAME); /* the model's choice */
-		fprintf(stderr, "%s[step %u]%s %s%s%s\n", paint(u, DIM), ev->step, paint(u, OFF),
-			paint(u, BOLD CYAN), name, paint(u, OFF));
+		which(ev, nth, sizeof(nth));
+		fprintf(stderr, "%s[step %u]%s %s%s%s%s\n", paint(u, DIM), ev->step, paint(u, OFF),
+			paint(u, BOLD CYAN), name, paint(u, OFF), nth);
 		{
 			/* execute_code is shown as its code. */
 			json_t *args = json_loads(ev->text, 0, NULL);
@@ -254,8 +266,9 @@ static void on_event(void *user, const struct cact_event *ev)
 		break;
 	case CACT_EVENT_TOOL_RESULT:
 		name = term_escape_str(ev->name, TERM_NAME);
-		fprintf(stderr, "    %s%s %s%s (%.2f s)\n", paint(u, ev->ok ? GREEN : RED), name,
-			ev->ok ? "ok" : "failed", paint(u, OFF), (double)ev->elapsed_us / 1e6);
+		which(ev, nth, sizeof(nth));
+		fprintf(stderr, "    %s%s%s %s%s (%.2f s)\n", paint(u, ev->ok ? GREEN : RED), name,
+			nth, ev->ok ? "ok" : "failed", paint(u, OFF), (double)ev->elapsed_us / 1e6);
 		block(u, ev->text, ev->len, 20);
 		if (ev->result)
 			save_files(u, ev->result);

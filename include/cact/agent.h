@@ -246,17 +246,49 @@ struct cact_event {
 	const struct cact_result *result; /* an execute_code outcome (TOOL_RESULT), else NULL */
 	uint64_t prompt_tokens, completion_tokens; /* MODEL */
 	uint64_t elapsed_us;			   /* MODEL, TOOL_RESULT, SANDBOX_DONE */
+	/*
+	 * TOOL_CALL, TOOL_RESULT: which call of the model's message, from 1, and
+	 * how many it made (the calls of one message run at once, so results
+	 * come as they finish); 0 for other events.
+	 */
+	unsigned call, calls;
 };
 
-/* Progress. Called from the run's thread, or a library thread for SANDBOX_*. */
+/*
+ * Progress. Called from the run's thread or from library threads (a tool
+ * call's worker, SANDBOX_* from the sandbox's tool thread), but never for
+ * two events of one run at once, and not while an approval question of the
+ * run is open: those events wait for the answer, so a question asked on a
+ * terminal is not broken up by progress lines.
+ */
 typedef void (*cact_event_fn)(void *user, const struct cact_event *ev);
 
+/* Tool calls of one model message run at once, at most this many by default. */
+#define CACT_RUN_PARALLEL_DEFAULT 4
+/* The most max_parallel may ask for. */
+#define CACT_RUN_PARALLEL_MAX 16
+
 struct cact_run_options {
-	unsigned max_steps;	  /* 0: the agent's */
-	cact_approval_fn approve; /* decides tools that require approval; NULL: deny */
+	unsigned max_steps; /* 0: the agent's */
+	/*
+	 * Decides tools that require approval; NULL: deny. Never called for two
+	 * questions of one run at once: the up-front questions of a message's
+	 * calls are asked in the model's order before any of them runs, and
+	 * the ones asked while calls run (per-call approval) take turns.
+	 */
+	cact_approval_fn approve;
 	void *approve_user;
 	cact_event_fn on_event; /* may be NULL */
 	void *event_user;
+	/*
+	 * How many tool calls of one model message may run at once: 0 means
+	 * CACT_RUN_PARALLEL_DEFAULT, 1 one after another, more is capped at
+	 * CACT_RUN_PARALLEL_MAX. Results reach the model in the order it asked
+	 * for the calls, whatever order they finish in. The execute_code calls
+	 * of a persistent conversation share one interpreter: they always run
+	 * one after another, in that order.
+	 */
+	unsigned max_parallel;
 };
 
 enum cact_stop {
@@ -269,9 +301,11 @@ struct cact_run;
 /*
  * Runs prompt in session (which gains the run's messages): calls the model
  * with the instructions (the agent's, then the providers'), the session's
- * messages and the tools (direct ones, then the providers'), runs each tool
- * call it asks for (after approval, when the tool requires it: a denial is
- * told to the model as the tool's result), feeds the results back, and
+ * messages and the tools (direct ones, then the providers'), runs the tool
+ * calls it asks for (after approval, when the tool requires it: a denial is
+ * told to the model as the tool's result), the calls of one message at once
+ * (cact_run_options.max_parallel; a tool may thus be called from several
+ * threads at once), feeds the results back in the model's order, and
  * stops at a final answer or the step limit. A failing tool is reported to
  * the model, not to the caller. Returns 0 with *out, or an error from the
  * model server or a provider (the session keeps what was said until then).

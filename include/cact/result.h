@@ -118,7 +118,8 @@ CACT_API char *cact_result_to_json(const struct cact_result *r);
  * "media_type","size","data":"data:<type>;base64,..."} per /output file;
  * stderr as text when the run succeeded; when it failed, {"type":"error",
  * "message":"Execution error","details":...} with the outcome, the
- * exception and the traceback or stderr; and {"type":"text","text":"Code
+ * exception, stderr, and the traceback when stderr does not show it (cut
+ * at its cap): the traceback once; and {"type":"text","text":"Code
  * executed successfully without output."} when nothing else was produced.
  * Owned (cact_free); NULL when out of memory.
  */
@@ -127,9 +128,11 @@ CACT_API char *cact_result_contents_json(const struct cact_result *r);
 /*
  * What the model is told about an execution: the text contents joined
  * (stdout, and stderr when the run succeeded), one line per /output file
- * with its path, media type and size (the bytes stay on the host), and, when
- * the run failed, an "Execution error" part with the outcome and the
- * traceback or stderr. Owned (cact_free), valid UTF-8.
+ * with its path, media type and size, and what it is: "an image, WxH
+ * pixels" (PNG, JPEG, GIF, WebP; the pixels when the header gives them) or
+ * "text" (the bytes stay on the host, unshown), and, when the run failed,
+ * an "Execution error" part with the outcome and the details above (the
+ * traceback once). Owned (cact_free), valid UTF-8.
  */
 CACT_API char *cact_result_model_text(const struct cact_result *r);
 

@@ -220,6 +220,40 @@ int agent_run_context_add_note(struct cact_run_context *ctx, const char *text,
 
 /* ---- the run ---- */
 
+/* The caller's approval callback, one question at a time. */
+static int say_approve(void *user, const char *name, const char *args_json)
+{
+	struct cact_run_context *ctx = user;
+	int yes;
+
+	pthread_mutex_lock(&ctx->say);
+	yes = ctx->caller->approve(ctx->caller->approve_user, name, args_json);
+	pthread_mutex_unlock(&ctx->say);
+	return yes;
+}
+
+/* The caller's event callback, one event at a time, none while a question is open. */
+static void say_event(void *user, const struct cact_event *ev)
+{
+	struct cact_run_context *ctx = user;
+
+	pthread_mutex_lock(&ctx->say);
+	ctx->caller->on_event(ctx->caller->event_user, ev);
+	pthread_mutex_unlock(&ctx->say);
+}
+
+/* ctx->opts: the caller's options, approval and events through say. */
+static void say_init(struct cact_run_context *ctx)
+{
+	ctx->own = *ctx->caller;
+	ctx->own.approve = ctx->caller->approve ? say_approve : NULL;
+	ctx->own.approve_user = ctx;
+	ctx->own.on_event = ctx->caller->on_event ? say_event : NULL;
+	ctx->own.event_user = ctx;
+	ctx->opts = &ctx->own;
+	pthread_mutex_init(&ctx->say, NULL);
+}
+
 static void emit(const struct cact_run_context *ctx, struct cact_event *ev)
 {
 	if (ctx->opts->on_event) {
@@ -267,55 +301,118 @@ static void list_names(struct cact_tool *const *tools, size_t n, struct ut_buf *
 		ut_buf_addf(b, "none");
 }
 
-/* Runs one tool call the model asked for; returns what the model is told (owned). */
-static char *tool_call(struct cact_run_context *ctx, const char *name, const char *args_text,
-		       int *ok)
+/* One tool call of a model message, from the model's request to what the model is told. */
+struct call {
+	const char *id, *name, *args_text; /* borrowed from the model's answer */
+	unsigned index;			   /* its place in the message, from 1 */
+	struct cact_tool *tool;		   /* borrowed from the run; NULL until found */
+	json_t *args;
+	char *compact; /* the arguments, validated */
+	unsigned turn; /* takes turns: its rank among those that do, from 1; 0: runs freely */
+	char *text;    /* what the model is told (owned); set: nothing (more) to run */
+	int ok;
+	uint64_t t0;
+};
+
+/* The calls of one message at once, and the order of those that take turns. */
+struct batch {
+	struct cact_run_context *ctx;
+	struct call *calls;
+	size_t n, next;	     /* the next call to take, in the model's order */
+	unsigned turns_done; /* calls that take turns, finished */
+	pthread_mutex_t lock;
+	pthread_cond_t turn;
+};
+
+static void call_event(const struct cact_run_context *ctx, const struct call *c, size_t n,
+		       const struct cact_result *res)
 {
-	struct cact_tool *tool = find_tool(ctx->tools, ctx->n_tools, name);
-	struct agent_tool_scope here = {.ctx = ctx}, *outer = scope;
-	struct cact_event ev = {.kind = CACT_EVENT_TOOL_CALL, .name = name, .text = args_text};
+	struct cact_event ev = {.kind = CACT_EVENT_TOOL_RESULT,
+				.name = c->name,
+				.text = c->text ? c->text : "",
+				.len = c->text ? strlen(c->text) : 0,
+				.ok = c->ok,
+				.result = res,
+				.elapsed_us = ut_now_us() - c->t0,
+				.call = c->index,
+				.calls = (unsigned)n};
+
+	emit(ctx, &ev);
+}
+
+/*
+ * Before anything of the message runs, in the model's order, on the run's
+ * thread: tell of the call, find the tool, check the arguments and ask for
+ * approval. A call that goes no further gets its answer (and its result
+ * event) here; so the questions come one by one, in order, with nothing
+ * running beside them.
+ */
+static void call_prepare(struct cact_run_context *ctx, struct call *c, size_t n)
+{
+	struct cact_event ev = {.kind = CACT_EVENT_TOOL_CALL,
+				.name = c->name,
+				.text = c->args_text,
+				.len = strlen(c->args_text),
+				.call = c->index,
+				.calls = (unsigned)n};
 	struct cact_error err = {0};
 	struct ut_buf b;
 	json_error_t jerr;
-	json_t *args = NULL;
-	char *value = NULL, *detail = NULL, *compact = NULL, *text;
-	uint64_t t0 = ut_now_us();
 
-	*ok = 0;
-	ev.len = strlen(args_text);
+	c->t0 = ut_now_us();
 	emit(ctx, &ev);
-	ut_buf_init(&b, TOOL_RESULT_MAX + 1024);
-	if (!tool) {
-		ut_buf_addf(&b, "Error: there is no tool named '%s'. Available tools: ", name);
+	c->tool = find_tool(ctx->tools, ctx->n_tools, c->name);
+	ut_buf_init(&b, 64u << 10);
+	if (!c->tool) {
+		ut_buf_addf(&b, "Error: there is no tool named '%s'. Available tools: ", c->name);
 		list_names(ctx->tools, ctx->n_tools, &b);
-		goto done;
+		goto refused;
 	}
-	args = json_loads(args_text[0] ? args_text : "{}", JSON_REJECT_DUPLICATES, &jerr);
-	if (!json_is_object(args)) {
-		ut_buf_addf(&b, "Error: the arguments of '%s' are not a JSON object%s%s", name,
-			    args ? "" : ": ", args ? "" : jerr.text);
-		goto done;
+	c->args = json_loads(c->args_text[0] ? c->args_text : "{}", JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(c->args)) {
+		ut_buf_addf(&b, "Error: the arguments of '%s' are not a JSON object%s%s", c->name,
+			    c->args ? "" : ": ", c->args ? "" : jerr.text);
+		goto refused;
 	}
-	compact = json_dumps(args, JSON_COMPACT);
-	if (!compact) {
+	c->compact = json_dumps(c->args, JSON_COMPACT);
+	if (!c->compact) {
 		ut_buf_addf(&b, "Error: out of memory");
-		goto done;
+		goto refused;
 	}
-	if (cact_tool_validate(tool, compact, &err)) {
+	if (cact_tool_validate(c->tool, c->compact, &err)) {
 		ut_buf_addf(&b, "Error: the arguments do not match the parameters of '%s': %s",
-			    name, err.message);
-		goto done;
+			    c->name, err.message);
+		goto refused;
 	}
-	if (cact_tool_approval(tool) == CACT_APPROVAL_ALWAYS_REQUIRE &&
-	    !(ctx->opts->approve && ctx->opts->approve(ctx->opts->approve_user, name, compact))) {
+	if (cact_tool_approval(c->tool) == CACT_APPROVAL_ALWAYS_REQUIRE &&
+	    !(ctx->opts->approve &&
+	      ctx->opts->approve(ctx->opts->approve_user, c->name, c->compact))) {
 		ut_buf_addf(&b,
 			    "Denied: the user did not approve this call of '%s'. Do not retry it "
 			    "unless the user asks.",
-			    name);
-		goto done;
+			    c->name);
+		goto refused;
 	}
+	ut_buf_reset(&b);
+	return;
+refused:
+	c->text = ut_buf_steal(&b, NULL);
+	if (!c->text)
+		c->text = strdup("Error: out of memory");
+	call_event(ctx, c, n, NULL);
+}
+
+/* Runs a prepared call, on whichever thread took it. */
+static void call_run(struct cact_run_context *ctx, struct call *c, size_t n)
+{
+	struct agent_tool_scope here = {.ctx = ctx}, *outer = scope;
+	struct cact_error err = {0};
+	char *value = NULL, *detail = NULL;
+	struct ut_buf b;
+
+	ut_buf_init(&b, TOOL_RESULT_MAX + 1024);
 	scope = &here;
-	if (tool_invoke(tool, compact, TOOL_RESULT_MAX, -1, &value, &detail, &err) == 0) {
+	if (tool_invoke(c->tool, c->compact, TOOL_RESULT_MAX, -1, &value, &detail, &err) == 0) {
 		json_t *v = json_loads(value, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 
 		/* A string result is the text itself; anything else is shown as JSON. */
@@ -324,27 +421,87 @@ static char *tool_call(struct cact_run_context *ctx, const char *name, const cha
 		else
 			ut_buf_add_trunc(&b, value, strlen(value));
 		json_decref(v);
-		*ok = !here.result || cact_result_status(here.result) == CACT_STATUS_OK;
+		c->ok = !here.result || cact_result_status(here.result) == CACT_STATUS_OK;
 	} else {
-		ut_buf_addf(&b, "Error: tool '%s' failed: %s", name, detail ? detail : err.message);
+		ut_buf_addf(&b, "Error: tool '%s' failed: %s", c->name,
+			    detail ? detail : err.message);
 	}
 	scope = outer;
-done:
-	text = ut_buf_steal(&b, NULL);
-	ev = (struct cact_event){.kind = CACT_EVENT_TOOL_RESULT,
-				 .name = name,
-				 .text = text ? text : "",
-				 .len = text ? strlen(text) : 0,
-				 .ok = *ok,
-				 .result = here.result,
-				 .elapsed_us = ut_now_us() - t0};
-	emit(ctx, &ev);
+	c->text = ut_buf_steal(&b, NULL);
+	call_event(ctx, c, n, here.result);
 	cact_result_free(here.owned);
-	json_decref(args);
-	free(compact);
 	free(value);
 	free(detail);
-	return text;
+}
+
+/* Takes the message's calls in order and runs them, until none is left. */
+static void *batch_work(void *arg)
+{
+	struct batch *bt = arg;
+
+	for (;;) {
+		struct call *c;
+
+		pthread_mutex_lock(&bt->lock);
+		while (bt->next < bt->n && bt->calls[bt->next].text)
+			bt->next++;
+		if (bt->next == bt->n) {
+			pthread_mutex_unlock(&bt->lock);
+			return NULL;
+		}
+		c = &bt->calls[bt->next++];
+		/*
+		 * Calls are taken in order, so every earlier one that takes turns is
+		 * running or waiting for one still earlier: the first never waits.
+		 */
+		while (c->turn && bt->turns_done + 1 < c->turn)
+			pthread_cond_wait(&bt->turn, &bt->lock);
+		pthread_mutex_unlock(&bt->lock);
+		call_run(bt->ctx, c, bt->n);
+		if (c->turn) {
+			pthread_mutex_lock(&bt->lock);
+			bt->turns_done++;
+			pthread_cond_broadcast(&bt->turn);
+			pthread_mutex_unlock(&bt->lock);
+		}
+	}
+}
+
+/*
+ * The calls of one message: prepared one by one in order, then run at once
+ * on up to max_parallel threads (this one included). Every call ends with
+ * its text set, an error's when memory ran out.
+ */
+static void run_calls(struct cact_run_context *ctx, struct call *calls, size_t n)
+{
+	struct batch bt = {.ctx = ctx, .calls = calls, .n = n};
+	unsigned limit = ctx->caller->max_parallel, turns = 0;
+	pthread_t th[CACT_RUN_PARALLEL_MAX];
+	size_t i, runnable = 0, started = 0;
+
+	if (limit == 0)
+		limit = CACT_RUN_PARALLEL_DEFAULT;
+	if (limit > CACT_RUN_PARALLEL_MAX)
+		limit = CACT_RUN_PARALLEL_MAX;
+	for (i = 0; i < n; i++) {
+		call_prepare(ctx, &calls[i], n);
+		if (calls[i].text)
+			continue;
+		runnable++;
+		if (agent_tool_takes_turns(calls[i].tool))
+			calls[i].turn = ++turns;
+	}
+	pthread_mutex_init(&bt.lock, NULL);
+	pthread_cond_init(&bt.turn, NULL);
+	/* Threads beyond this one; a thread that cannot start leaves its share to the others. */
+	while (started + 1 < limit && started + 1 < runnable &&
+	       pthread_create(&th[started], NULL, batch_work, &bt) == 0)
+		started++;
+	batch_work(&bt);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_cond_destroy(&bt.turn);
+	pthread_mutex_destroy(&bt.lock);
 }
 
 /* Appends m to the session and to the run's own list. */
@@ -389,6 +546,7 @@ static int step(struct cact_run_context *ctx, struct cact_chat *chat, json_t *to
 	struct cact_event ev = {.kind = CACT_EVENT_STEP};
 	json_t *msgs = request_messages(ctx), *resp = NULL, *msg, *calls, *usage, *call, *kept;
 	char *mtext = msgs ? json_dumps(msgs, JSON_COMPACT) : NULL, *ttext = NULL, *out = NULL;
+	struct call *batch;
 	const char *content;
 	uint64_t t0 = ut_now_us();
 	size_t i;
@@ -446,27 +604,37 @@ static int step(struct cact_run_context *ctx, struct cact_chat *chat, json_t *to
 		json_decref(resp);
 		return 1;
 	}
-	/* Every call is answered, so the conversation stays valid to continue. */
+	batch = calloc(json_array_size(calls), sizeof(*batch));
+	if (!batch) {
+		json_decref(resp);
+		return ut_err(err, CACT_ENOMEM, "out of memory");
+	}
 	json_array_foreach(calls, i, call) {
 		json_t *fn = json_object_get(call, "function");
-		const char *id = json_string_value(json_object_get(call, "id"));
 		const char *name = json_string_value(json_object_get(fn, "name"));
 		const char *args = json_string_value(json_object_get(fn, "arguments"));
-		char *answer;
-		int ok;
 
-		answer = tool_call(ctx, name ? name : "", args ? args : "", &ok);
-		if (!answer || remember(ctx, run,
-					json_pack("{s:s, s:s, s:s}", "role", "tool", "tool_call_id",
-						  id ? id : "", "content", answer))) {
-			free(answer);
-			json_decref(resp);
-			return ut_err(err, CACT_ENOMEM, "out of memory");
-		}
-		free(answer);
+		batch[i].id = json_string_value(json_object_get(call, "id"));
+		batch[i].name = name ? name : "";
+		batch[i].args_text = args ? args : "";
+		batch[i].index = (unsigned)i + 1;
 	}
+	run_calls(ctx, batch, json_array_size(calls));
+	/* Every call is answered, in the model's order, so the conversation stays valid. */
+	for (i = 0; i < json_array_size(calls); i++) {
+		if (rc == 0 &&
+		    (!batch[i].text ||
+		     remember(ctx, run,
+			      json_pack("{s:s, s:s, s:s}", "role", "tool", "tool_call_id",
+					batch[i].id ? batch[i].id : "", "content", batch[i].text))))
+			rc = ut_err(err, CACT_ENOMEM, "out of memory");
+		free(batch[i].text);
+		free(batch[i].compact);
+		json_decref(batch[i].args);
+	}
+	free(batch);
 	json_decref(resp);
-	return 0;
+	return rc;
 }
 
 /* The prompt as a user message, after the providers' notes (agent_run_context_add_note). */
@@ -531,7 +699,7 @@ CACT_API int cact_agent_run(struct cact_agent *a, struct cact_session *session, 
 			    struct cact_error *err)
 {
 	static const struct cact_run_options none;
-	struct cact_run_context ctx = {.session = session, .opts = opts ? opts : &none};
+	struct cact_run_context ctx = {.session = session, .caller = opts ? opts : &none};
 	struct cact_context_provider *providers = NULL;
 	size_t n_providers = 0, started = 0, i;
 	struct cact_chat *chat;
@@ -548,6 +716,7 @@ CACT_API int cact_agent_run(struct cact_agent *a, struct cact_session *session, 
 		free(run);
 		return ut_err(err, CACT_ENOMEM, "out of memory");
 	}
+	say_init(&ctx);
 	pthread_mutex_lock(&a->lock);
 	chat = a->chat;
 	max_steps = ctx.opts->max_steps ? ctx.opts->max_steps : a->max_steps;
@@ -598,6 +767,7 @@ out:
 	}
 	json_decref(tools);
 	context_clear(&ctx);
+	pthread_mutex_destroy(&ctx.say);
 	free(providers);
 	if (rc) {
 		cact_run_free(run);

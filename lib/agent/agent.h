@@ -61,7 +61,15 @@ struct cact_run_context {
 	size_t n_direct;
 	struct cact_tool **tools; /* every tool the model is offered: direct, then added */
 	size_t n_tools;
+	/*
+	 * The caller's options, but for approve and on_event, which go through
+	 * say (below): the tool calls of a message run on several threads, and
+	 * the caller hears of them one at a time.
+	 */
 	const struct cact_run_options *opts;
+	const struct cact_run_options *caller;
+	struct cact_run_options own;
+	pthread_mutex_t say; /* one approval question or event at a time */
 	const char *final_text;
 	unsigned step;
 	json_t *notes; /* array of strings for the model, sent in front of the prompt */
@@ -98,5 +106,12 @@ struct agent_tool_scope {
 };
 
 struct agent_tool_scope *agent_current_scope(void);
+
+/*
+ * Whether a tool's calls must run one after another, in the model's order,
+ * even within one message: execute_code in a persistent conversation, whose
+ * calls share one interpreter (provider.c).
+ */
+int agent_tool_takes_turns(const struct cact_tool *t);
 
 #endif

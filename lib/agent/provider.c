@@ -255,6 +255,11 @@ static int exec_tool_new(struct cact_codeact *cc, int owned, struct conv *conv,
 	return 0;
 }
 
+int agent_tool_takes_turns(const struct cact_tool *t)
+{
+	return t->ops == &exec_ops && ((const struct exec_tool *)t->ops_data)->conv != NULL;
+}
+
 CACT_API int cact_codeact_tool(struct cact_codeact *cc, struct cact_tool **out,
 			       struct cact_error *err)
 {

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * An execution's result as MCP tool result content, in the order of the
- * CodeAct contract (DESIGN.md, section 6): stdout, one item per /output
- * file (images as image items, anything else as an embedded resource with
- * its bytes), stderr, what was not returned, what went wrong, or that
- * nothing was produced; and, for 2025-06-18 and later, the same as
- * structuredContent (status, exit code, stats, files).
+ * CodeAct contract (DESIGN.md, section 6): stdout, stderr, one item per
+ * /output file (images as image items, text as an embedded resource with
+ * its text, anything else as one with its bytes), what was not returned,
+ * what went wrong (the traceback once), or that nothing was produced; and,
+ * for 2025-06-18 and later, the same as structuredContent (status, exit
+ * code, stats, files). Every byte comes from sandboxed code: text that is
+ * not valid UTF-8 goes as bytes, and a text item is capped.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +19,13 @@
 #include "../util/text.h"
 #include "../util/util.h"
 #include "session.h"
+
+/*
+ * The most of one text file a result carries as text: 64 KiB is about 16k
+ * tokens, a page of data a model can still read through; past it the file
+ * is cut, and a note names it, gives its size and says how to read on.
+ */
+#define MCP_TEXT_FILE_MAX ((size_t)64 * 1024)
 
 /* file:///output/... with everything but unreserved characters and '/' percent-encoded. */
 static json_t *file_uri(const char *path)
@@ -45,23 +54,57 @@ static json_t *file_uri(const char *path)
 	return v;
 }
 
-/* An /output file as an image item (image media types) or an embedded resource with its bytes. */
-static json_t *file_item(const struct cact_file *f)
+/*
+ * How much of a text file goes into the result: at most MCP_TEXT_FILE_MAX
+ * bytes, cut back to the start of a UTF-8 sequence. 0 when the part is not
+ * valid UTF-8 (or holds a NUL): such bytes go as a blob, unchanged.
+ */
+static size_t text_part(const struct cact_file *f)
 {
-	size_t n = 0;
-	char *b64 = ut_base64(f->data, f->size, &n);
-	json_t *data = b64 ? json_stringn(b64, n) : NULL, *item;
+	size_t n = f->size < MCP_TEXT_FILE_MAX ? f->size : MCP_TEXT_FILE_MAX;
+	size_t k = 0;
 
+	/* A cut inside a sequence: drop its lead byte and the continuation bytes after it. */
+	if (n < f->size) {
+		unsigned char lead;
+
+		while (k < 3 && k < n && (f->data[n - 1 - k] & 0xC0) == 0x80)
+			k++;
+		lead = k < n ? f->data[n - 1 - k] : 0;
+		if (lead >= 0xC0 && k + 1 < (lead >= 0xF0 ? 4u : lead >= 0xE0 ? 3u : 2u))
+			n -= k + 1;
+	}
+	return n && ut_utf8_valid((const char *)f->data, n) ? n : 0;
+}
+
+/*
+ * An /output file: an image item (PNG, JPEG, GIF, WebP), an embedded
+ * resource with its text (text media types, valid UTF-8; the first
+ * MCP_TEXT_FILE_MAX bytes), or one with its bytes as a blob (anything else).
+ */
+static json_t *file_item(const struct cact_file *f, size_t *shown)
+{
+	size_t n = 0, part = ut_media_is_text(f->media_type) ? text_part(f) : 0;
+	char *b64;
+	json_t *data;
+
+	*shown = f->size;
+	if (part || (f->size == 0 && ut_media_is_text(f->media_type))) {
+		*shown = part;
+		return json_pack("{s:s, s:{s:o, s:s, s:s%}}", "type", "resource", "resource", "uri",
+				 file_uri(f->path), "mimeType", f->media_type, "text",
+				 f->size ? (const char *)f->data : "", part);
+	}
+	b64 = ut_base64(f->data, f->size, &n);
+	data = b64 ? json_stringn(b64, n) : NULL;
 	free(b64);
 	if (!data)
 		return NULL;
-	if (strncmp(f->media_type, "image/", 6) == 0)
-		item = json_pack("{s:s, s:o, s:s}", "type", "image", "data", data, "mimeType",
+	if (ut_media_is_image(f->media_type))
+		return json_pack("{s:s, s:o, s:s}", "type", "image", "data", data, "mimeType",
 				 f->media_type);
-	else
-		item = json_pack("{s:s, s:{s:o, s:s, s:o}}", "type", "resource", "resource", "uri",
-				 file_uri(f->path), "mimeType", f->media_type, "blob", data);
-	return item;
+	return json_pack("{s:s, s:{s:o, s:s, s:o}}", "type", "resource", "resource", "uri",
+			 file_uri(f->path), "mimeType", f->media_type, "blob", data);
 }
 
 static json_t *text_item(const char *label, const char *text, size_t len)
@@ -93,7 +136,37 @@ static json_t *unreturned_item(const struct cact_file *f)
 	return v;
 }
 
-/* What went wrong, for the model: the outcome, the exception, the traceback. */
+/* A text file cut at the cap: which file, how much the model has, how to get the rest. */
+static json_t *cut_item(const struct cact_file *f, size_t shown)
+{
+	struct ut_buf b;
+	json_t *v;
+
+	ut_buf_init(&b, strlen(f->path) + 512);
+	ut_buf_addf(&b,
+		    "[cut: %s is %zu bytes; the resource above holds its first %zu. The rest "
+		    "was not returned: to read it, run code that prints the part you need]",
+		    f->path, f->size, shown);
+	v = b.p ? text_item(NULL, b.p, b.len) : NULL;
+	ut_buf_reset(&b);
+	return v;
+}
+
+/* Whether stderr already shows the traceback (an uncaught exception prints it there). */
+static int stderr_has(const struct cact_result *r, const char *tb)
+{
+	size_t len, n = strlen(tb);
+	const char *err = cact_result_stderr(r, &len, NULL);
+
+	while (n > 0 && tb[n - 1] == '\n')
+		n--;
+	return err && n && memmem(err, len, tb, n) != NULL;
+}
+
+/*
+ * What went wrong, for the model: the outcome, the exception, and the
+ * traceback unless the stderr item above already shows it.
+ */
 static json_t *error_item(const struct cact_result *r)
 {
 	const char *status = cact_status_name(cact_result_status(r));
@@ -108,7 +181,9 @@ static json_t *error_item(const struct cact_result *r)
 		ut_buf_addf(&b, ": %s", type);
 	if (msg && *msg)
 		ut_buf_addf(&b, ": %s", msg);
-	if (tb && *tb) {
+	if (tb && *tb && stderr_has(r, tb)) {
+		ut_buf_addf(&b, " (the traceback is in [stderr] above)");
+	} else if (tb && *tb) {
 		ut_buf_add(&b, "\n\n", 2);
 		ut_buf_add_trunc(&b, tb, strlen(tb));
 	}
@@ -167,7 +242,7 @@ json_t *mcp_code_result(const struct cact_result *r, const char *version, const 
 	int failed = cact_result_status(r) != CACT_STATUS_OK;
 	struct cact_file f;
 	const char *text;
-	size_t len, i;
+	size_t len, i, shown;
 	int bad = !content || !files;
 
 	text = cact_result_stdout(r, &len, NULL);
@@ -182,8 +257,10 @@ json_t *mcp_code_result(const struct cact_result *r, const char *version, const 
 		if (cact_result_file(r, i, &f))
 			continue;
 		/* A file that cannot be encoded costs its own item, never the whole call. */
-		item = file_item(&f);
+		item = file_item(&f, &shown);
 		bad |= json_array_append_new(content, item ? item : unreturned_item(&f));
+		if (!bad && item && shown < f.size)
+			bad |= json_array_append_new(content, cut_item(&f, shown));
 		bad |= json_array_append_new(files, json_pack("{s:o, s:s, s:I}", "path",
 							      mcp_jstr(f.path, strlen(f.path)),
 							      "media_type", f.media_type, "size",

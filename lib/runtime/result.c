@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The result of an execution: accessors and the JSON form. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,39 +205,46 @@ static json_t *text_item(const char *s, size_t len)
 	return json_pack("{s:s, s:o}", "type", "text", "text", text(s, len));
 }
 
-/* What went wrong, for the error item: outcome, exception, then traceback or stderr. */
+/* Whether the captured stderr shows the traceback (cut at its cap, it may not). */
+static int err_has(const struct cact_result *r, const char *tb)
+{
+	size_t n = strlen(tb);
+
+	while (n > 0 && tb[n - 1] == '\n')
+		n--;
+	return n == 0 || (r->err_len && memmem(r->err, r->err_len, tb, n) != NULL);
+}
+
+/*
+ * What went wrong, for the error item: outcome, exception, then stderr,
+ * and the traceback when stderr does not already show it (stderr past its
+ * cap lost it): the traceback once, never twice.
+ */
 static json_t *error_details(const struct cact_result *r)
 {
+	const char *tb = r->error_traceback;
+	struct ut_buf b;
 	json_t *out;
-	char *joined;
-	const char *more = r->err_len ? r->err : r->error_traceback;
-	size_t n;
 
-	if (r->status == CACT_STATUS_PYTHON_ERROR ||
-	    (r->status == CACT_STATUS_MEMORY_LIMIT && r->error_traceback))
-		n = (size_t)snprintf(NULL, 0, "%s (exit code %d): %s: %s\n%s",
-				     cact_status_name(r->status), r->exit_code,
-				     r->error_type ? r->error_type : "Error",
-				     r->error_message ? r->error_message : "", more ? more : "");
+	ut_buf_init(&b, (size_t)-1 / 2);
+	if (r->status == CACT_STATUS_PYTHON_ERROR || (r->status == CACT_STATUS_MEMORY_LIMIT && tb))
+		ut_buf_addf(&b, "%s (exit code %d): %s: %s\n", cact_status_name(r->status),
+			    r->exit_code, r->error_type ? r->error_type : "Error",
+			    r->error_message ? r->error_message : "");
 	else
-		n = (size_t)snprintf(NULL, 0, "%s: %s\n%s", cact_status_name(r->status),
-				     r->error_message ? r->error_message : "", more ? more : "");
-	joined = malloc(n + 1);
-	if (!joined)
-		return NULL;
-	if (r->status == CACT_STATUS_PYTHON_ERROR ||
-	    (r->status == CACT_STATUS_MEMORY_LIMIT && r->error_traceback))
-		snprintf(joined, n + 1, "%s (exit code %d): %s: %s\n%s",
-			 cact_status_name(r->status), r->exit_code,
-			 r->error_type ? r->error_type : "Error",
-			 r->error_message ? r->error_message : "", more ? more : "");
-	else
-		snprintf(joined, n + 1, "%s: %s\n%s", cact_status_name(r->status),
-			 r->error_message ? r->error_message : "", more ? more : "");
-	while (n > 0 && joined[n - 1] == '\n')
-		joined[--n] = '\0';
-	out = text(joined, n);
-	free(joined);
+		ut_buf_addf(&b, "%s: %s\n", cact_status_name(r->status),
+			    r->error_message ? r->error_message : "");
+	if (r->err_len)
+		ut_buf_add(&b, r->err, r->err_len);
+	if (tb && !err_has(r, tb)) {
+		if (b.len && b.p[b.len - 1] != '\n')
+			ut_buf_add(&b, "\n", 1);
+		ut_buf_add(&b, tb, strlen(tb));
+	}
+	while (b.len > 0 && b.p[b.len - 1] == '\n')
+		b.len--;
+	out = b.p ? text(b.p, b.len) : NULL;
+	ut_buf_reset(&b);
 	return out;
 }
 
@@ -298,6 +306,37 @@ CACT_API char *cact_result_contents_json(const struct cact_result *r)
 	return out;
 }
 
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * One /output file for the model: its path, media type and size, and what
+ * it is, so that a figure (plt.show() writes /output/figure-N.png) is named
+ * as an image, with its size in pixels when the header says it (PNG, GIF).
+ */
+static void file_line(struct ut_buf *b, const struct rt_file *f)
+{
+	const unsigned char *d = f->data;
+
+	ut_buf_addf(b, "- %s (%s, %zu bytes)", f->path, f->media_type, f->size);
+	if (ut_media_is_image(f->media_type)) {
+		if (f->size >= 24 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0 &&
+		    memcmp(d + 12, "IHDR", 4) == 0)
+			ut_buf_addf(b, ": an image, %" PRIu32 "x%" PRIu32 " pixels", be32(d + 16),
+				    be32(d + 20));
+		else if (f->size >= 10 && memcmp(d, "GIF8", 4) == 0)
+			ut_buf_addf(b, ": an image, %ux%u pixels", d[6] | d[7] << 8,
+				    d[8] | d[9] << 8);
+		else
+			ut_buf_addf(b, ": an image");
+	} else if (ut_media_is_text(f->media_type)) {
+		ut_buf_addf(b, ": text");
+	}
+	ut_buf_add(b, "\n", 1);
+}
+
 CACT_API char *cact_result_model_text(const struct cact_result *r)
 {
 	json_t *details = NULL;
@@ -318,10 +357,10 @@ CACT_API char *cact_result_model_text(const struct cact_result *r)
 			ut_buf_add(&b, "\n", 1);
 	}
 	if (r->n_files)
-		ut_buf_addf(&b, "Files written to /output (kept by the host, not shown here):\n");
+		ut_buf_addf(&b, "Files written to /output (kept by the host; their contents are "
+				"not shown here):\n");
 	for (i = 0; i < r->n_files; i++)
-		ut_buf_addf(&b, "- %s (%s, %zu bytes)\n", r->files[i].path, r->files[i].media_type,
-			    r->files[i].size);
+		file_line(&b, &r->files[i]);
 	if (r->status != CACT_STATUS_OK) {
 		details = error_details(r);
 		ut_buf_addf(&b, "[Execution error]\n%s\n", json_string_value(details));

@@ -243,6 +243,37 @@ const char *ut_media_type(const char *name)
 	return "application/octet-stream";
 }
 
+int ut_media_is_text(const char *type)
+{
+	static const char *const texts[] = {
+		"application/json", "application/jsonl",      "application/x-ndjson",
+		"application/xml",  "application/yaml",	      "application/toml",
+		"application/sql",  "application/javascript",
+	};
+	size_t i, n = strlen(type);
+
+	if (strncmp(type, "text/", 5) == 0)
+		return 1;
+	if ((n > 5 && strcmp(type + n - 5, "+json") == 0) ||
+	    (n > 4 && strcmp(type + n - 4, "+xml") == 0))
+		return 1;
+	for (i = 0; i < UT_ARRAY_SIZE(texts); i++)
+		if (strcmp(type, texts[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int ut_media_is_image(const char *type)
+{
+	static const char *const shown[] = {"image/png", "image/jpeg", "image/gif", "image/webp"};
+	size_t i;
+
+	for (i = 0; i < UT_ARRAY_SIZE(shown); i++)
+		if (strcmp(type, shown[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int ut_parse_u64(const char *s, uint64_t *out)
 {
 	uint64_t v = 0;

@@ -29,6 +29,15 @@ int ut_utf8_valid(const char *s, size_t len);
 const char *ut_media_type(const char *name);
 
 /*
+ * 1 when bytes of this media type are text a model reads (any text type, JSON,
+ * JSON Lines, XML, YAML, TOML, SQL, JavaScript, any +json or +xml type).
+ */
+int ut_media_is_text(const char *type);
+
+/* 1 for the raster images model clients show (PNG, JPEG, GIF, WebP); not SVG. */
+int ut_media_is_image(const char *type);
+
+/*
  * Parses a plain unsigned decimal ("0".."18446744073709551615"): no sign,
  * spaces, exponent, hex or empty string. Returns 0 or -1 (junk or overflow).
  */

@@ -462,6 +462,7 @@ struct rec {
 	char *file_data;
 	uint64_t tool_calls;
 	uint64_t prompt_tokens, completion_tokens;
+	unsigned call; /* TOOL_CALL, TOOL_RESULT: its place in the model's message */
 };
 
 struct events {
@@ -500,6 +501,7 @@ static void on_event(void *user, const struct cact_event *ev)
 		snprintf(r->name, sizeof(r->name), "%s", ev->name ? ev->name : "");
 		r->text = ev->text ? strndup(ev->text, ev->len) : NULL;
 		r->ok = ev->ok;
+		r->call = ev->call;
 		r->prompt_tokens = ev->prompt_tokens;
 		r->completion_tokens = ev->completion_tokens;
 		if (ev->result) {
@@ -564,6 +566,17 @@ static const struct rec *event_nth(const struct events *e, enum cact_event_kind 
 
 	for (j = 0; j < e->n; j++)
 		if (e->r[j].kind == k && i-- == 0)
+			return &e->r[j];
+	return NULL;
+}
+
+/* The TOOL_RESULT event of the message's call-th call (from 1), or NULL. */
+static const struct rec *result_of_call(const struct events *e, unsigned call)
+{
+	size_t j;
+
+	for (j = 0; j < e->n; j++)
+		if (e->r[j].kind == CACT_EVENT_TOOL_RESULT && e->r[j].call == call)
 			return &e->r[j];
 	return NULL;
 }
@@ -988,10 +1001,11 @@ START_TEST(execute_code_failure_reported)
 		      "e1: %s", t);
 	t = tool_content(log_req(log, 1), "e2");
 	ck_assert_msg(t && strstr(t, "do not match") && strstr(t, "code"), "e2: %s", t);
-	res = event_nth(&ev, CACT_EVENT_TOOL_RESULT, 0);
+	/* Results come as the calls end: e2's bad arguments before e1 ran. */
+	res = result_of_call(&ev, 1);
 	ck_assert(res && !res->ok && res->has_result);
 	ck_assert_int_eq(res->status, CACT_STATUS_PYTHON_ERROR);
-	res = event_nth(&ev, CACT_EVENT_TOOL_RESULT, 1);
+	res = result_of_call(&ev, 2);
 	ck_assert(res && !res->ok && !res->has_result);
 
 	json_decref(log);

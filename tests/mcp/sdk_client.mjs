@@ -3,7 +3,7 @@
 // The official MCP TypeScript SDK's client against `cact mcp`, over one
 // transport: node sdk_client.mjs stdio|http. It lists the tools, runs code
 // that calls a sandbox tool, reads /output files back (an image item and a
-// resource blob), follows progress, cancels a running call (and checks
+// text resource), follows progress, cancels a running call (and checks
 // that the execution stopped), answers approval questions (elicitation)
 // yes and no, and sees tools/list_changed after SIGHUP. Prints one
 // "ok"/"not ok" line per case; exits 1 when any failed.
@@ -164,7 +164,7 @@ test('python errors and stderr', async ({ client }) => {
   assert(/ZeroDivisionError/.test(textOf(r)), 'the exception is shown');
 });
 
-test('output files come back as an image and a resource', async ({ client }) => {
+test('output files come back as an image and a text resource', async ({ client }) => {
   const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
   const code = [
     'import base64, os',
@@ -180,7 +180,7 @@ test('output files come back as an image and a resource', async ({ client }) => 
   const res = r.content.find((c) => c.type === 'resource');
   assert(res && res.resource.uri === 'file:///output/sub%20dir/r%231.csv', `resource uri ${res && res.resource.uri}`);
   assert(res.resource.mimeType === 'text/csv', `media type ${res.resource.mimeType}`);
-  assert(Buffer.from(res.resource.blob, 'base64').toString() === 'a,b\n1,2\n', 'blob');
+  assert(res.resource.text === 'a,b\n1,2\n' && res.resource.blob === undefined, `text ${JSON.stringify(res.resource)}`);
   const files = r.structuredContent.files.map((f) => `${f.path}:${f.size}`).sort();
   assert(files.join() === '/output/dot.png:70,/output/sub dir/r#1.csv:8', `files ${files}`);
 });

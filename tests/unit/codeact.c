@@ -991,6 +991,16 @@ START_TEST(contents_stdout_files_stderr)
 }
 END_TEST
 
+/* How many times needle occurs in s. */
+static int count_of(const char *s, const char *needle)
+{
+	int n = 0;
+
+	for (; s && (s = strstr(s, needle)); s += strlen(needle))
+		n++;
+	return n;
+}
+
 START_TEST(contents_error_item)
 {
 	struct cact_runtime *rt = t_runtime();
@@ -1037,6 +1047,26 @@ START_TEST(contents_error_item)
 	assert_has(details, "missing-key");
 	assert_has(details, "Traceback");
 	assert_has(details, "deep");
+	ck_assert_int_eq(count_of(details, "Traceback (most recent call last)"), 1);
+	json_decref(c);
+	cact_result_free(r);
+
+	/* stderr past its cap lost the traceback: the details and the model text carry it, once. */
+	r = run(cc, "import sys\n"
+		    "sys.stderr.write('x' * (8 << 20))\n"
+		    "raise LookupError('after-the-flood')\n");
+	t_assert_status(r, CACT_STATUS_PYTHON_ERROR);
+	c = contents_of(r);
+	details = json_string_value(json_object_get(json_array_get(c, 0), "details"));
+	ck_assert_int_eq(count_of(details, "Traceback (most recent call last)"), 1);
+	assert_has(details, "LookupError: after-the-flood");
+	{
+		char *text = cact_result_model_text(r);
+
+		ck_assert_int_eq(count_of(text, "Traceback (most recent call last)"), 1);
+		ck_assert_int_eq(count_of(text, "LookupError: after-the-flood"), 2);
+		cact_free(text);
+	}
 	json_decref(c);
 	cact_result_free(r);
 	cact_codeact_free(cc);
