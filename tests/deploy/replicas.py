@@ -469,7 +469,7 @@ def main():
         failed = c.in_flight_failed + c.session_ended
         print("replicas: %d calls from %d clients (%d in sessions of up to %d calls): "
               "%d ok (%d one-call sessions, %d session calls), "
-              "%d failed in flight on %s (502), %d session calls told their session ended (404), "
+              "%d failed in flight on %s (502), %d session calls told their session ended (404 or 503), "
               "%d one-call sessions started again, %d initialize retried, %d unexpected"
               % (total, CLIENTS, SESSION_CLIENTS * CALLS_PER_CLIENT, SESSION_LENGTH, c.ok,
                  c.stateless_ok, c.session_ok, c.in_flight_failed, victim, c.session_ended,
