@@ -13,6 +13,9 @@ kills with SIGKILL the replica holding the most live sessions, and checks:
   there fails with HAProxy's clear 502, and a session that lived there
   reports that it ended (404 with "session ended"); never a success from a
   fresh interpreter (each session call checks its counter);
+- two idle sessions placed on every replica beforehand: those of the killed
+  replica say they ended (asked at once, before HAProxy's checks notice,
+  and at the end), those of the others kept their variables;
 - one-call sessions spread over the three replicas before the kill;
 - sessions started after the kill land on live replicas only.
 
