@@ -14,8 +14,8 @@ INSTALL_BUILD ?= build-install
 # leaves the packages there, next to the copy.
 DEB_BUILD ?= build-deb
 
-.PHONY: all deps build demo test test-python samples test-asan fuzz bench bench-python clean \
-	format install uninstall deb deb-test
+.PHONY: all deps build demo test test-python image-test samples test-asan fuzz bench bench-python \
+	clean format install uninstall deb deb-test
 
 all: build
 
@@ -39,6 +39,12 @@ test: build
 # the cact CLI of $(BUILD) to compare against (tests/python.sh).
 test-python: build
 	sh tests/python.sh $(BUILD)
+
+# The container image built from Debian packages (deploy/build-image.sh: the
+# base from the apt mirror, minutes) and run (docs/deploy.md). Root, podman,
+# mmdebstrap and bubblewrap; not part of `make test`.
+image-test: build
+	CACT_TEST_IMAGE=1 meson test -C $(BUILD) deploy.image --print-errorlogs -v
 
 # The agent samples (examples/agent), each against the scripted test server.
 samples: build
