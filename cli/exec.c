@@ -29,6 +29,31 @@ static const char help_tail[] =
 	"--output-dir, 124 timeout, 125 memory or output limit, 126 sandbox violation\n"
 	"or crash.\n";
 
+/*
+ * The code's output as it comes (without --json): its bytes as they are,
+ * stdout to stdout and stderr to stderr, as they would be from python3;
+ * the result's copy is then not printed again. *failed: stdout could not
+ * be written.
+ */
+static void on_output(void *user, enum cact_stream stream, const char *data, size_t len)
+{
+	int *failed = user, fd = stream == CACT_STREAM_STDERR ? 2 : 1;
+
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (fd == 1 && errno != EPIPE)
+				*failed = 1;
+			return;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
 /* cact exec's own option, after the shared ones (cli/run.h). */
 enum { O_CODE = RUN_O__N, O__N };
 
@@ -95,10 +120,11 @@ int cmd_exec(int argc, char **argv)
 	struct cact_result *res = NULL;
 	struct run_output out = {0};
 	struct approver ap = {0};
+	struct cact_codeact_execute_options xo;
 	const char *pos[1];
 	size_t n_pos = 0, code_len = 0;
 	char *code = NULL;
-	int status = EXIT_USAGE;
+	int status = EXIT_USAGE, write_failed = 0;
 
 	run_options(o);
 	o[O_CODE] = (struct opt){"code", 'c', OPT_VALUE};
@@ -142,13 +168,22 @@ int cmd_exec(int argc, char **argv)
 		goto out;
 	if ((status = run_start("exec", &ro, cc, &rt)))
 		goto out;
-	if (cact_codeact_execute(cc, code, code_len, &res, &err)) {
+	cact_codeact_execute_options_init(&xo);
+	if (!out.json) {
+		fflush(stdout);
+		xo.output = on_output;
+		xo.output_user = &write_failed;
+		out.streamed = 1;
+	}
+	if (cact_codeact_execute_with(cc, code, code_len, &xo, &res, &err)) {
 		cli_error("exec", "%s", err.message);
 		status = err.code == CACT_EINVAL || err.code == CACT_ETOOBIG ? EXIT_USAGE
 									     : EXIT_SETUP;
 		goto out;
 	}
 	status = run_output_result(&out, res);
+	if (write_failed && status == EXIT_OK)
+		status = EXIT_SETUP;
 out:
 	run_output_free(&out);
 	cact_result_free(res);
