@@ -234,6 +234,7 @@ enum cact_event_kind {
 	CACT_EVENT_TOOL_RESULT,	 /* its outcome: name, ok, text (what the model is told), result */
 	CACT_EVENT_SANDBOX_CALL, /* sandboxed code called a tool: name, text (arguments JSON) */
 	CACT_EVENT_SANDBOX_DONE, /* that call ended: name, ok, text (result or error) */
+	CACT_EVENT_OUTPUT, /* execute_code's code wrote: name ("stdout", "stderr"), text, len */
 };
 
 struct cact_event {
@@ -248,7 +249,13 @@ struct cact_event {
 	uint64_t elapsed_us;			   /* MODEL, TOOL_RESULT, SANDBOX_DONE */
 };
 
-/* Progress. Called from the run's thread, or a library thread for SANDBOX_*. */
+/*
+ * Progress. Called from the run's thread, or a library thread for
+ * SANDBOX_*. OUTPUT comes from the thread running the execute_code call
+ * while its code runs, as cact_output_fn describes (text is not
+ * NUL-terminated, may hold any bytes and ends on a whole UTF-8 character;
+ * the execution waits while the callback runs).
+ */
 typedef void (*cact_event_fn)(void *user, const struct cact_event *ev);
 
 struct cact_run_options {
