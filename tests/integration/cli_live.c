@@ -143,8 +143,8 @@ START_TEST(exec_json_prints_once_at_the_end)
 	int rc;
 
 	t_write(dir, "go", "");
-	spawn(&p, (const char *const[]){"exec", "--json", "--timeout", "90", "--mount", mount,
-					"-c", gated, NULL});
+	spawn(&p, (const char *const[]){"exec", "--json", "--timeout", "90", "--mount", mount, "-c",
+					gated, NULL});
 	read_until(p.out, out, sizeof(out), NULL);
 	rc = finish(&p, err, sizeof(err));
 	ck_assert_msg(rc == 0, "exit %d, stderr: %s", rc, err);
@@ -181,12 +181,53 @@ START_TEST(exec_live_output_keeps_caps)
 }
 END_TEST
 
+/*
+ * Nobody reads cact's stdout while the code writes more than a pipe holds:
+ * the code goes on (its tool call, a command on the host, creates a file),
+ * and everything is there when stdout is read at last.
+ */
+START_TEST(exec_slow_reader_does_not_hold_the_code)
+{
+	char *dir = t_tmpdir(), *marker = t_fmt("%s/marker", dir), *cfg = t_fmt("%s/cfg.json", dir);
+	char *text = t_fmt("{\"tools\": [{\"name\": \"mark\", \"command\": [\"/bin/sh\", "
+			   "\"-c\", \"cat >/dev/null; : > '%s'; echo null\"]}]}",
+			   marker);
+	static char out[400000];
+	char err[4096];
+	struct proc p;
+	size_t got;
+	int rc, i;
+
+	t_write(dir, "cfg.json", text);
+	spawn(&p, (const char *const[]){"exec", "--config", cfg, "--timeout", "90", "-c",
+					"import sys\n"
+					"sys.stdout.write('x' * 300000 + '\\n')\n"
+					"call_tool('mark')\n"
+					"print('end')\n",
+					NULL});
+	for (i = 0; i < 600 && access(marker, F_OK) != 0; i++)
+		usleep(50000);
+	ck_assert_msg(access(marker, F_OK) == 0, "the code did not get past its write");
+	got = read_until(p.out, out, sizeof(out), NULL);
+	rc = finish(&p, err, sizeof(err));
+	ck_assert_msg(rc == 0, "exit %d, stderr: %s", rc, err);
+	ck_assert_uint_eq(got, 300000 + 1 + 4);
+	ck_assert_str_eq(out + 300001, "end\n");
+	t_rmtree(dir);
+	free(dir);
+	free(marker);
+	free(cfg);
+	free(text);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	const struct t_case cases[] = {
 		T_CASE(exec_writes_output_as_it_comes, 120),
 		T_CASE(exec_json_prints_once_at_the_end, 120),
 		T_CASE(exec_live_output_keeps_caps, 120),
+		T_CASE(exec_slow_reader_does_not_hold_the_code, 120),
 	};
 
 	return t_main("cli_live", cases, sizeof(cases) / sizeof(cases[0]), argc, argv);
