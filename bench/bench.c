@@ -38,6 +38,8 @@
 #include "../cli/opts.h"
 
 #define SNIPPET "print(sum(range(100)))"
+/* Code that prints a thousand lines, for the live output figures. */
+#define CHATTY "for i in range(1000):\n    print(i)\nprint(sum(range(100)))"
 #define PYTHON	"/usr/bin/python3"
 #define BWRAP	"/usr/bin/bwrap"
 
@@ -257,8 +259,13 @@ static uint64_t run_cact(struct cact_runtime *rt, const struct cact_request *req
 		return 0;
 	}
 	t = now_us() - t0;
-	ok = cact_result_status(res) == CACT_STATUS_OK &&
-	     strcmp(cact_result_stdout(res, NULL, NULL), "4950\n") == 0;
+	{
+		size_t len;
+		const char *out = cact_result_stdout(res, &len, NULL);
+
+		ok = cact_result_status(res) == CACT_STATUS_OK && len >= 5 &&
+		     strcmp(out + len - 5, "4950\n") == 0 && (len == 5 || out[len - 6] == '\n');
+	}
 	if (!ok)
 		fprintf(stderr, "cact bench: the execution failed: %s: %s\n",
 			cact_status_name(cact_result_status(res)),
@@ -275,6 +282,25 @@ struct series {
 	size_t n;
 	uint64_t tree_us, machine_us; /* CPU over the series */
 };
+
+/* Live output: what an output callback that only counts costs. */
+struct counted {
+	uint64_t calls, bytes;
+};
+
+static void count_output(void *user, enum cact_stream stream, const char *data, size_t len)
+{
+	struct counted *c = user;
+
+	(void)stream;
+	(void)data;
+	c->calls++;
+	c->bytes += len;
+}
+
+/* n executions in a row, the CPU of the whole tree between two settled moments. 0 or -1. */
+static int back_to_back(struct cact_runtime *rt, const struct cact_request *req, size_t n,
+			struct series *s);
 
 static void print_series(struct series *s)
 {
@@ -734,6 +760,67 @@ out:
 	free(s_plain.v);
 	free(s_py.v);
 	free(s_floor.v);
+
+static int back_to_back(struct cact_runtime *rt, const struct cact_request *req, size_t n,
+			struct series *s)
+{
+	uint64_t c0, m0;
+	size_t i;
+
+	settle(rt);
+	c0 = cact_tree_us(rt);
+	m0 = machine_busy_us();
+	for (i = 0; i < n; i++)
+		if (!(s->v[s->n++] = run_cact(rt, req)))
+			return -1;
+	settle(rt);
+	s->tree_us = cact_tree_us(rt) - c0;
+	s->machine_us = machine_busy_us() - m0;
+	return 0;
+}
+
+/*
+ * Live output's cost, back to back: the snippet with an output callback
+ * (that only counts), and code printing a thousand lines without and with
+ * one.
+ */
+static int live_output(struct cact_runtime *rt, const struct cact_request *req, size_t n)
+{
+	struct series s_cb = {"  the same, output callback"};
+	struct series s_chatty = {"cact, 1000 lines, back to back"};
+	struct series s_chatty_cb = {"  the same, output callback"};
+	struct cact_request *cb = NULL, *chatty = NULL, *chatty_cb = NULL;
+	struct counted one = {0}, many = {0};
+	int rc = -1;
+
+	s_cb.v = calloc(n, sizeof(uint64_t));
+	s_chatty.v = calloc(n, sizeof(uint64_t));
+	s_chatty_cb.v = calloc(n, sizeof(uint64_t));
+	if (!s_cb.v || !s_chatty.v || !s_chatty_cb.v || cact_request_dup(req, &cb) ||
+	    cact_request_dup(req, &chatty) ||
+	    cact_request_set_code(chatty, CHATTY, strlen(CHATTY), NULL) ||
+	    cact_request_dup(chatty, &chatty_cb))
+		goto out;
+	cact_request_set_output(cb, count_output, &one);
+	cact_request_set_output(chatty_cb, count_output, &many);
+	if (back_to_back(rt, cb, n, &s_cb) || back_to_back(rt, chatty, n, &s_chatty) ||
+	    back_to_back(rt, chatty_cb, n, &s_chatty_cb))
+		goto out;
+	print_series(&s_cb);
+	print_series(&s_chatty);
+	print_series(&s_chatty_cb);
+	printf("output callback calls per execution: %.2f (%.0f bytes), 1000 lines: %.2f (%.0f "
+	       "bytes)\n",
+	       (double)one.calls / (double)n, (double)one.bytes / (double)n,
+	       (double)many.calls / (double)n, (double)many.bytes / (double)n);
+	rc = 0;
+out:
+	cact_request_free(cb);
+	cact_request_free(chatty);
+	cact_request_free(chatty_cb);
+	free(s_cb.v);
+	free(s_chatty.v);
+	free(s_chatty_cb.v);
 	return rc;
 }
 
@@ -769,15 +856,8 @@ static int latency(struct cact_runtime *rt, const struct cact_request *req, size
 	}
 
 	/* Back to back: every execution starts the moment the last one returned. */
-	settle(rt);
-	c0 = cact_tree_us(rt);
-	m0 = machine_busy_us();
-	for (i = 0; i < n; i++)
-		if (!(s_b2b.v[s_b2b.n++] = run_cact(rt, req)))
-			goto out;
-	settle(rt);
-	s_b2b.tree_us = cact_tree_us(rt) - c0;
-	s_b2b.machine_us = machine_busy_us() - m0;
+	if (back_to_back(rt, req, n, &s_b2b))
+		goto out;
 
 	if (have_bwrap) {
 		c0 = self_cpu_us(RUSAGE_CHILDREN);
@@ -800,6 +880,8 @@ static int latency(struct cact_runtime *rt, const struct cact_request *req, size
 
 	print_series(&s_int);
 	print_series(&s_b2b);
+	if (live_output(rt, req, n))
+		goto out;
 	print_series(&s_py);
 	if (s_bw.n)
 		print_series(&s_bw);

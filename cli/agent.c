@@ -83,7 +83,10 @@ struct ui {
 	int color;
 	int stream;
 	int json;
-	int text_open; /* streamed text printed without a final newline */
+	int text_open;	    /* streamed text printed without a final newline */
+	int out_open;	    /* a line of the code's output printed without its newline */
+	int out_err;	    /* ... and it is stderr's */
+	unsigned out_lines; /* lines of the code's output shown this step */
 	const char *outdir;
 	uint64_t t0;
 	unsigned step;	     /* the model call under way */
@@ -141,6 +144,60 @@ static void block(const struct ui *u, const char *text, size_t len, int max_line
 		lines++;
 		i += n + 1;
 	}
+}
+
+/* Lines of the code's live output shown per step; the model gets all of it. */
+#define OUTPUT_LINES_MAX 200
+
+static void close_output(struct ui *u)
+{
+	if (u->out_open) {
+		fputc('\n', stderr);
+		u->out_open = 0;
+	}
+}
+
+/*
+ * The code's output as it comes: each line once, after "    > " (stdout)
+ * or "    ! " (stderr), escaped (cli/term.h); a line still open when
+ * something else is printed is ended there.
+ */
+static void show_output(struct ui *u, const struct cact_event *ev)
+{
+	int err = ev->name && strcmp(ev->name, "stderr") == 0;
+	size_t i = 0;
+
+	if (u->out_open && u->out_err != err)
+		close_output(u);
+	while (i < ev->len) {
+		const char *nl = memchr(ev->text + i, '\n', ev->len - i);
+		size_t n = nl ? (size_t)(nl - (ev->text + i)) : ev->len - i;
+		char *line;
+
+		if (!u->out_open) {
+			if (u->out_lines >= OUTPUT_LINES_MAX) {
+				if (u->out_lines++ == OUTPUT_LINES_MAX)
+					fprintf(stderr, "    %s[... more output, not shown]%s\n",
+						paint(u, DIM), paint(u, OFF));
+				break;
+			}
+			fprintf(stderr, "    %s%s%s ", paint(u, err ? RED : DIM), err ? "!" : ">",
+				paint(u, OFF));
+			u->out_open = 1;
+			u->out_err = err;
+			u->out_lines++;
+		}
+		line = term_escape(ev->text + i, n, TERM_TEXT, NULL);
+		fputs(line, stderr);
+		term_free(line);
+		i += n;
+		if (nl) {
+			fputc('\n', stderr);
+			u->out_open = 0;
+			i++;
+		}
+	}
+	fflush(stderr);
 }
 
 static void close_text(struct ui *u)
@@ -226,9 +283,16 @@ static void on_event(void *user, const struct cact_event *ev)
 	char *name = NULL, *text = NULL; /* escaped for the terminal */
 	char nth[48];
 
+	if (ev->kind != CACT_EVENT_OUTPUT)
+		close_output(u);
 	switch (ev->kind) {
+	case CACT_EVENT_OUTPUT:
+		close_text(u);
+		show_output(u, ev);
+		break;
 	case CACT_EVENT_STEP:
 		u->step = ev->step; /* for on_retry */
+		u->out_lines = 0;
 		fprintf(stderr, "%s[step %u]%s asking the model\n", paint(u, DIM), ev->step,
 			paint(u, OFF));
 		break;

@@ -644,13 +644,15 @@ static int print_streams(struct run_output *out, const struct cact_result *res, 
 	const char *s;
 	size_t n;
 
-	s = cact_result_stdout(res, &n, NULL);
-	fflush(stdout);
-	if (write(1, s, n) < 0 && errno != EPIPE)
-		status = status ? status : EXIT_SETUP;
-	s = cact_result_stderr(res, &n, NULL);
-	if (write(2, s, n) < 0)
-		(void)0;
+	if (!out->streamed) {
+		s = cact_result_stdout(res, &n, NULL);
+		fflush(stdout);
+		if (write(1, s, n) < 0 && errno != EPIPE)
+			status = status ? status : EXIT_SETUP;
+		s = cact_result_stderr(res, &n, NULL);
+		if (write(2, s, n) < 0)
+			(void)0;
+	}
 	if (st != CACT_STATUS_OK && st != CACT_STATUS_PYTHON_ERROR) {
 		/* The message may quote what the code sent: one escaped line. */
 		char *msg = term_escape_str(

@@ -78,6 +78,7 @@ struct run_output {
 	const char *cmd;
 	const char *dir; /* --output-dir, or NULL */
 	int force, json;
+	int streamed; /* the code's streams were written as they came: not again at the end */
 	int reduced;  /* --isolation reduced: the isolation in force is shown once */
 	int told;     /* it was */
 	char **saved; /* names (below /output) saved to dir so far */

@@ -234,6 +234,7 @@ enum cact_event_kind {
 	CACT_EVENT_TOOL_RESULT,	 /* its outcome: name, ok, text (what the model is told), result */
 	CACT_EVENT_SANDBOX_CALL, /* sandboxed code called a tool: name, text (arguments JSON) */
 	CACT_EVENT_SANDBOX_DONE, /* that call ended: name, ok, text (result or error) */
+	CACT_EVENT_OUTPUT, /* execute_code's code wrote: name ("stdout", "stderr"), text, len */
 };
 
 struct cact_event {
@@ -259,7 +260,11 @@ struct cact_event {
  * call's worker, SANDBOX_* from the sandbox's tool thread), but never for
  * two events of one run at once, and not while an approval question of the
  * run is open: those events wait for the answer, so a question asked on a
- * terminal is not broken up by progress lines.
+ * terminal is not broken up by progress lines. OUTPUT comes from the
+ * thread running the execute_code call while its code runs, as
+ * cact_output_fn describes (text is not NUL-terminated, may hold any bytes
+ * and ends on a whole UTF-8 character; the execution waits while the
+ * callback runs).
  */
 typedef void (*cact_event_fn)(void *user, const struct cact_event *ev);
 

@@ -249,6 +249,25 @@ CACT_API int cact_codeact_snapshot(const struct cact_codeact *cc, struct cact_co
 CACT_API int cact_codeact_execute(struct cact_codeact *cc, const char *code, size_t len,
 				  struct cact_result **out, struct cact_error *err);
 
+/* What one cact_codeact_execute_with call adds to the configuration. */
+struct cact_codeact_execute_options {
+	/* Live output, as cact_request_set_output (see cact_output_fn); NULL: none. */
+	cact_output_fn output;
+	void *output_user;
+	int cancel_fd; /* readable: stop the execution (cact_request_set_cancel_fd); -1: none */
+};
+
+/* Fills *o with the defaults: no output callback, no cancel fd. */
+CACT_API void cact_codeact_execute_options_init(struct cact_codeact_execute_options *o);
+
+/*
+ * cact_codeact_execute with options (NULL: none). The output callback is
+ * called on the calling thread while the code runs (cact_output_fn).
+ */
+CACT_API int cact_codeact_execute_with(struct cact_codeact *cc, const char *code, size_t len,
+				       const struct cact_codeact_execute_options *opts,
+				       struct cact_result **out, struct cact_error *err);
+
 /*
  * Starts a sandbox session (cact/sandbox_session.h) on the configuration's
  * runtime with what the configuration holds now: tools, files, network,

@@ -201,6 +201,55 @@ CACT_API const char *cact_request_redirect_headers(const struct cact_request *re
  */
 CACT_API void cact_request_set_cancel_fd(struct cact_request *req, int fd);
 
+/* The code's output streams, as the output callback names them. */
+enum cact_stream {
+	CACT_STREAM_STDOUT = 1,
+	CACT_STREAM_STDERR = 2,
+};
+
+/* Static name of a stream: "stdout", "stderr", or NULL when out of range. */
+CACT_API const char *cact_stream_name(enum cact_stream stream);
+
+/*
+ * Live output: len bytes (data, borrowed for the call only, not
+ * NUL-terminated) that the code wrote to stream while it runs.
+ *
+ * What arrives: the bytes the result keeps, in the order the code wrote
+ * them on each stream, and nothing past the stream's cap (its limit), so
+ * that the chunks of one stream put together are exactly the result's
+ * stream (cact_result_stdout, cact_result_stderr), the truncation marker
+ * included: it comes as the stream's last chunk. A chunk never ends
+ * inside a UTF-8 sequence that the next bytes may complete (the bytes
+ * wait for the rest; the last chunk carries whatever is left), so each
+ * chunk can be decoded on its own. Between the two streams, chunks come
+ * in the order their first bytes reached the host: stdout and stderr are
+ * two pipes, so writes a few microseconds apart may be told in either
+ * order. Bytes that arrive within 2 ms of each other, or within 20 ms of
+ * the last call, come together: at most one call per stream every 20 ms,
+ * however the code writes. Every chunk is delivered before
+ * cact_runtime_run (or the session's run) returns, also when the run
+ * fails, times out or is cancelled.
+ *
+ * Threading: called on the thread that runs the execution (the caller of
+ * cact_runtime_run, cact_sandbox_session_run or cact_codeact_execute_with),
+ * never concurrently for one execution; executions on several threads
+ * call at once. It may block, but the execution waits meanwhile: nothing
+ * is read from the sandbox, so the code stops at its next write once the
+ * pipe (64 KiB) is full, and its tool calls wait for their answers; the
+ * wall-clock limit keeps running, and a timeout or cancellation is acted
+ * on when the callback returns. A slow callback therefore slows the code
+ * down and may make it time out; it never loses or reorders bytes. It
+ * must not free the request or run code on the same session.
+ */
+typedef void (*cact_output_fn)(void *user, enum cact_stream stream, const char *data, size_t len);
+
+/*
+ * Sends the execution's output to fn as it arrives (see cact_output_fn);
+ * fn NULL (the default) for none. Without a callback nothing of this
+ * costs anything. Not copied by cact_request_dup.
+ */
+CACT_API void cact_request_set_output(struct cact_request *req, cact_output_fn fn, void *user);
+
 /* A deep copy (the tools are shared by reference). *out is owned. */
 CACT_API int cact_request_dup(const struct cact_request *req, struct cact_request **out);
 

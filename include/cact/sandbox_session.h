@@ -62,9 +62,16 @@ CACT_API int cact_sandbox_session_new(struct cact_runtime *rt, const struct cact
 struct cact_sandbox_session_run_options {
 	uint64_t timeout_ms; /* wall clock and CPU of this run; 0: the template's timeout */
 	int cancel_fd;	     /* readable: end the run, and so the session; -1: none */
+	/*
+	 * Live output of this run, as cact_request_set_output (cact_output_fn
+	 * says what arrives, on which thread, and what a slow one does); NULL:
+	 * none.
+	 */
+	cact_output_fn output;
+	void *output_user;
 };
 
-/* Fills *o with the defaults (the template's timeout, no cancel fd). */
+/* Fills *o with the defaults (the template's timeout, no cancel fd, no output callback). */
 CACT_API void cact_sandbox_session_run_options_init(struct cact_sandbox_session_run_options *o);
 
 /*

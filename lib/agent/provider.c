@@ -74,6 +74,23 @@ static void observe(void *user, const char *tool, int done, int ok, const char *
 		ctx->opts->on_event(ctx->opts->event_user, &ev);
 }
 
+/* The code's output while it runs: the run hears of it. */
+static void on_output(void *user, enum cact_stream stream, const char *data, size_t len)
+{
+	const struct cact_run_context *ctx = user;
+	struct cact_event ev = {
+		.kind = CACT_EVENT_OUTPUT,
+		.step = ctx->step,
+		.name = cact_stream_name(stream),
+		.text = data,
+		.len = len,
+		.ok = 1,
+	};
+
+	if (ctx->opts->on_event)
+		ctx->opts->on_event(ctx->opts->event_user, &ev);
+}
+
 /*
  * Runs code in the conversation's sandbox session, starting one when there
  * is none (the first call, or reset=true: a fresh one from this run's
@@ -169,6 +186,10 @@ static int exec_invoke(void *data, const char *name, const char *args_json, size
 		hooks.approve_user = scope->ctx->opts->approve_user;
 		hooks.observe = observe;
 		hooks.observe_user = (void *)scope->ctx;
+		if (scope->ctx->opts->on_event) {
+			hooks.output = on_output;
+			hooks.output_user = (void *)scope->ctx;
+		}
 	}
 	ended[0] = '\0';
 	if (t->conv)

@@ -611,6 +611,7 @@ int cc_execute(struct cact_codeact *cc, const char *code, size_t len, const stru
 			req->observe_fn = hooks->observe;
 			req->observe_user = hooks->observe_user;
 			req->cancel_fd = hooks->cancel_fd;
+			cact_request_set_output(req, hooks->output, hooks->output_user);
 		}
 	}
 	pthread_mutex_unlock(&cc->lock);
@@ -628,6 +629,27 @@ CACT_API int cact_codeact_execute(struct cact_codeact *cc, const char *code, siz
 				  struct cact_result **out, struct cact_error *err)
 {
 	return cc_execute(cc, code, len, NULL, out, err);
+}
+
+CACT_API void cact_codeact_execute_options_init(struct cact_codeact_execute_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->cancel_fd = -1;
+}
+
+CACT_API int cact_codeact_execute_with(struct cact_codeact *cc, const char *code, size_t len,
+				       const struct cact_codeact_execute_options *opts,
+				       struct cact_result **out, struct cact_error *err)
+{
+	struct cc_hooks hooks = {.cancel_fd = -1};
+
+	if (!opts)
+		return cc_execute(cc, code, len, NULL, out, err);
+	/* No approval callback here: the configuration's own one applies. */
+	hooks.cancel_fd = opts->cancel_fd;
+	hooks.output = opts->output;
+	hooks.output_user = opts->output_user;
+	return cc_execute(cc, code, len, &hooks, out, err);
 }
 
 CACT_API int cact_codeact_session_new(struct cact_codeact *cc,
@@ -687,8 +709,11 @@ int cc_session_run(struct cact_codeact *cc, struct cact_sandbox_session *s, cons
 	sh.own_approval = cc->approve_fn != NULL;
 	pthread_mutex_unlock(&cc->lock);
 	cact_sandbox_session_run_options_init(&o);
-	if (hooks)
+	if (hooks) {
 		o.cancel_fd = hooks->cancel_fd;
+		o.output = hooks->output;
+		o.output_user = hooks->output_user;
+	}
 	return rt_session_run(s, code, len, &o, adjust_run, &sh, out, err);
 }
 

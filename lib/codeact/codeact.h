@@ -84,7 +84,9 @@ struct cc_hooks {
 	void *approve_user;
 	rt_observe_fn observe;
 	void *observe_user;
-	int cancel_fd; /* -1: none (cact_request_set_cancel_fd) */
+	int cancel_fd;	       /* -1: none (cact_request_set_cancel_fd) */
+	cact_output_fn output; /* live output (cact_request_set_output); NULL: none */
+	void *output_user;
 };
 
 /* cact_codeact_execute with hooks (may be NULL). */

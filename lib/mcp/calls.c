@@ -362,6 +362,32 @@ static void observe(void *user, const char *tool, int done, int ok, const char *
 	pthread_mutex_unlock(&c->s->lock);
 }
 
+/*
+ * The code's output while it runs (the worker's thread, from inside the
+ * execution): one progress message per chunk, the stream in _meta. The
+ * runtime already groups what arrives (one chunk per stream every 20 ms at
+ * most) and keeps to the stream caps, and the chunks end on whole UTF-8
+ * characters. Not counted against the gap between call_tool messages.
+ */
+static void on_output(void *user, enum cact_stream stream, const char *data, size_t len)
+{
+	struct call *c = user;
+	json_t *text = mcp_jstr(data, len);
+
+	pthread_mutex_lock(&c->s->lock);
+	if (text && c->token && !c->detached && !c->cancelled) {
+		c->progress++;
+		call_emit(c,
+			  mcp_notif("notifications/progress",
+				    json_pack("{s:O, s:I, s:O, s:{s:s}}", "progressToken", c->token,
+					      "progress", c->progress, "message", text, "_meta",
+					      "cact/stream", cact_stream_name(stream))),
+			  0);
+	}
+	pthread_mutex_unlock(&c->s->lock);
+	json_decref(text);
+}
+
 /* ---- sandbox sessions ---- */
 
 /* Waits for the MCP session's sandbox session to be free and takes it. -1: cancelled first. */
@@ -564,6 +590,9 @@ static json_t *run_code(struct call *c)
 		.observe = observe,
 		.observe_user = c,
 		.cancel_fd = c->cancel_fd,
+		/* Only a client that asked for progress hears of the output. */
+		.output = c->token ? on_output : NULL,
+		.output_user = c,
 	};
 	int persistent = cact_codeact_persistent(srv->cc), level;
 	struct cact_error err = {0};

@@ -13,6 +13,15 @@
  * group stop. From then on nothing of the execution can run, so the streams
  * and /output are complete: the host harvests them, answers, and only then
  * kills the child, whose teardown happens off the caller's path.
+ *
+ * Live output (cact_request_set_output): what read_stream keeps goes to
+ * the caller's callback from this loop, in rounds (flush_output): a round
+ * waits OUTPUT_SETTLE_US after the first byte waiting (a print is two
+ * writes) and OUTPUT_GAP_US after the previous round, so that a code that
+ * writes a byte at a time costs the caller a call per stream per gap, not
+ * one per byte. The chunks are slices of the capped buffers the result
+ * keeps: no copy, and nothing past the cap. Without a callback none of it
+ * runs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,11 +59,18 @@
 /* Output past the cap is read and dropped up to this many times the cap, then the run is killed. */
 #define FLOOD_FACTOR 16
 #define TRUNC_MARKER "\n[... output truncated by cact: more than %llu bytes ...]\n"
+/* Live output: a round waits this long after its first byte arrived ... */
+#define OUTPUT_SETTLE_US 2000u
+/* ... and this long after the previous round. */
+#define OUTPUT_GAP_US 20000u
 
 struct stream {
 	int fd;
 	struct ut_buf buf;
 	uint64_t cap;
+	enum cact_stream which;
+	size_t shown;	   /* live output: bytes of buf handed to the callback */
+	uint64_t since_us; /* when the first byte not handed over arrived; 0: none waiting */
 };
 
 struct run {
@@ -85,6 +101,7 @@ struct run {
 	unsigned applied_pid_max, applied_userns;
 	uint64_t start, deadline;
 	uint64_t timeout_us; /* the code's wall-clock limit, counted from "ready" */
+	uint64_t shown_us;   /* live output: when the last round went out */
 };
 
 static void kill_sandbox(struct run *x)
@@ -261,6 +278,81 @@ static int read_wire(struct run *x)
 	return 0;
 }
 
+/*
+ * How much of p[0..len) may go out now: all of it but a UTF-8 sequence
+ * cut short at the end, which the next bytes may complete. Bytes that can
+ * never be valid go out as they are (the caller repairs them).
+ */
+static size_t utf8_whole(const char *p, size_t len)
+{
+	size_t i, back;
+
+	for (back = 1; back <= 3 && back <= len; back++) {
+		unsigned char c = (unsigned char)p[len - back];
+		size_t need;
+
+		if ((c & 0xc0) == 0x80)
+			continue; /* a continuation byte: look further back */
+		need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+		i = len - back;
+		return need > back && c < 0xf8 ? i : len;
+	}
+	return len;
+}
+
+/* Live output: what of s may go out in the next round (0: nothing). */
+static size_t ready_bytes(const struct stream *s, int final)
+{
+	size_t end = final ? s->buf.len : utf8_whole(s->buf.p, s->buf.len);
+
+	return end > s->shown ? end - s->shown : 0;
+}
+
+static void show(struct run *x, struct stream *s, int final)
+{
+	size_t n = ready_bytes(s, final);
+
+	if (n) {
+		x->req->output_fn(x->req->output_user, s->which, s->buf.p + s->shown, n);
+		s->shown += n;
+	}
+	s->since_us = 0;
+}
+
+/*
+ * A round of live output: both streams, the one whose bytes waited longer
+ * first. Unless final, only when the round is due (output_due).
+ */
+static void flush_output(struct run *x, int final)
+{
+	struct stream *a = &x->out, *b = &x->err;
+
+	if (!x->req->output_fn)
+		return;
+	if (b->since_us && (!a->since_us || b->since_us < a->since_us)) {
+		a = &x->err;
+		b = &x->out;
+	}
+	show(x, a, final);
+	show(x, b, final);
+	x->shown_us = ut_now_us();
+}
+
+/* When the next round of live output is due: 0 when nothing waits. */
+static uint64_t output_due(const struct run *x)
+{
+	uint64_t first = x->out.since_us, due;
+
+	if (!first || (x->err.since_us && x->err.since_us < first))
+		first = x->err.since_us;
+	if (!first)
+		return 0;
+	due = first + OUTPUT_SETTLE_US;
+	if (x->shown_us && due < x->shown_us + OUTPUT_GAP_US)
+		due = x->shown_us + OUTPUT_GAP_US;
+	return due;
+}
+
 static int read_stream(struct run *x, struct stream *s)
 {
 	char buf[65536];
@@ -272,6 +364,8 @@ static int read_stream(struct run *x, struct stream *s)
 		return -1;
 	if (ut_buf_add_trunc(&s->buf, buf, (size_t)n))
 		return -1;
+	if (x->req->output_fn && !s->since_us && ready_bytes(s, 0))
+		s->since_us = ut_now_us();
 	if (s->buf.dropped > FLOOD_FACTOR * s->cap && !x->killed_flood) {
 		x->killed_flood = 1;
 		kill_sandbox(x);
@@ -386,6 +480,14 @@ static void supervise(struct run *x)
 		/* A session's run has its CPU time looked at now and then (check_cpu). */
 		if (x->session && timeout > SESSION_CPU_POLL_MS)
 			timeout = SESSION_CPU_POLL_MS;
+		/* Live output waiting for its round. */
+		if (x->out.since_us || x->err.since_us) {
+			uint64_t due = output_due(x);
+			int wait = due > now ? (int)((due - now + 999) / 1000) : 0;
+
+			if (wait < timeout)
+				timeout = wait;
+		}
 		if (wire_open) {
 			iw = n;
 			p[n].fd = x->slot->wire;
@@ -449,6 +551,8 @@ static void supervise(struct run *x)
 			x->dead = 1;
 		if (p[iz].revents)
 			slot_news(x);
+		if ((x->out.since_us || x->err.since_us) && ut_now_us() >= output_due(x))
+			flush_output(x, 0);
 		check_cpu(x);
 		if (ut_now_us() > x->deadline + DEATH_GRACE_US)
 			break; /* cannot happen with a working kernel; do not hang the caller */
@@ -472,19 +576,23 @@ static int await_exit(struct run *x, uint64_t deadline_us)
 	return x->slot->exited ? 0 : -1;
 }
 
-/* Moves a capped stream into the result, with a visible marker if it was cut. */
+/* Ends a capped stream with a visible marker if it was cut. 0 or CACT_ENOMEM. */
+static int seal_stream(struct stream *s)
+{
+	char marker[128];
+
+	if (s->buf.dropped == 0)
+		return 0;
+	ut_snprintf(marker, sizeof(marker), TRUNC_MARKER, (unsigned long long)s->cap);
+	/* The marker may go past the cap: the cap is on the code's bytes. */
+	s->buf.max += strlen(marker);
+	return ut_buf_add(&s->buf, marker, strlen(marker));
+}
+
+/* Moves a sealed stream into the result. */
 static int finish_stream(struct stream *s, char **dst, size_t *len, int *trunc)
 {
-	if (s->buf.dropped > 0) {
-		char marker[128];
-
-		ut_snprintf(marker, sizeof(marker), TRUNC_MARKER, (unsigned long long)s->cap);
-		/* The marker may go past the cap: the cap is on the code's bytes. */
-		s->buf.max += strlen(marker);
-		if (ut_buf_add(&s->buf, marker, strlen(marker)))
-			return CACT_ENOMEM;
-		*trunc = 1;
-	}
+	*trunc = s->buf.dropped > 0;
 	free(*dst);
 	*dst = ut_buf_steal(&s->buf, len);
 	return *dst ? 0 : CACT_ENOMEM;
@@ -758,7 +866,7 @@ static int execute(struct cact_runtime *rt, const struct cact_request *req, stru
 	struct cact_error aerr = {0};
 	json_t *frame = NULL;
 	char *profile = NULL;
-	int rc;
+	int rc, sealed;
 
 	*out = NULL;
 	if (!req->has_code)
@@ -825,9 +933,11 @@ static int execute(struct cact_runtime *rt, const struct cact_request *req, stru
 						 req->limits[CACT_LIMIT_HTTP_BODY_BYTES] / 3 * 4 + 4
 				       : GUEST_FRAME_MAX);
 	x.out.fd = x.slot->out;
+	x.out.which = CACT_STREAM_STDOUT;
 	x.out.cap = req->limits[CACT_LIMIT_STDOUT_BYTES];
 	ut_buf_init(&x.out.buf, x.out.cap);
 	x.err.fd = x.slot->err;
+	x.err.which = CACT_STREAM_STDERR;
 	x.err.cap = req->limits[CACT_LIMIT_STDERR_BYTES];
 	ut_buf_init(&x.err.buf, x.err.cap);
 	/* Until the sandbox is ready, the deadline is the set-up limit. */
@@ -851,6 +961,11 @@ static int execute(struct cact_runtime *rt, const struct cact_request *req, stru
 	}
 	write_frames(&x);
 	supervise(&x);
+	/* Every byte is in: the markers, then the rest of the live output. */
+	sealed = seal_stream(&x.out);
+	if (!sealed)
+		sealed = seal_stream(&x.err);
+	flush_output(&x, 1);
 	rt_calls_finish(&x.calls);
 	x.res->stats.tool_calls = x.calls.total;
 	x.res->stats.tool_us = x.calls.busy_us;
@@ -888,7 +1003,8 @@ static int execute(struct cact_runtime *rt, const struct cact_request *req, stru
 		ctx->cpu_us = x.slot->cpu_us;
 	}
 	x.res->stats.peak_rss_kib = x.slot->maxrss_kib;
-	if ((rc = finish_stream(&x.out, &x.res->out, &x.res->out_len, &x.res->out_trunc)) ||
+	if ((rc = sealed) ||
+	    (rc = finish_stream(&x.out, &x.res->out, &x.res->out_len, &x.res->out_trunc)) ||
 	    (rc = finish_stream(&x.err, &x.res->err, &x.res->err_len, &x.res->err_trunc)) ||
 	    (rc = classify(&x))) {
 		ut_err(err, CACT_ENOMEM, "out of memory");

@@ -791,6 +791,23 @@ CACT_API void cact_request_set_cancel_fd(struct cact_request *req, int fd)
 	req->cancel_fd = fd >= 0 ? fd : -1;
 }
 
+CACT_API void cact_request_set_output(struct cact_request *req, cact_output_fn fn, void *user)
+{
+	req->output_fn = fn;
+	req->output_user = fn ? user : NULL;
+}
+
+CACT_API const char *cact_stream_name(enum cact_stream stream)
+{
+	switch (stream) {
+	case CACT_STREAM_STDOUT:
+		return "stdout";
+	case CACT_STREAM_STDERR:
+		return "stderr";
+	}
+	return NULL;
+}
+
 /* ---- network settings ---- */
 
 static int set_string(char **slot, const char *value)

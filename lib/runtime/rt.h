@@ -61,7 +61,9 @@ struct cact_request {
 	char *redirect_headers;	  /* "a,b": lower-case names that may follow a cross-origin hop */
 	rt_observe_fn observe_fn; /* not copied by cact_request_dup */
 	void *observe_user;
-	int cancel_fd; /* -1: none; not copied either */
+	int cancel_fd;		  /* -1: none; not copied either */
+	cact_output_fn output_fn; /* live output; NULL: none; not copied either */
+	void *output_user;
 };
 
 /* Whether a header the code set may follow a cross-origin redirect (cact_request_add_redirect_header). */

@@ -244,8 +244,10 @@ int rt_session_run(struct cact_sandbox_session *s, const char *code, size_t len,
 	else if ((rc = cact_request_set_code(req, code, len, err)) == 0 && opts && opts->timeout_ms)
 		rc = cact_request_set_limit(req, CACT_LIMIT_TIMEOUT_MS, opts->timeout_ms, err);
 	if (rc == 0) {
-		if (opts)
+		if (opts) {
 			cact_request_set_cancel_fd(req, opts->cancel_fd);
+			cact_request_set_output(req, opts->output, opts->output_user);
+		}
 		if (adjust)
 			adjust(req, user);
 		s->ctx.run_no = run_no;

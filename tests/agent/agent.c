@@ -539,18 +539,21 @@ static const char *kind_name(enum cact_event_kind k)
 		return "sbcall";
 	case CACT_EVENT_SANDBOX_DONE:
 		return "sbdone";
+	case CACT_EVENT_OUTPUT:
+		return "output";
 	}
 	return "?";
 }
 
-/* The kinds in order, runs of text events as one "text". Owned. */
+/* The kinds in order, runs of text (and of output) events as one. Owned. */
 static char *event_kinds(const struct events *e)
 {
 	char *s = xstrdup(""), *grown;
 	size_t i;
 
 	for (i = 0; i < e->n; i++) {
-		if (i && e->r[i].kind == CACT_EVENT_TEXT && e->r[i - 1].kind == CACT_EVENT_TEXT)
+		if (i && (e->r[i].kind == CACT_EVENT_TEXT || e->r[i].kind == CACT_EVENT_OUTPUT) &&
+		    e->r[i - 1].kind == e->r[i].kind)
 			continue;
 		grown = t_fmt("%s%s%s", s, i ? " " : "", kind_name(e->r[i].kind));
 		free(s);
@@ -1637,7 +1640,8 @@ START_TEST(sandbox_events_and_output_files)
 	r = run_ok(a, s, "compute and report", &o);
 	assert_final(r, "done", 2);
 	kinds = event_kinds(&ev);
-	ck_assert_str_eq(kinds, "step model call sbcall sbdone sbcall sbdone result step model");
+	ck_assert_str_eq(kinds,
+			 "step model call sbcall sbdone sbcall sbdone output result step model");
 
 	e = event_nth(&ev, CACT_EVENT_TOOL_CALL, 0);
 	ck_assert_str_eq(e->name, "execute_code");
@@ -1676,6 +1680,79 @@ START_TEST(sandbox_events_and_output_files)
 
 	json_decref(log);
 	free(kinds);
+	cact_run_free(r);
+	cact_session_free(s);
+	cact_agent_free(a);
+	cact_chat_free(chat);
+	cact_codeact_free(cc);
+	cact_runtime_free(rt);
+	events_free(&ev);
+	fake_stop(&f);
+}
+END_TEST
+
+/* The n-th event (from 0) of kind k whose text holds needle; -1 when none. */
+static long event_index(const struct events *e, enum cact_event_kind k, const char *needle)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		if (e->r[i].kind == k &&
+		    (!needle || (e->r[i].text && strstr(e->r[i].text, needle))))
+			return (long)i;
+	return -1;
+}
+
+/*
+ * The code's output shows in the run's events while it runs: the first
+ * line before the code, after sleeping, calls a tool; the second after.
+ */
+START_TEST(live_output_events)
+{
+	struct fake f;
+	struct cact_runtime *rt = t_runtime();
+	struct cact_codeact *cc = cc_new(rt);
+	struct cact_chat *chat;
+	struct cact_agent *a;
+	struct cact_session *s = session_new();
+	struct events ev;
+	struct cact_run_options o = {.on_event = on_event, .event_user = &ev};
+	struct cact_run *r;
+	long first, call, done, second, err, result;
+	size_t i;
+
+	fake_start(&f,
+		   "["
+		   "{`response`: {`tool_calls`: [{`id`: `x1`, `name`: `execute_code`, `arguments`:"
+		   "   {`code`: `import sys, time\\nprint('first')\\ntime.sleep(1)\\n"
+		   "r = call_tool('compute', a=2, b=3)\\nprint('second', r)\\n"
+		   "print('warn', file=sys.stderr)\\n`}}]}},"
+		   "{`expect`: {`tool_result_contains`: `second 5`},"
+		   " `response`: {`content`: `done`}}]");
+	events_init(&ev);
+	cc_add(cc, "compute", COMPUTE_PARAMS, CACT_APPROVAL_NEVER_REQUIRE, cb_compute, NULL);
+	chat = chat_new(&f, 0, 0);
+	a = agent_new(chat, NULL);
+	add_provider(a, cc, 0);
+
+	r = run_ok(a, s, "print things", &o);
+	assert_final(r, "done", 2);
+	first = event_index(&ev, CACT_EVENT_OUTPUT, "first");
+	call = event_index(&ev, CACT_EVENT_SANDBOX_CALL, NULL);
+	done = event_index(&ev, CACT_EVENT_SANDBOX_DONE, NULL);
+	second = event_index(&ev, CACT_EVENT_OUTPUT, "second 5");
+	err = event_index(&ev, CACT_EVENT_OUTPUT, "warn");
+	result = event_index(&ev, CACT_EVENT_TOOL_RESULT, NULL);
+	ck_assert_msg(first >= 0 && first < call && call < done && done < second &&
+			      second < result && err > done && err < result,
+		      "first %ld, call %ld, done %ld, second %ld, stderr %ld, result %ld", first,
+		      call, done, second, err, result);
+	for (i = 0; i < ev.n; i++) {
+		if (ev.r[i].kind != CACT_EVENT_OUTPUT)
+			continue;
+		ck_assert_uint_eq(ev.r[i].step, 1);
+		ck_assert_str_eq(ev.r[i].name, (long)i == err ? "stderr" : "stdout");
+	}
 	cact_run_free(r);
 	cact_session_free(s);
 	cact_agent_free(a);
@@ -1807,7 +1884,8 @@ START_TEST(codeact_tool_as_direct_tool)
 	ck_assert_str_eq(g_appr_args, "{}");
 	ck_assert_int_eq(atomic_load(&g_count_calls), 1);
 	kinds = event_kinds(&ev);
-	ck_assert_str_eq(kinds, "step model call sbcall sbdone sbcall sbdone result step model");
+	ck_assert_str_eq(kinds,
+			 "step model call sbcall sbdone sbcall sbdone output result step model");
 	ck_assert(event_nth(&ev, CACT_EVENT_TOOL_RESULT, 0)->has_result);
 	log = fake_log_n(&f, 2);
 	names = tool_names(log_req(log, 0));
@@ -2509,6 +2587,43 @@ START_TEST(cli_answer_on_stdout)
 }
 END_TEST
 
+/*
+ * cact agent shows the code's output in its progress as it comes: the
+ * first line before the code's tool call, the second after, escaped.
+ */
+START_TEST(cli_live_output_in_progress)
+{
+	struct fake f;
+	char *dir = t_tmpdir(), *cfg = cli_config(dir, 0), *out = NULL, *err = NULL;
+	const char *first, *call, *done, *second, *warn;
+	int rc;
+
+	fake_start(&f, "[{`response`: {`tool_calls`: [{`id`: `c1`, `name`: `execute_code`,"
+		       "   `arguments`: {`code`: `import sys\\nprint('first \\\\x1b[31mred')\\n"
+		       "r = call_tool('compute', a=20, b=22)\\nprint('second', r)\\n"
+		       "print('warn', file=sys.stderr)`}}]}},"
+		       "{`expect`: {`tool_result_contains`: `second 42`},"
+		       " `response`: {`content`: `Done.`}}]");
+	rc = CLI(NULL, &out, &err, "agent", "--config", cfg, "--base-url", f.url, "--model", "fake",
+		 "print things");
+	ck_assert_msg(rc == 0, "status %d\nstdout: %s\nstderr: %s", rc, out, err);
+	first = strstr(err, "    > first \\x1b[31mred\n");
+	call = strstr(err, "-> call_tool compute");
+	done = call ? strstr(call, "<- compute ok") : NULL;
+	second = done ? strstr(done, "    > second 42\n") : NULL;
+	warn = done ? strstr(done, "    ! warn\n") : NULL;
+	ck_assert_msg(first && call && first < call && done && second && warn, "stderr: %s", err);
+	ck_assert_ptr_null(strchr(err, '\033')); /* the code's escape never reaches the terminal */
+	json_decref(fake_log_n(&f, 2));
+	free(out);
+	free(err);
+	free(cfg);
+	t_rmtree(dir);
+	free(dir);
+	fake_stop(&f);
+}
+END_TEST
+
 START_TEST(cli_json_transcript)
 {
 	struct fake f;
@@ -3085,6 +3200,8 @@ int main(int argc, char **argv)
 		T_CASE(instructions_in_system_message, 60),
 		T_CASE(stream_text_events_in_order, 60),
 		T_CASE(sandbox_events_and_output_files, 60),
+		T_CASE(live_output_events, 60),
+		T_CASE(cli_live_output_in_progress, 60),
 		T_CASE(direct_tools_and_approval, 60),
 		T_CASE(codeact_tool_as_direct_tool, 60),
 		T_CASE(codeact_tool_approval_follows_config, 60),

@@ -3,7 +3,7 @@
 // The official MCP TypeScript SDK's client against `cact mcp`, over one
 // transport: node sdk_client.mjs stdio|http. It lists the tools, runs code
 // that calls a sandbox tool, reads /output files back (an image item and a
-// text resource), follows progress, cancels a running call (and checks
+// text resource), follows progress and live output, cancels a running call (and checks
 // that the execution stopped), answers approval questions (elicitation)
 // yes and no, and sees tools/list_changed after SIGHUP. Prints one
 // "ok"/"not ok" line per case; exits 1 when any failed.
@@ -195,6 +195,26 @@ test('progress while the code runs', async ({ client }) => {
   assert(msgs.includes('call_tool lookup'), `progress messages ${msgs}`);
   assert(msgs.some((m) => /^running \d+\.\d s$/.test(m)), `a running message in ${msgs}`);
   for (let i = 1; i < seen.length; i++) assert(seen[i].progress > seen[i - 1].progress, 'progress counts up');
+});
+
+test('live output as progress messages', async ({ client }) => {
+  // The first line must arrive before the code, after sleeping, makes the
+  // tick tool write its file; the second after it.
+  fs.rmSync(ticks, { force: true });
+  const seen = [];
+  const r = await run(client, 'import time\nprint("first")\ntime.sleep(1)\ncall_tool("tick")\nprint("second")', {
+    onprogress: (p) => {
+      const stream = p._meta && p._meta['cact/stream'];
+      if (stream) seen.push({ stream, message: p.message, ticked: fs.existsSync(ticks) });
+    },
+  });
+  assert(!r.isError, textOf(r));
+  assert(textOf(r).startsWith('first\nsecond\n'), `result ${textOf(r)}`);
+  const first = seen.find((o) => o.message.includes('first'));
+  const second = seen.find((o) => o.message.includes('second'));
+  assert(first && first.stream === 'stdout' && !first.ticked, `first ${JSON.stringify(first)}`);
+  assert(second && second.ticked, `second ${JSON.stringify(second)}`);
+  assert(seen.map((o) => o.message).join('') === 'first\nsecond\n', `chunks ${JSON.stringify(seen)}`);
 });
 
 test('cancelling a call stops the execution', async ({ client }) => {

@@ -838,6 +838,102 @@ START_TEST(stdio_progress_and_logging)
 }
 END_TEST
 
+/*
+ * Live output as progress messages: the code prints, sleeps one second,
+ * calls the tick tool (its marker file on the host), prints again. The
+ * first line's notification must come while the marker does not exist yet;
+ * the second after; the stream is in _meta; the result still has it all.
+ * Clean executions, then a sandbox session. Without a progressToken, no
+ * output notifications.
+ */
+static void live_output_case(int sessions)
+{
+	struct cact_mcp_server_options o;
+	char line[1024];
+	struct fx f;
+	json_t *m, *n;
+	size_t i;
+	int first_at = -1, second_at = -1, err_at = -1;
+	char *all = NULL;
+
+	cact_mcp_server_options_init(&o);
+	o.sessions = sessions;
+	fx_setup(&f, NULL, &o);
+	stdio_start(&f);
+	stdio_init(&f, "2025-06-18", NULL);
+	call_line(line, sizeof(line), "1",
+		  "import sys, time\\nprint(\\\"first\\\")\\nprint(\\\"oops\\\", file=sys.stderr)"
+		  "\\ntime.sleep(1)\\ncall_tool(\\\"tick\\\")\\nprint(\\\"second\\\")",
+		  "{\"progressToken\":\"out\"}");
+	put(&f, line);
+	all = strdup("");
+	for (i = 0; (m = next_msg(&f, 30000)) != NULL; i++) {
+		const char *method = json_string_value(json_object_get(m, "method"));
+		json_t *p = json_object_get(m, "params");
+		const char *msg = json_string_value(json_object_get(p, "message"));
+		const char *stream = json_string_value(
+			json_object_get(json_object_get(p, "_meta"), "cact/stream"));
+
+		if (!method) {
+			ck_assert_str_eq(tool_text(result_of(m)), "first\nsecond\n");
+			json_decref(m);
+			break;
+		}
+		if (strcmp(method, "notifications/progress") == 0 && stream) {
+			ck_assert_str_eq(json_string_value(json_object_get(p, "progressToken")),
+					 "out");
+			if (strcmp(stream, "stdout") == 0) {
+				char *grown = fmt("%s%s", all, msg);
+
+				free(all);
+				all = grown;
+				if (strstr(msg, "first")) {
+					first_at = (int)i;
+					/* Before the code got past its sleep. */
+					ck_assert_int_eq(file_size(f.ticks), 0);
+				}
+				if (strstr(msg, "second")) {
+					second_at = (int)i;
+					ck_assert_int_eq(file_size(f.ticks), 1);
+				}
+			} else {
+				ck_assert_str_eq(stream, "stderr");
+				ck_assert_str_eq(msg, "oops\n");
+				err_at = (int)i;
+			}
+		}
+		json_decref(m);
+	}
+	ck_assert_msg(m != NULL, "no response");
+	ck_assert_int_ge(first_at, 0);
+	ck_assert_int_gt(second_at, first_at);
+	ck_assert_int_gt(err_at, -1);
+	ck_assert_str_eq(all, "first\nsecond\n");
+	free(all);
+	/* No token: the output comes in the result only. */
+	call_line(line, sizeof(line), "2", "print(\\\"quiet\\\")", NULL);
+	put(&f, line);
+	m = response(&f, "2", 30000, &n);
+	ck_assert_str_eq(tool_text(result_of(m)), "quiet\n");
+	ck_assert_int_eq(json_array_size(n), 0);
+	json_decref(n);
+	json_decref(m);
+	stdio_end(&f, 10000);
+	fx_teardown(&f);
+}
+
+START_TEST(stdio_live_output)
+{
+	live_output_case(0);
+}
+END_TEST
+
+START_TEST(stdio_live_output_sessions)
+{
+	live_output_case(1);
+}
+END_TEST
+
 START_TEST(stdio_approval)
 {
 	struct cact_mcp_server_options o;
@@ -1985,6 +2081,8 @@ int main(int argc, char **argv)
 		T_CASE(stdio_cancel_running_call, 90),
 		T_CASE(stdio_disconnect_mid_call, 90),
 		T_CASE(stdio_progress_and_logging, 60),
+		T_CASE(stdio_live_output, 60),
+		T_CASE(stdio_live_output_sessions, 60),
 		T_CASE(stdio_approval, 60),
 		T_CASE(stdio_reload_tells_clients, 60),
 		T_CASE(http_accept_and_content_type, 60),
