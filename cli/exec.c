@@ -2,8 +2,6 @@
 /* cact exec: run Python from a file, stdin or the command line in the sandbox. */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,80 +28,6 @@ static const char help_tail[] =
 	"not be set up, 4 the code succeeded but its files could not all be saved to\n"
 	"--output-dir, 124 timeout, 125 memory or output limit, 126 sandbox violation\n"
 	"or crash.\n";
-
-/*
- * The code's output as it comes (without --json): its bytes as they are,
- * stdout to stdout and stderr to stderr, as they would be from python3;
- * the result's copy is then not printed again.
- *
- * The code does not wait for whoever reads cact's output: what cannot be
- * written without blocking (a full pipe) waits here, in order across both
- * streams, and is written at the end. That is bounded: the runtime hands
- * over no more than the stream caps.
- */
-struct piece {
-	int fd;
-	size_t len, off;
-	struct piece *next;
-	char data[];
-};
-
-struct live {
-	struct piece *head, **tail;
-	int failed; /* stdout could not be written */
-};
-
-/* Writes what is queued, in order; with wait 0, only while it does not block. */
-static void live_flush(struct live *l, int wait)
-{
-	while (l->head) {
-		struct piece *p = l->head;
-		struct pollfd pfd = {.fd = p->fd, .events = POLLOUT};
-		/* At most PIPE_BUF at a time: a pipe that polls writable takes that much. */
-		size_t n = p->len - p->off;
-		ssize_t w;
-
-		if (!wait && n > PIPE_BUF)
-			n = PIPE_BUF;
-		if (!wait && poll(&pfd, 1, 0) <= 0)
-			return;
-		w = write(p->fd, p->data + p->off, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (p->fd == 1 && errno != EPIPE)
-				l->failed = 1;
-			p->off = p->len; /* dropped: the reader is gone */
-		} else {
-			p->off += (size_t)w;
-		}
-		if (p->off == p->len) {
-			l->head = p->next;
-			if (!l->head)
-				l->tail = &l->head;
-			free(p);
-		}
-	}
-}
-
-static void on_output(void *user, enum cact_stream stream, const char *data, size_t len)
-{
-	struct live *l = user;
-	struct piece *p = malloc(sizeof(*p) + len);
-
-	if (!p) {
-		l->failed = 1;
-		return;
-	}
-	p->fd = stream == CACT_STREAM_STDERR ? 2 : 1;
-	p->len = len;
-	p->off = 0;
-	p->next = NULL;
-	memcpy(p->data, data, len);
-	*l->tail = p;
-	l->tail = &p->next;
-	live_flush(l, 0);
-}
 
 /* cact exec's own option, after the shared ones (cli/run.h). */
 enum { O_CODE = RUN_O__N, O__N };
@@ -175,7 +99,7 @@ int cmd_exec(int argc, char **argv)
 	const char *pos[1];
 	size_t n_pos = 0, code_len = 0;
 	char *code = NULL;
-	struct live live = {.tail = &live.head};
+	struct run_live live;
 	int status = EXIT_USAGE, rc;
 
 	run_options(o);
@@ -221,14 +145,15 @@ int cmd_exec(int argc, char **argv)
 	if ((status = run_start("exec", &ro, cc, &rt)))
 		goto out;
 	cact_codeact_execute_options_init(&xo);
+	run_live_init(&live);
 	if (!out.json) {
 		fflush(stdout);
-		xo.output = on_output;
+		xo.output = run_live_output;
 		xo.output_user = &live;
 		out.streamed = 1;
 	}
 	rc = cact_codeact_execute_with(cc, code, code_len, &xo, &res, &err);
-	live_flush(&live, 1);
+	run_live_flush(&live, 1);
 	if (rc) {
 		cli_error("exec", "%s", err.message);
 		status = err.code == CACT_EINVAL || err.code == CACT_ETOOBIG ? EXIT_USAGE

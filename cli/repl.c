@@ -241,21 +241,32 @@ static int run_code(struct repl *r, const char *code, size_t len)
 	struct cact_sandbox_session_run_options ro;
 	struct cact_error err = {0};
 	struct cact_result *res = NULL;
+	struct run_live live;
 	int status, rc, ev = -1;
 
 	cact_sandbox_session_run_options_init(&ro);
+	run_live_init(&live);
+	if (!r->out.json) {
+		fflush(stdout);
+		ro.output = run_live_output;
+		ro.output_user = &live;
+		r->out.streamed = 1;
+	}
 	if (r->cc) {
 		ev = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		ro.cancel_fd = ev;
 		ctrl_c_phase(r->cc, PH_RUN, ev);
 	}
 	rc = cact_sandbox_session_run(r->s, code, len, &ro, &res, &err);
+	run_live_flush(&live, 1);
 	if (r->cc)
 		ctrl_c_phase(r->cc, PH_PROMPT, -1);
 	if (ev >= 0)
 		close(ev);
 	if (rc == 0) {
 		status = run_output_result(&r->out, res);
+		if (live.failed && status == EXIT_OK)
+			status = EXIT_SETUP;
 	} else if (cact_sandbox_session_ended(r->s)) {
 		status = EXIT_SETUP; /* the caller says why */
 	} else {

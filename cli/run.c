@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -711,4 +713,71 @@ int run_output_result(struct run_output *out, const struct cact_result *res)
 		print_files(res, save_rc && (!sv.why || !sv.failed) ? NULL : out->dir, &sv);
 	saving_free(&sv);
 	return status;
+}
+
+/* ---- the code's output as it comes (run.h) ---- */
+
+struct run_live_piece {
+	int fd;
+	size_t len, off;
+	struct run_live_piece *next;
+	char data[];
+};
+
+void run_live_init(struct run_live *l)
+{
+	l->head = NULL;
+	l->tail = &l->head;
+	l->failed = 0;
+}
+
+void run_live_flush(struct run_live *l, int wait)
+{
+	while (l->head) {
+		struct run_live_piece *p = l->head;
+		struct pollfd pfd = {.fd = p->fd, .events = POLLOUT};
+		/* At most PIPE_BUF at a time: a pipe that polls writable takes that much. */
+		size_t n = p->len - p->off;
+		ssize_t w;
+
+		if (!wait && n > PIPE_BUF)
+			n = PIPE_BUF;
+		if (!wait && poll(&pfd, 1, 0) <= 0)
+			return;
+		w = write(p->fd, p->data + p->off, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (p->fd == 1 && errno != EPIPE)
+				l->failed = 1;
+			p->off = p->len; /* dropped: the reader is gone */
+		} else {
+			p->off += (size_t)w;
+		}
+		if (p->off == p->len) {
+			l->head = p->next;
+			if (!l->head)
+				l->tail = &l->head;
+			free(p);
+		}
+	}
+}
+
+void run_live_output(void *user, enum cact_stream stream, const char *data, size_t len)
+{
+	struct run_live *l = user;
+	struct run_live_piece *p = malloc(sizeof(*p) + len);
+
+	if (!p) {
+		l->failed = 1;
+		return;
+	}
+	p->fd = stream == CACT_STREAM_STDERR ? 2 : 1;
+	p->len = len;
+	p->off = 0;
+	p->next = NULL;
+	memcpy(p->data, data, len);
+	*l->tail = p;
+	l->tail = &p->next;
+	run_live_flush(l, 0);
 }

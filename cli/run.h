@@ -107,4 +107,27 @@ int run_output_result(struct run_output *out, const struct cact_result *res);
 
 void run_output_free(struct run_output *out);
 
+/*
+ * The code's output as it comes (cact exec and cact repl without --json):
+ * its bytes as they are, stdout to stdout and stderr to stderr, as they
+ * would be from python3; the result's copy is then not printed again
+ * (run_output.streamed).
+ *
+ * The code does not wait for whoever reads cact's output: what cannot be
+ * written without blocking (a full pipe) waits here, in order across both
+ * streams, and is written by run_live_flush(l, 1) after the run. That is
+ * bounded: the runtime hands over no more than the stream caps.
+ */
+struct run_live_piece;
+struct run_live {
+	struct run_live_piece *head, **tail;
+	int failed; /* stdout could not be written */
+};
+
+void run_live_init(struct run_live *l);
+/* A cact_output_fn; user is the struct run_live. */
+void run_live_output(void *user, enum cact_stream stream, const char *data, size_t len);
+/* Writes what is queued, in order; with wait 0, only while it does not block. */
+void run_live_flush(struct run_live *l, int wait);
+
 #endif

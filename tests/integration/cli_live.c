@@ -27,7 +27,8 @@ struct proc {
 	int out, err;
 };
 
-static void spawn(struct proc *p, const char *const *argv)
+/* Starts cact with argv, its standard input from the file at in. */
+static void spawn_in(struct proc *p, const char *const *argv, const char *in)
 {
 	const char *bin = getenv("CACT_BIN");
 	posix_spawn_file_actions_t fa;
@@ -45,7 +46,7 @@ static void spawn(struct proc *p, const char *const *argv)
 	ck_assert_int_eq(pipe(o), 0);
 	ck_assert_int_eq(pipe(e), 0);
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 0, in, O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, o[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, e[1], 2);
 	posix_spawn_file_actions_addclose(&fa, o[0]);
@@ -56,6 +57,11 @@ static void spawn(struct proc *p, const char *const *argv)
 	close(e[1]);
 	p->out = o[0];
 	p->err = e[0];
+}
+
+static void spawn(struct proc *p, const char *const *argv)
+{
+	spawn_in(p, argv, "/dev/null");
 }
 
 /*
@@ -130,6 +136,42 @@ START_TEST(exec_writes_output_as_it_comes)
 	free(dir);
 	free(mount);
 	free(go);
+}
+END_TEST
+
+/* cact repl streams each cell's output as it comes too, in a session. */
+START_TEST(repl_writes_output_as_it_comes)
+{
+	char *dir = t_tmpdir(), *mount = t_fmt("%s=sync", dir);
+	char *cells = t_fmt("x = 'second'\n# %%%%\n%s", gated), *in;
+	char out[4096], err[4096];
+	struct proc p;
+	int rc;
+
+	/* The gated code prints x at the end: the second cell sees the first's variable. */
+	*strstr(cells, "print('second')") = '\0';
+	in = t_fmt("%sprint(x)\n", cells);
+	t_write(dir, "cells.py", in);
+	free(cells);
+	cells = t_fmt("%s/cells.py", dir);
+	spawn_in(&p, (const char *const[]){"repl", "--timeout", "90", "--mount", mount, NULL},
+		 cells);
+	read_until(p.out, out, sizeof(out), "first\n");
+	ck_assert_str_eq(out, "first\n");
+	read_until(p.err, err, sizeof(err), "first err\n");
+	ck_assert_str_eq(err, "first err\n");
+	ck_assert_int_eq(waitpid(p.pid, &rc, WNOHANG), 0); /* still running */
+	t_write(dir, "go", "");
+	read_until(p.out, out, sizeof(out), NULL);
+	ck_assert_str_eq(out, "second\n");
+	rc = finish(&p, err, sizeof(err));
+	ck_assert_msg(rc == 0, "exit %d, stderr: %s", rc, err);
+	ck_assert_str_eq(err, "");
+	t_rmtree(dir);
+	free(dir);
+	free(mount);
+	free(cells);
+	free(in);
 }
 END_TEST
 
@@ -225,6 +267,7 @@ int main(int argc, char **argv)
 {
 	const struct t_case cases[] = {
 		T_CASE(exec_writes_output_as_it_comes, 120),
+		T_CASE(repl_writes_output_as_it_comes, 120),
 		T_CASE(exec_json_prints_once_at_the_end, 120),
 		T_CASE(exec_live_output_keeps_caps, 120),
 		T_CASE(exec_slow_reader_does_not_hold_the_code, 120),

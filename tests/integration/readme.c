@@ -573,6 +573,12 @@ static const struct {
 	{"cc", NULL,
 	 "compiles the reader's own hello.c against an installed cact (tests/install.sh "
 	 "builds such a program in the install suite)"},
+	{"python3", NULL,
+	 "makes the virtual environment of the Python package: tests/python.sh (make "
+	 "test-python) makes its own with these words"},
+	{"/tmp/venv/bin/pip", NULL,
+	 "builds and installs the Python package: tests/python.sh (make test-python) runs "
+	 "this command into its own virtual environment"},
 };
 
 /*

@@ -199,10 +199,13 @@ test('progress while the code runs', async ({ client }) => {
 
 test('live output as progress messages', async ({ client }) => {
   // The first line must arrive before the code, after sleeping, makes the
-  // tick tool write its file; the second after it.
+  // tick tool write its file; the second after it. The code sleeps after
+  // the second line too: the SDK hands notifications to their handlers a
+  // turn later than responses, so a progress notification right before the
+  // result may find its handler already gone.
   fs.rmSync(ticks, { force: true });
   const seen = [];
-  const r = await run(client, 'import time\nprint("first")\ntime.sleep(1)\ncall_tool("tick")\nprint("second")', {
+  const r = await run(client, 'import time\nprint("first")\ntime.sleep(1)\ncall_tool("tick")\nprint("second")\ntime.sleep(0.5)', {
     onprogress: (p) => {
       const stream = p._meta && p._meta['cact/stream'];
       if (stream) seen.push({ stream, message: p.message, ticked: fs.existsSync(ticks) });
