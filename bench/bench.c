@@ -760,6 +760,8 @@ out:
 	free(s_plain.v);
 	free(s_py.v);
 	free(s_floor.v);
+	return rc;
+}
 
 static int back_to_back(struct cact_runtime *rt, const struct cact_request *req, size_t n,
 			struct series *s)
