@@ -200,3 +200,24 @@ def test_codeact_session_output_is_live(rt):
     ca = cact.CodeAct(rt, tools=[rec.seen_first], timeout=60)
     with ca.session() as s:
         check_live(s.execute(LIVE, on_output=rec), rec)
+
+
+def test_invalid_utf8_is_replaced_as_in_the_result(rt):
+    rec = Recorder()
+    r = rt.execute("import os\n_ = os.write(1, b'a\\xffb\\n')", on_output=rec)
+    assert r.stdout == "a\ufffdb\n"
+    assert rec.text("stdout") == r.stdout
+
+
+def test_no_descriptor_left_behind(rt):
+    from conftest import open_fds
+    rt.execute("print(0)", on_output=Recorder())
+    before = open_fds()
+    with rt.session() as s:
+        for i in range(20):
+            rec = Recorder()
+            assert rt.execute("print(%d)" % i, on_output=rec).stdout == rec.text("stdout")
+            with pytest.raises(Stop):
+                rt.execute("print(%d)" % i, on_output=raise_on_first)
+            assert s.execute("print(%d)" % i, on_output=rec).success
+    assert open_fds() <= before
