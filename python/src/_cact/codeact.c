@@ -658,8 +658,10 @@ static int bound_config(cpy_CodeAct *self, PyObject *loop, struct cpy_binds *b,
 
 /* Runs code; *out the Result (new reference) or NULL with an exception. */
 static PyObject *run(cpy_CodeAct *self, const char *code, Py_ssize_t len, PyObject *loop,
-		     struct cact_error *err, int *rc)
+		     PyObject *on_output, struct cact_error *err, int *rc)
 {
+	struct cact_codeact_execute_options eo;
+	struct cpy_output oo;
 	struct cact_codeact *snap = NULL;
 	struct cact_result *res = NULL;
 	struct cpy_binds b = {0};
@@ -667,18 +669,34 @@ static PyObject *run(cpy_CodeAct *self, const char *code, Py_ssize_t len, PyObje
 	PyObject *keep = NULL, *out = NULL;
 
 	*rc = 0;
-	if (!(rt = runtime_of(self)))
+	if (cpy_output_init(&oo, on_output, -1, -1))
 		return NULL;
+	cact_codeact_execute_options_init(&eo);
+	if (oo.fn) {
+		eo.output = cpy_output_cb;
+		eo.output_user = &oo;
+		eo.cancel_fd = oo.cancel_fd;
+	}
+	if (!(rt = runtime_of(self))) {
+		cpy_output_finish(&oo);
+		return NULL;
+	}
 	/* The tools this run may call stay alive for it, whatever happens to the config. */
 	keep = PyDict_Values(self->tools);
 	if (!keep || bound_config(self, loop, &b, &snap) || cpy_runtime_enter(rt))
 		goto out;
-	Py_BEGIN_ALLOW_THREADS *rc =
-		cact_codeact_execute(snap ? snap : self->cc, code, (size_t)len, &res, err);
+	Py_BEGIN_ALLOW_THREADS *rc = cact_codeact_execute_with(snap ? snap : self->cc, code,
+							       (size_t)len, &eo, &res, err);
 	Py_END_ALLOW_THREADS cpy_runtime_leave(rt);
-	if (*rc == 0)
+	if (oo.failed) {
+		/* What on_output raised comes first: the run stopped for it. */
+		cact_result_free(res);
+		*rc = 0;
+	} else if (*rc == 0) {
 		out = cpy_result_new(res);
+	}
 out:
+	cpy_output_finish(&oo);
 	cact_codeact_free(snap);
 	cpy_binds_clear(&b);
 	Py_XDECREF(keep);
@@ -686,7 +704,7 @@ out:
 	return out;
 }
 
-static PyObject *execute(cpy_CodeAct *self, PyObject *code, PyObject *loop)
+static PyObject *execute(cpy_CodeAct *self, PyObject *code, PyObject *loop, PyObject *on_output)
 {
 	struct cact_error err = {0};
 	const char *s;
@@ -696,7 +714,7 @@ static PyObject *execute(cpy_CodeAct *self, PyObject *code, PyObject *loop)
 
 	if (ready(self) || !(s = cpy_utf8(code, "code", &len)))
 		return NULL;
-	out = run(self, s, len, loop, &err, &rc);
+	out = run(self, s, len, loop, on_output, &err, &rc);
 	if (rc)
 		return cpy_raise(rc, &err, "cannot execute");
 	return out;
@@ -704,21 +722,24 @@ static PyObject *execute(cpy_CodeAct *self, PyObject *code, PyObject *loop)
 
 static PyObject *codeact_execute(cpy_CodeAct *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"code", NULL};
-	PyObject *code;
+	static char *kwlist[] = {"code", "on_output", NULL};
+	PyObject *code, *on_output = Py_None;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O:execute", kwlist, &code))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$O:execute", kwlist, &code, &on_output))
 		return NULL;
-	return execute(self, code, Py_None);
+	return execute(self, code, Py_None, on_output);
 }
 
-static PyObject *codeact_execute_bound(cpy_CodeAct *self, PyObject *args)
+/* _execute(code, loop, *, on_output=None): execute_async's worker (cact/_codeact.py). */
+static PyObject *codeact_execute_bound(cpy_CodeAct *self, PyObject *args, PyObject *kw)
 {
-	PyObject *code, *loop;
+	static char *kwlist[] = {"code", "loop", "on_output", NULL};
+	PyObject *code, *loop, *on_output = Py_None;
 
-	if (!PyArg_ParseTuple(args, "OO:_execute", &code, &loop))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$O:_execute", kwlist, &code, &loop,
+					 &on_output))
 		return NULL;
-	return execute(self, code, loop);
+	return execute(self, code, loop, on_output);
 }
 
 /* Asks approve (sync, or awaited on loop) about a call. 1, 0, or -1 with an exception. */
@@ -794,8 +815,8 @@ static PyObject *handle_call(cpy_CodeAct *self, PyObject *arguments, PyObject *l
 		}
 	}
 	code = json_object_get(args, "code");
-	res = run(self, json_string_value(code), (Py_ssize_t)json_string_length(code), loop, &err,
-		  &rc);
+	res = run(self, json_string_value(code), (Py_ssize_t)json_string_length(code), loop,
+		  Py_None, &err, &rc);
 	if (rc) {
 		out = PyUnicode_FromFormat("Error: tool 'execute_code' failed: %s", err.message);
 		goto out;
@@ -1029,10 +1050,13 @@ static PyMethodDef codeact_methods[] = {
 	{"state", (PyCFunction)codeact_state, METH_NOARGS,
 	 "state() -> dict\n\nThe serializable state (docs/codeact.md, \"State\")."},
 	{"execute", (PyCFunction)(void (*)(void))codeact_execute, METH_VARARGS | METH_KEYWORDS,
-	 "execute(code) -> Result\n\nRuns code under a snapshot of the configuration, the GIL "
-	 "released. Up-front approval is the caller's business (approval_required); per-call "
-	 "approval happens inside."},
-	{"_execute", (PyCFunction)codeact_execute_bound, METH_VARARGS,
+	 "execute(code, *, on_output=None) -> Result\n\nRuns code under a snapshot of the "
+	 "configuration, the GIL released. Up-front approval is the caller's business "
+	 "(approval_required); per-call approval happens inside. on_output(stream, text) is "
+	 "called with \"stdout\" or \"stderr\" and the text as the code writes it, in order; "
+	 "if it raises, the run stops and execute raises that."},
+	{"_execute", (PyCFunction)(void (*)(void))codeact_execute_bound,
+	 METH_VARARGS | METH_KEYWORDS,
 	 "Internal: execute with async tools bound to an event loop."},
 	{"handle_tool_call", (PyCFunction)codeact_handle_tool_call, METH_O,
 	 "handle_tool_call(arguments_json) -> str\n\nA model's execute_code call (its arguments "

@@ -179,6 +179,33 @@ int cpy_approve_cb(void *user, const char *tool_name, const char *args_json);
 /* Parses "never_require" / "always_require"; -1 with ValueError. */
 int cpy_approval_parse(PyObject *v, enum cact_approval *out);
 
+/* ---- live output (output.c) ---- */
+
+/*
+ * One execution's on_output. The run gets cancel_fd as its cancel fd and
+ * output_cb with this as its user; an exception from on_output is kept,
+ * and 8 bytes written to stop_fd (the cancel fd itself for an eventfd, the
+ * write end for a pipe) stop the run.
+ */
+struct cpy_output {
+	PyObject *fn;		     /* borrowed; NULL: no live output */
+	int cancel_fd, stop_fd;	     /* -1: none */
+	int own_fd;		     /* an eventfd made for this run, or -1 */
+	int failed;		     /* on_output raised: type, value, tb hold it */
+	PyObject *type, *value, *tb; /* owned */
+};
+
+/*
+ * fn None or NULL: no live output. cancel_fd and stop_fd: the caller's, or
+ * -1 (an eventfd is made when fn is given). -1 with TypeError when fn is
+ * not callable, or OSError.
+ */
+int cpy_output_init(struct cpy_output *o, PyObject *fn, int cancel_fd, int stop_fd);
+/* The cact_output_fn; user is a struct cpy_output. Takes the GIL. */
+void cpy_output_cb(void *user, enum cact_stream stream, const char *data, size_t len);
+/* After the run, GIL held: 0, or -1 with on_output's exception restored. */
+int cpy_output_finish(struct cpy_output *o);
+
 /* ---- Result (result.c) ---- */
 
 typedef struct {

@@ -582,8 +582,9 @@ static void runtime_dealloc(cpy_Runtime *self)
  */
 static PyObject *run(cpy_Runtime *self, PyObject *code, PyObject *timeout, PyObject *memory_mib,
 		     PyObject *files, PyObject *domains, PyObject *tools, PyObject *approve,
-		     PyObject *loop, int cancel_fd)
+		     PyObject *loop, int cancel_fd, int stop_fd, PyObject *on_output)
 {
+	struct cpy_output oo;
 	struct cpy_binds b = {0};
 	struct cact_error err = {0};
 	struct cact_request *req = NULL;
@@ -595,8 +596,12 @@ static PyObject *run(cpy_Runtime *self, PyObject *code, PyObject *timeout, PyObj
 
 	if (!(s = cpy_utf8(code, "code", &len)))
 		return NULL;
-	if (cact_request_new(&req))
+	if (cpy_output_init(&oo, on_output, cancel_fd, stop_fd))
+		return NULL;
+	if (cact_request_new(&req)) {
+		cpy_output_finish(&oo);
 		return PyErr_NoMemory();
+	}
 	if ((rc = cact_request_set_code(req, s, (size_t)len, &err))) {
 		cpy_raise(rc, &err, "code");
 		goto out;
@@ -604,17 +609,25 @@ static PyObject *run(cpy_Runtime *self, PyObject *code, PyObject *timeout, PyObj
 	if (cpy_request_fill(req, timeout, memory_mib, files, domains, tools, approve, loop, &keep,
 			     &b))
 		goto out;
-	cact_request_set_cancel_fd(req, cancel_fd);
+	cact_request_set_cancel_fd(req, oo.cancel_fd);
+	if (oo.fn)
+		cact_request_set_output(req, cpy_output_cb, &oo);
 	if (cpy_runtime_enter(self))
 		goto out;
 	Py_BEGIN_ALLOW_THREADS rc = cact_runtime_run(self->rt, req, &res, &err);
 	Py_END_ALLOW_THREADS cpy_runtime_leave(self);
+	/* What on_output raised comes first: the run stopped for it. */
+	if (oo.failed) {
+		cact_result_free(res);
+		goto out;
+	}
 	if (rc) {
 		cpy_raise(rc, &err, "cannot execute");
 		goto out;
 	}
 	out = cpy_result_new(res);
 out:
+	cpy_output_finish(&oo);
 	cpy_binds_clear(&b);
 	Py_XDECREF(keep);
 	cact_request_free(req);
@@ -624,31 +637,38 @@ out:
 static PyObject *runtime_execute(cpy_Runtime *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"code",  "timeout", "memory_mib", "files", "allowed_domains",
-				 "tools", "approve", NULL};
+				 "tools", "approve", "on_output",  NULL};
 	PyObject *code, *timeout = Py_None, *mem = Py_None, *files = Py_None, *domains = Py_None;
-	PyObject *tools = Py_None, *approve = Py_None;
+	PyObject *tools = Py_None, *approve = Py_None, *on_output = Py_None;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$OOOOOO:execute", kwlist, &code, &timeout,
-					 &mem, &files, &domains, &tools, &approve))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$OOOOOOO:execute", kwlist, &code, &timeout,
+					 &mem, &files, &domains, &tools, &approve, &on_output))
 		return NULL;
-	return run(self, code, timeout, mem, files, domains, tools, approve, Py_None, -1);
+	return run(self, code, timeout, mem, files, domains, tools, approve, Py_None, -1, -1,
+		   on_output);
 }
 
-/* _execute(code, loop, cancel_fd, ...): execute_async's worker (cact/_runtime.py). */
+/*
+ * _execute(code, loop, cancel_fd, stop_fd, ...): execute_async's worker
+ * (cact/_runtime.py). cancel_fd: the read end of a pipe that stops the run
+ * once readable; stop_fd: its write end, where an on_output that raises
+ * writes.
+ */
 static PyObject *runtime_execute_bound(cpy_Runtime *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"code",       "loop",	"cancel_fd",	   "timeout",
-				 "memory_mib", "files", "allowed_domains", "tools",
-				 "approve",    NULL};
+	static char *kwlist[] = {"code",    "loop",	  "cancel_fd", "stop_fd",
+				 "timeout", "memory_mib", "files",     "allowed_domains",
+				 "tools",   "approve",	  "on_output", NULL};
 	PyObject *code, *loop, *timeout = Py_None, *mem = Py_None, *files = Py_None;
-	PyObject *domains = Py_None, *tools = Py_None, *approve = Py_None;
-	int cancel_fd;
+	PyObject *domains = Py_None, *tools = Py_None, *approve = Py_None, *on_output = Py_None;
+	int cancel_fd, stop_fd;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "OOi|$OOOOOO:_execute", kwlist, &code, &loop,
-					 &cancel_fd, &timeout, &mem, &files, &domains, &tools,
-					 &approve))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OOii|$OOOOOOO:_execute", kwlist, &code, &loop,
+					 &cancel_fd, &stop_fd, &timeout, &mem, &files, &domains,
+					 &tools, &approve, &on_output))
 		return NULL;
-	return run(self, code, timeout, mem, files, domains, tools, approve, loop, cancel_fd);
+	return run(self, code, timeout, mem, files, domains, tools, approve, loop, cancel_fd,
+		   stop_fd, on_output);
 }
 
 static PyObject *runtime_session(cpy_Runtime *self, PyObject *args, PyObject *kw)
@@ -790,13 +810,15 @@ static PyObject *runtime_repr(cpy_Runtime *self)
 static PyMethodDef runtime_methods[] = {
 	{"execute", (PyCFunction)(void (*)(void))runtime_execute, METH_VARARGS | METH_KEYWORDS,
 	 "execute(code, *, timeout=None, memory_mib=None, files=None, allowed_domains=None, "
-	 "tools=None, approve=None) -> Result\n\n"
+	 "tools=None, approve=None, on_output=None) -> Result\n\n"
 	 "Runs code in a fresh sandbox and waits for it, the GIL released. timeout: seconds "
 	 "(default 30); memory_mib: the memory cap; files: paths or (host path, mount path) "
 	 "pairs visible read-only under /input; allowed_domains: network targets or (target, "
 	 "methods) pairs; tools: callables or Tool objects the code calls with call_tool; "
 	 "approve: approve(call) -> bool, asked before each call of a tool whose "
-	 "approval_mode is \"always_require\" (without it such calls are denied)."},
+	 "approval_mode is \"always_require\" (without it such calls are denied); on_output: "
+	 "on_output(stream, text), called with \"stdout\" or \"stderr\" and the text as the "
+	 "code writes it, in order (if it raises, the run stops and execute raises that)."},
 	{"_execute", (PyCFunction)(void (*)(void))runtime_execute_bound,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "Internal: execute with async tools bound to loop and a cancel fd (execute_async)."},

@@ -106,28 +106,48 @@ static PyObject *session_raise(cpy_Session *self, int rc, const struct cact_erro
 
 static PyObject *session_execute(cpy_Session *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"code", "timeout", NULL};
+	static char *kwlist[] = {"code", "timeout", "on_output", NULL};
 	struct cact_sandbox_session_run_options o;
+	struct cpy_output oo;
 	struct cact_result *res = NULL;
 	struct cact_error err = {0};
-	PyObject *code, *timeout = Py_None;
+	PyObject *code, *timeout = Py_None, *on_output = Py_None;
 	const char *s;
 	Py_ssize_t len;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$O:execute", kwlist, &code, &timeout))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$OO:execute", kwlist, &code, &timeout,
+					 &on_output))
 		return NULL;
 	if (!(s = cpy_utf8(code, "code", &len)))
 		return NULL;
 	cact_sandbox_session_run_options_init(&o);
 	if (timeout != Py_None && cpy_seconds_ms(timeout, "timeout", &o.timeout_ms))
 		return NULL;
-	if (enter(self))
+	if (cpy_output_init(&oo, on_output, -1, -1))
 		return NULL;
+	if (oo.fn) {
+		o.output = cpy_output_cb;
+		o.output_user = &oo;
+		o.cancel_fd = oo.cancel_fd;
+	}
+	if (enter(self)) {
+		cpy_output_finish(&oo);
+		return NULL;
+	}
 	Py_BEGIN_ALLOW_THREADS rc =
 		cact_sandbox_session_run(self->s, s, (size_t)len, &o, &res, &err);
-	Py_END_ALLOW_THREADS if (rc) session_raise(self, rc, &err);
+	Py_END_ALLOW_THREADS if (oo.failed)
+	{
+		/* What on_output raised comes first: the run stopped for it. */
+		cact_result_free(res);
+		res = NULL;
+		rc = -1;
+	}
+	else if (rc) session_raise(self, rc, &err);
 	leave(self);
+	if (cpy_output_finish(&oo))
+		return NULL;
 	return rc ? NULL : cpy_result_new(res);
 }
 
@@ -235,9 +255,12 @@ static PyObject *session_repr(cpy_Session *self)
 
 static PyMethodDef session_methods[] = {
 	{"execute", (PyCFunction)(void (*)(void))session_execute, METH_VARARGS | METH_KEYWORDS,
-	 "execute(code, *, timeout=None) -> Result\n\nRuns code in the session's interpreter; "
-	 "globals and imports persist. A run that times out or crashes ends the session (its "
-	 "Result says so); later runs raise SessionEndedError."},
+	 "execute(code, *, timeout=None, on_output=None) -> Result\n\nRuns code in the "
+	 "session's interpreter; globals and imports persist. A run that times out or crashes "
+	 "ends the session (its Result says so); later runs raise SessionEndedError. "
+	 "on_output(stream, text) is called with \"stdout\" or \"stderr\" and the text as the "
+	 "code writes it, in order; if it raises, the run is cancelled (which ends the session) "
+	 "and execute raises that."},
 	{"reset", (PyCFunction)session_reset, METH_NOARGS,
 	 "reset() -> None\n\nA fresh interpreter (same tools, files, limits); works on an ended "
 	 "session too."},

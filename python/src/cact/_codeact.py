@@ -127,14 +127,17 @@ class CodeAct(_cact.CodeAct):
 
     # ---- execution ----
 
-    async def execute_async(self, code):
+    async def execute_async(self, code, *, on_output=None):
         """``execute`` for asyncio: runs on a worker thread, never blocking
         the event loop; async tools and an async ``approve`` run on this
         loop. Cancelling the awaiting task does not stop the sandbox: the
-        execution runs on to its end or its timeout."""
+        execution runs on to its end or its timeout. ``on_output(stream,
+        text)`` is called on the worker thread, not on the loop."""
         import asyncio
+        import functools
         loop = asyncio.get_running_loop()
-        return await _aio.in_thread(self._execute, code, loop)
+        return await _aio.in_thread(
+            functools.partial(self._execute, code, loop, on_output=on_output))
 
     async def handle_tool_call_async(self, arguments_json):
         """``handle_tool_call`` for asyncio (a worker thread; async callbacks on this loop)."""

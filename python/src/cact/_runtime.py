@@ -44,18 +44,21 @@ class Runtime(_cact.Runtime):
     """
 
     async def execute_async(self, code, *, timeout=None, memory_mib=None, files=None,
-                            allowed_domains=None, tools=None, approve=None):
+                            allowed_domains=None, tools=None, approve=None, on_output=None):
         """``execute`` for asyncio: the execution runs on a worker thread and
         never blocks the event loop; async tools and an async ``approve``
         run on this loop. Cancelling the awaiting task kills the sandbox
         (the execution's status becomes "cancelled") and raises
-        CancelledError."""
+        CancelledError. ``on_output(stream, text)`` is called on the worker
+        thread, not on the loop, as the code writes (use
+        ``loop.call_soon_threadsafe`` to reach the loop)."""
         loop = asyncio.get_running_loop()
         r, w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         try:
             cf = _aio.executor().submit(
-                self._execute, code, loop, r, timeout=timeout, memory_mib=memory_mib,
-                files=files, allowed_domains=allowed_domains, tools=tools, approve=approve)
+                self._execute, code, loop, r, w, timeout=timeout, memory_mib=memory_mib,
+                files=files, allowed_domains=allowed_domains, tools=tools, approve=approve,
+                on_output=on_output)
         except BaseException:
             os.close(r)
             os.close(w)
