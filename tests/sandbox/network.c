@@ -1607,14 +1607,38 @@ END_TEST
  */
 static void urllib3_case(int preload)
 {
+	static const char *const files[] = {"__init__.py", "connection.py"};
 	const char *root = getenv("CACT_SOURCE_ROOT");
 	const char *paths[1], *mods[] = {"urllib3.connection"};
+	char *copy;
+	int i;
 	struct cact_runtime_options o;
 	struct cact_result *r;
 	struct fx f;
 
 	ck_assert_msg(root != NULL, "CACT_SOURCE_ROOT is not set");
-	paths[0] = fmt("%s/tests/sandbox/pkgs", root);
+	/*
+	 * A copy outside /tmp, whatever the checkout's place: every execution
+	 * has a /tmp of its own, so the runtime refuses python paths there.
+	 */
+	{
+		char tmpl[] = "/var/tmp/cact-test-pkgs-XXXXXX";
+
+		ck_assert_msg(mkdtemp(tmpl) != NULL, "mkdtemp: %s", strerror(errno));
+		copy = strdup(tmpl);
+		for (i = 0; i < 2; i++) {
+			char *text = t_read_file(
+				fmt("%s/tests/sandbox/pkgs/urllib3/%s", root, files[i]), NULL);
+
+			ck_assert_msg(text != NULL, "cannot read tests/sandbox/pkgs/urllib3/%s",
+				      files[i]);
+			if (i == 0)
+				ck_assert_int_eq(mkdir(fmt("%s/urllib3", copy), 0755), 0);
+			t_write(fmt("%s/urllib3", copy), files[i], text);
+			free(text);
+		}
+	}
+	paths[0] = copy;
 	srv_start(&f.s);
 	cact_runtime_options_init(&o);
 	o.python_paths = paths;
@@ -1657,6 +1681,8 @@ static void urllib3_case(int preload)
 	expect_seen(&f.s, "req s GET /echo", 1);
 	cact_result_free(r);
 	fx_stop(&f);
+	t_rmtree(copy);
+	free(copy);
 }
 
 START_TEST(urllib3_connect_through_host)
