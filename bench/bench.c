@@ -1059,11 +1059,12 @@ static int parse_callers(const char *s, unsigned *ks, size_t max, size_t *n)
 
 int cmd_bench(int argc, char **argv)
 {
-	enum { O_N, O_CONC, O_CALLERS, O_SECONDS, O_PACKAGES, O_HELP, O__N };
+	enum { O_N, O_CONC, O_CALLERS, O_SECONDS, O_PACKAGES, O_SESSIONS, O_HELP, O__N };
 	struct opt o[O__N] = {
 		[O_N] = {"iterations", 'n', OPT_VALUE},	  [O_CONC] = {"concurrency", 0, OPT_FLAG},
 		[O_CALLERS] = {"callers", 0, OPT_VALUE},  [O_SECONDS] = {"seconds", 0, OPT_VALUE},
-		[O_PACKAGES] = {"packages", 0, OPT_FLAG}, [O_HELP] = {"help", 'h', OPT_FLAG},
+		[O_PACKAGES] = {"packages", 0, OPT_FLAG}, [O_SESSIONS] = {"sessions", 0, OPT_FLAG},
+		[O_HELP] = {"help", 'h', OPT_FLAG},
 	};
 	struct cact_runtime_options ro;
 	struct cact_runtime *rt = NULL;
@@ -1078,14 +1079,15 @@ int cmd_bench(int argc, char **argv)
 	if (opts_parse("bench", argc, argv, o, O__N, pos, 0, &n_pos))
 		return EXIT_USAGE;
 	if (o[O_HELP].count) {
-		puts("usage: cact bench [-n ITERATIONS] [--packages | --concurrency [--callers "
-		     "K,...] [--seconds S]]\n\n"
+		puts("usage: cact bench [-n ITERATIONS] [--packages | --sessions | --concurrency\n"
+		     "                  [--callers K,...] [--seconds S]]\n\n"
 		     "Times print(sum(range(100))) through cact (interleaved with the peers, then\n"
 		     "back to back), a fresh python3 -I -S -c, and the same under bwrap\n"
 		     "--unshare-all, with the CPU each execution costs. --concurrency runs K\n"
 		     "callers at once for S seconds (default 1,4,16,64 for 3 s) for cact and\n"
 		     "for bwrap + python3. --packages times only a small pandas groupby with\n"
-		     "pandas preloaded, imported by the code, and in python3 (also part of the\n"
+		     "pandas preloaded, imported by the code, and in python3, and --sessions\n"
+		     "only a sandbox session's runs back to back (both also part of the\n"
 		     "default run).");
 		status = EXIT_OK;
 		goto out;
@@ -1122,8 +1124,9 @@ int cmd_bench(int argc, char **argv)
 		fprintf(stderr, "cact bench: --callers and --seconds go with --concurrency\n");
 		goto out;
 	}
-	if (o[O_PACKAGES].count && o[O_CONC].count) {
-		fprintf(stderr, "cact bench: --packages and --concurrency are separate runs\n");
+	if (o[O_PACKAGES].count + o[O_CONC].count + o[O_SESSIONS].count > 1) {
+		fprintf(stderr, "cact bench: --packages, --sessions and --concurrency are separate "
+				"runs\n");
 		goto out;
 	}
 	if (o[O_PACKAGES].count) {
@@ -1148,7 +1151,9 @@ int cmd_bench(int argc, char **argv)
 	       (double)cact_runtime_startup_us(rt) / 1000.0);
 	if (!have_bwrap)
 		printf("bwrap: unavailable (missing, or cannot sandbox here): no bwrap figures\n");
-	if (o[O_CONC].count)
+	if (o[O_SESSIONS].count)
+		status = bench_sessions(rt, req, n) ? EXIT_SETUP : EXIT_OK;
+	else if (o[O_CONC].count)
 		status = concurrency(rt, req, ks, n_ks, secs, have_bwrap) ? EXIT_SETUP : EXIT_OK;
 	else
 		status = latency(rt, req, n, have_bwrap) ? EXIT_SETUP : EXIT_OK;

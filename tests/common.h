@@ -26,6 +26,13 @@ const char *t_out(const struct cact_result *r);
 const char *t_err(const struct cact_result *r);
 
 /* Asserts the status, printing stdout/stderr/error when it differs. */
+/*
+ * Descriptors the runtime holds for each prepared child: wire, stdout,
+ * stderr, pidfd, stop pipe, eventfd. Leak checks subtract them: how many
+ * children are prepared depends on how fast the pool refills.
+ */
+#define T_FDS_PER_CHILD 6
+
 #define t_assert_status(r, s) t_assert_status_at((r), (s), __FILE__, __LINE__)
 void t_assert_status_at(const struct cact_result *r, enum cact_status s, const char *file,
 			int line);

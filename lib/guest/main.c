@@ -119,7 +119,7 @@ static void runtime_paths(struct paths *ps, json_t *extra)
 
 static uint64_t vsz_now(void)
 {
-	long long pages = guest_proc_number(AT_FDCWD, "/proc/self/statm", NULL);
+	long long pages = guest_proc_number(AT_FDCWD, "/proc/self/statm");
 
 	return pages > 0 ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }

@@ -3,12 +3,11 @@
  * The zygote: pid 1 of the runtime's pid namespace, holding the warm
  * interpreter. It forks one child per execution into a fresh pid namespace
  * of its own, hands the host that child's ends (wire socket, stdout, stderr,
- * pidfd), and reports each child's exit. It never reads anything from a
+ * pidfd, stop pipe), and reports each child's stops and exit. It never reads anything from a
  * child and never runs model-written code itself.
  *
  * Single-threaded on purpose: fork() and unshare(CLONE_NEWUSER) need it.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -37,6 +36,7 @@
 struct kid {
 	pid_t pid;
 	long long id;
+	int stops; /* the write end of its stop pipe (ctl.h) */
 };
 
 /* Live children: in memory no child inherits, like everything the loop writes (arena.h). */
@@ -45,7 +45,7 @@ struct kid {
 static struct kid *kids;
 static size_t n_kids;
 
-static int remember(pid_t pid, long long id)
+static int remember(pid_t pid, long long id, int stops)
 {
 	if (n_kids == MAX_KIDS) {
 		errno = EAGAIN;
@@ -53,6 +53,7 @@ static int remember(pid_t pid, long long id)
 	}
 	kids[n_kids].pid = pid;
 	kids[n_kids].id = id;
+	kids[n_kids].stops = stops;
 	n_kids++;
 	return 0;
 }
@@ -93,14 +94,14 @@ static void send_simple(int ctl, const char *op, long long id, const char *messa
 static void spawn(struct zygote *z, long long id, json_t *prepare)
 {
 	struct cact_error err = {0};
-	int sv[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
+	int sv[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, stops[2] = {-1, -1};
 	int fds[CTL_FDS];
 	json_t *msg = NULL;
 	pid_t pid;
 	int pidfd = -1;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) || pipe2(out, O_CLOEXEC) ||
-	    pipe2(errp, O_CLOEXEC)) {
+	    pipe2(errp, O_CLOEXEC) || pipe2(stops, O_CLOEXEC | O_NONBLOCK)) {
 		ut_err_sys(&err, CACT_ESYS, errno, "cannot create the execution's channels");
 		goto fail;
 	}
@@ -122,6 +123,13 @@ static void spawn(struct zygote *z, long long id, json_t *prepare)
 		 */
 		json_set_alloc_funcs(malloc, wiping_free);
 		hot_populate();
+		/*
+		 * Its own stop pipe is the host's and ours. Those of the other
+		 * children came along with the fork: the sandbox's entry closes
+		 * every fd above the wire before any code runs.
+		 */
+		close(stops[0]);
+		close(stops[1]);
 		close(sv[0]);
 		close(out[0]);
 		close(errp[0]);
@@ -132,7 +140,7 @@ static void spawn(struct zygote *z, long long id, json_t *prepare)
 		goto fail;
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0 || remember(pid, id)) {
+	if (pidfd < 0 || remember(pid, id, stops[1])) {
 		ut_err_sys(&err, CACT_ESYS, errno, "pidfd_open");
 		kill(pid, SIGKILL);
 		goto fail;
@@ -144,8 +152,10 @@ static void spawn(struct zygote *z, long long id, json_t *prepare)
 	fds[1] = out[0];
 	fds[2] = errp[0];
 	fds[3] = pidfd;
+	fds[4] = stops[0];
+	stops[1] = -1; /* the kid's now: closed when it is reaped */
 	msg = json_pack("{s:s, s:I}", "op", "spawned", "id", id);
-	if (!msg || ctl_send(z->ctl, msg, fds, 4))
+	if (!msg || ctl_send(z->ctl, msg, fds, 5))
 		kill(pid, SIGKILL);
 	json_decref(msg);
 	goto out;
@@ -158,13 +168,14 @@ out:
 	ut_close(&out[1]);
 	ut_close(&errp[0]);
 	ut_close(&errp[1]);
+	ut_close(&stops[0]);
+	ut_close(&stops[1]);
 	ut_close(&pidfd);
 }
 
-long long guest_proc_number(int dirfd, const char *path, const char *key)
+long long guest_proc_number(int dirfd, const char *path)
 {
 	char buf[2048];
-	const char *p = buf;
 	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
@@ -175,70 +186,7 @@ long long guest_proc_number(int dirfd, const char *path, const char *key)
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	if (key) {
-		p = strstr(buf, key);
-		if (!p)
-			return 0;
-		p += strlen(key);
-	}
-	return strtoll(p, NULL, 10);
-}
-
-/*
- * CPU time (µs) and peak resident size (KiB) of a stopped child, as the
- * kernel counts them: the run time of each of its threads (schedstat, in
- * ns), or the process total in clock ticks when that is larger (threads
- * that ended before the stop count only there).
- */
-static void usage_of(const struct zygote *z, pid_t pid, long long *cpu_us, long long *rss_kib)
-{
-	char path[64], *ents = arena_alloc(16384);
-	long long ns = 0, ticks;
-	long got, off;
-	int fd;
-
-	ut_snprintf(path, sizeof(path), "%d/task", (int)pid);
-	fd = openat(z->procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	/* getdents64 into the arena: opendir would allocate on the shared heap. */
-	while (fd >= 0 && ents && (got = syscall(SYS_getdents64, fd, ents, 16384)) > 0) {
-		for (off = 0; off < got;) {
-			struct dirent64 *d = (struct dirent64 *)(ents + off);
-
-			off += d->d_reclen;
-			if (d->d_name[0] < '0' || d->d_name[0] > '9')
-				continue;
-			ut_snprintf(path, sizeof(path), "%d/task/%s/schedstat", (int)pid,
-				    d->d_name);
-			ns += guest_proc_number(z->procfd, path, NULL);
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	*cpu_us = ns / 1000;
-	/* utime and stime, fields 14 and 15, after the command in parentheses. */
-	ut_snprintf(path, sizeof(path), "%d/stat", (int)pid);
-	{
-		char buf[1024], *p;
-		int sfd = openat(z->procfd, path, O_RDONLY | O_CLOEXEC);
-		ssize_t n = sfd >= 0 ? read(sfd, buf, sizeof(buf) - 1) : -1;
-		unsigned long long ut = 0, st = 0;
-
-		if (sfd >= 0)
-			close(sfd);
-		if (n > 0) {
-			buf[n] = '\0';
-			p = strrchr(buf, ')');
-			if (p &&
-			    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-				   &ut, &st) == 2) {
-				ticks = (long long)(ut + st) * 1000000 / sysconf(_SC_CLK_TCK);
-				if (ticks > *cpu_us)
-					*cpu_us = ticks;
-			}
-		}
-	}
-	ut_snprintf(path, sizeof(path), "%d/status", (int)pid);
-	*rss_kib = guest_proc_number(z->procfd, path, "VmHWM:");
+	return strtoll(buf, NULL, 10);
 }
 
 static struct kid *find_kid(pid_t pid)
@@ -252,10 +200,12 @@ static struct kid *find_kid(pid_t pid)
 }
 
 /*
- * Reports what happened to children: "stopped" once the whole thread group
- * of one is stopped (the host stops an execution when its code has ended,
- * and harvests while nothing in it can run), "exited" with the wait status
- * and resource use once one is gone.
+ * Reports what happened to children: a stop once the whole thread group of
+ * one is stopped (the host stops an execution when its code has ended, and
+ * harvests while nothing in it can run), on the child's stop pipe; "exited"
+ * with the wait status and resource use once one is gone. For a stopped
+ * child wait4 fills in the child's own use (its threads' run time, exact,
+ * and its peak resident size): no /proc read on the report's path.
  */
 static void reap(struct zygote *z)
 {
@@ -263,6 +213,7 @@ static void reap(struct zygote *z)
 		struct rusage ru;
 		struct kid *k;
 		json_t *msg;
+		long long cpu;
 		int status;
 		pid_t pid = wait4(-1, &status, WNOHANG | WUNTRACED, &ru);
 
@@ -271,22 +222,22 @@ static void reap(struct zygote *z)
 		k = find_kid(pid);
 		if (!k)
 			continue;
+		cpu = (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+		      (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
 		if (WIFSTOPPED(status)) {
-			long long cpu, rss;
+			struct ctl_stop st = {.cpu_us = (uint64_t)cpu,
+					      .maxrss_kib = (uint64_t)ru.ru_maxrss};
 
-			usage_of(z, pid, &cpu, &rss);
-			msg = json_pack("{s:s, s:I, s:I, s:I}", "op", "stopped", "id", k->id,
-					"cpu_us", cpu, "maxrss_kib", rss);
-		} else {
-			long long cpu =
-				(long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
-				(long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
-
-			msg = json_pack("{s:s, s:I, s:i, s:I, s:I}", "op", "exited", "id", k->id,
-					"status", status, "cpu_us", cpu, "maxrss_kib",
-					(long long)ru.ru_maxrss);
-			*k = kids[--n_kids];
+			/* Nonblocking: a host that stopped reading loses news, never stalls us. */
+			if (write(k->stops, &st, sizeof(st)) < 0) {
+				/* EAGAIN (the host reads each stop at once) or EPIPE: nobody waits */
+			}
+			continue;
 		}
+		msg = json_pack("{s:s, s:I, s:i, s:I, s:I}", "op", "exited", "id", k->id, "status",
+				status, "cpu_us", cpu, "maxrss_kib", (long long)ru.ru_maxrss);
+		close(k->stops);
+		*k = kids[--n_kids];
 		if (msg)
 			ctl_send(z->ctl, msg, NULL, 0);
 		json_decref(msg);
@@ -309,6 +260,8 @@ void zygote_main(struct zygote *z, const char *level)
 		_exit(1);
 	}
 	json_set_alloc_funcs(arena_alloc, arena_free);
+	/* A stop pipe whose host end is closed is EPIPE, not death (children set their own). */
+	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);

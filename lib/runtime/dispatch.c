@@ -181,24 +181,37 @@ static void *worker(void *arg)
 
 int rt_calls_init(struct rt_calls *cs, const struct cact_request *req, struct cact_error *err)
 {
-	int p[2];
-
+	(void)err;
 	memset(cs, 0, sizeof(*cs));
 	cs->req = req;
 	cs->wake_r = cs->wake_w = cs->cancel = -1;
 	atomic_store(&cs->http_budget, req->limits[CACT_LIMIT_HTTP_BYTES]);
 	atomic_store(&cs->http_left, req->limits[CACT_LIMIT_HTTP_REQUESTS]);
 	cs->deadline_us = UINT64_MAX;
+	return 0;
+}
+
+/*
+ * The handlers' channel (the wake-up pipe, the cancel eventfd), made with
+ * the first call: most executions make none, and a session's run should
+ * not pay five system calls for it. 0 or -1.
+ */
+static int channel(struct rt_calls *cs)
+{
+	int p[2];
+
+	if (cs->wake_r >= 0)
+		return 0;
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
-		return ut_err_sys(err, CACT_ESYS, errno, "pipe2");
-	cs->wake_r = p[0];
-	cs->wake_w = p[1];
+		return -1;
 	cs->cancel = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (cs->cancel < 0) {
-		ut_close(&cs->wake_r);
-		ut_close(&cs->wake_w);
-		return ut_err_sys(err, CACT_ESYS, errno, "eventfd");
+		close(p[0]);
+		close(p[1]);
+		return -1;
 	}
+	cs->wake_r = p[0];
+	cs->wake_w = p[1];
 	return 0;
 }
 
@@ -298,7 +311,11 @@ static int start(struct rt_calls *cs, struct call *c)
 {
 	size_t i;
 
+	if (channel(cs))
+		return -1;
 	c->cancel_fd = cs->cancel;
+	if (c->kind == CALL_HTTP)
+		c->http.cancel_fd = cs->cancel;
 	c->wake_fd = cs->wake_w;
 	c->started_us = ut_now_us();
 	if (pthread_create(&c->thread, NULL, worker, c))
@@ -553,7 +570,6 @@ int rt_calls_on_http(struct rt_calls *cs, json_t *msg, size_t frame_len, struct 
 	c->http.body = body;
 	c->http.body_len = body_len;
 	c->http.has_body = json_is_string(jbody);
-	c->http.cancel_fd = cs->cancel;
 	c->http.budget = &cs->http_budget;
 	c->http.requests_left = &cs->http_left;
 	c->http.deadline_us = cs->deadline_us;
@@ -627,7 +643,7 @@ void rt_calls_finish(struct rt_calls *cs)
 	size_t i;
 
 	if (cs->wake_r < 0)
-		return; /* already finished */
+		return; /* no call was ever started, or already finished */
 	/*
 	 * Command tools, MCP tools and HTTP requests stop at once. A C
 	 * callback cannot be stopped: it gets FINISH_GRACE_US, then its

@@ -34,12 +34,14 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cact/cact.h>
 
 #include "../util/buf.h"
 #include "../util/util.h"
+#include "../wire/ctl.h"
 #include "../wire/wire.h"
 #include "dispatch.h"
 #include "rt.h"
@@ -92,12 +94,13 @@ struct run {
 	char violation[256];
 	struct rt_session_ctx *session; /* NULL for a clean execution */
 	uint64_t cpu_start_us;		/* a session run: the child's CPU time when it began */
+	uint64_t cpu_checked_us;	/* ... and when check_cpu last looked at it */
 	int killed_timeout, killed_flood, killed_violation, killed_cancel, killed_cpu;
 	int dead;
-	int stop_sent;	 /* SIGSTOP sent after the result frame */
-	unsigned stops0; /* the slot's stop count before this run: a stop after it ends the run */
-	int stopped;	 /* the zygote saw the whole execution stopped */
-	int lost;	 /* the zygote died: no report will come */
+	int stop_sent;	      /* SIGSTOP sent after the result frame */
+	int stopped;	      /* the zygote saw the whole execution stopped (its stop pipe) */
+	struct ctl_stop stop; /* what it reported with the stop */
+	int lost;	      /* the zygote died: no report will come */
 	unsigned applied_pid_max, applied_userns;
 	uint64_t start, deadline;
 	uint64_t timeout_us; /* the code's wall-clock limit, counted from "ready" */
@@ -440,20 +443,29 @@ static void slot_news(struct run *x)
 		/* EAGAIN: nothing new since the last look. */
 	}
 	rt_slot_state(x->rt, x->slot, &st);
-	x->slot->stopped = st.stopped;
 	x->slot->exited = st.exited;
 	x->slot->lost = st.lost;
 	x->slot->status = st.status;
 	x->slot->cpu_us = st.cpu_us;
 	x->slot->maxrss_kib = st.maxrss_kib;
-	/*
-	 * Only a stop the host asked for ends the run; the code cannot stop
-	 * itself (pid 1). Counted, since a session's child was stopped before.
-	 */
-	if (st.stops > x->stops0 && x->stop_sent)
-		x->stopped = 1;
 	if (st.lost)
 		x->lost = 1;
+}
+
+/*
+ * Reads the stops the zygote reported on the slot's stop pipe. Only a stop
+ * the host asked for ends the run; the code cannot stop itself (pid 1).
+ */
+static void stop_news(struct run *x)
+{
+	struct ctl_stop st;
+
+	while (read(x->slot->stops, &st, sizeof(st)) == (ssize_t)sizeof(st)) {
+		if (x->stop_sent) {
+			x->stopped = 1;
+			x->stop = st;
+		}
+	}
 }
 
 static void check_cpu(struct run *x);
@@ -465,7 +477,7 @@ static void supervise(struct run *x)
 	while (!x->dead && !x->stopped && !x->lost) {
 		struct pollfd p[7];
 		uint64_t now = ut_now_us();
-		int timeout, n = 0, iw = -1, io = -1, ie = -1, ip, ic, ik, iz;
+		int timeout, n = 0, iw = -1, io = -1, ie = -1, ip, ic, ik, iz, is;
 
 		if (now >= x->deadline && !x->killed_timeout && !x->dead) {
 			x->killed_timeout = 1;
@@ -518,6 +530,9 @@ static void supervise(struct run *x)
 		iz = n;
 		p[n].fd = x->slot->evfd;
 		p[n++].events = POLLIN;
+		is = n;
+		p[n].fd = x->slot->stops;
+		p[n++].events = POLLIN;
 		if (poll(p, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -551,6 +566,8 @@ static void supervise(struct run *x)
 			x->dead = 1;
 		if (p[iz].revents)
 			slot_news(x);
+		if (p[is].revents)
+			stop_news(x);
 		if ((x->out.since_us || x->err.since_us) && ut_now_us() >= output_due(x))
 			flush_output(x, 0);
 		check_cpu(x);
@@ -768,38 +785,33 @@ pid_t rt_pidfd_pid(int pidfd)
 	return p ? (pid_t)strtol(p + 5, NULL, 10) : 0;
 }
 
-/* CPU time (user and system, every thread) of a host pid, in µs; 0 when unknown. */
-/* A session child's CPU time, from its /proc/PID/stat (kept open: read afresh each time). */
-static uint64_t cpu_of(struct rt_session_ctx *ctx)
+/*
+ * A session child's CPU time (user and system, every thread, ended ones
+ * too), in µs; 0 when unknown. Its CPU clock: one call, exact, where
+ * /proc/PID/stat is formatted for us and counts clock ticks.
+ */
+static uint64_t cpu_of(const struct rt_session_ctx *ctx)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, st = 0;
-	ssize_t n;
+	struct timespec ts;
+	clockid_t clock;
 
-	if (ctx->stat_fd < 0 && ctx->pid > 0) {
-		ut_snprintf(path, sizeof(path), "/proc/%d/stat", (int)ctx->pid);
-		ctx->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
-	}
-	if (ctx->stat_fd < 0)
+	if (ctx->pid <= 0 || clock_getcpuclockid(ctx->pid, &clock) || clock_gettime(clock, &ts))
 		return 0;
-	n = pread(ctx->stat_fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p ||
-	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return 0;
-	return (ut + st) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* A session's run that used more CPU than its time limit: stopped like a timeout. */
 static void check_cpu(struct run *x)
 {
-	uint64_t used;
+	uint64_t used, now;
 
 	if (!x->session || !x->running || x->killed_cpu || x->dead)
 		return;
+	/* Every SESSION_CPU_POLL_MS, not at each frame: a run of tiny code looks once, or never. */
+	now = ut_now_us();
+	if (now < x->cpu_checked_us + SESSION_CPU_POLL_MS * 1000)
+		return;
+	x->cpu_checked_us = now;
 	used = cpu_of(x->session);
 	if (used > x->cpu_start_us && used - x->cpu_start_us > x->timeout_us) {
 		x->killed_cpu = 1;
@@ -921,12 +933,6 @@ static int execute(struct cact_runtime *rt, const struct cact_request *req, stru
 	}
 	if (rc)
 		goto fail;
-	{
-		struct rt_slot st;
-
-		rt_slot_state(rt, x.slot, &st);
-		x.stops0 = st.stops;
-	}
 	/* An HTTP request frame carries its body in base64. */
 	wire_decoder_init(
 		&x.dec, req->n_domains ? GUEST_FRAME_MAX +
@@ -958,6 +964,7 @@ static int execute(struct cact_runtime *rt, const struct cact_request *req, stru
 			syscall(SYS_pidfd_send_signal, x.slot->pidfd, SIGCONT, NULL, 0);
 		}
 		x.cpu_start_us = cpu_of(ctx);
+		x.cpu_checked_us = x.start;
 	}
 	write_frames(&x);
 	supervise(&x);
@@ -995,14 +1002,18 @@ static int execute(struct cact_runtime *rt, const struct cact_request *req, stru
 				   : "the zygote did not report the sandbox's exit");
 		goto fail;
 	}
-	x.res->stats.cpu_us = x.slot->cpu_us;
-	if (ctx) {
-		/* The session's CPU is counted from its last stop (or its start). */
-		x.res->stats.cpu_us =
-			x.slot->cpu_us > ctx->cpu_us ? x.slot->cpu_us - ctx->cpu_us : 0;
-		ctx->cpu_us = x.slot->cpu_us;
+	{
+		/* What the zygote reported with the stop, or at the exit. */
+		uint64_t cpu = x.stopped ? x.stop.cpu_us : x.slot->cpu_us;
+
+		x.res->stats.cpu_us = cpu;
+		x.res->stats.peak_rss_kib = x.stopped ? x.stop.maxrss_kib : x.slot->maxrss_kib;
+		if (ctx) {
+			/* The session's CPU is counted from its last stop (or its start). */
+			x.res->stats.cpu_us = cpu > ctx->cpu_us ? cpu - ctx->cpu_us : 0;
+			ctx->cpu_us = cpu;
+		}
 	}
-	x.res->stats.peak_rss_kib = x.slot->maxrss_kib;
 	if ((rc = sealed) ||
 	    (rc = finish_stream(&x.out, &x.res->out, &x.res->out_len, &x.res->out_trunc)) ||
 	    (rc = finish_stream(&x.err, &x.res->err, &x.res->err_len, &x.res->err_trunc)) ||
@@ -1094,13 +1105,11 @@ void rt_session_ctx_init(struct rt_session_ctx *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->outdir = -1;
-	c->stat_fd = -1;
 }
 
 void rt_session_ctx_clear(struct rt_session_ctx *c)
 {
 	ut_close(&c->outdir);
-	ut_close(&c->stat_fd);
 	rt_seen_clear(&c->seen);
 	rt_session_ctx_init(c);
 }

@@ -313,6 +313,7 @@ static void close_slot(struct rt_slot *s)
 	ut_close(&s->out);
 	ut_close(&s->err);
 	ut_close(&s->pidfd);
+	ut_close(&s->stops);
 	ut_close(&s->evfd);
 	free(s->profile);
 	free(s);
@@ -626,7 +627,7 @@ static void dispatch(struct cact_runtime *rt, json_t *msg, const char *op, int *
 	long long id = json_integer_value(json_object_get(msg, "id"));
 	struct rt_slot *s;
 
-	if (strcmp(op, "spawned") == 0 && nfds == 4) {
+	if (strcmp(op, "spawned") == 0 && nfds == 5) {
 		int host_sends = 0;
 		char *profile = answered(rt, id);
 
@@ -638,7 +639,7 @@ static void dispatch(struct cact_runtime *rt, json_t *msg, const char *op, int *
 		if (!s) {
 			free(profile);
 			while (nfds > 0) {
-				if (nfds == 4)
+				if (nfds == 5)
 					syscall(SYS_pidfd_send_signal, fds[3], SIGKILL, NULL, 0);
 				close(fds[--nfds]);
 			}
@@ -651,6 +652,7 @@ static void dispatch(struct cact_runtime *rt, json_t *msg, const char *op, int *
 		s->out = fds[1];
 		s->err = fds[2];
 		s->pidfd = fds[3];
+		s->stops = fds[4];
 		s->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		s->since_us = ut_now_us();
 		s->next = rt->slots;
@@ -661,23 +663,19 @@ static void dispatch(struct cact_runtime *rt, json_t *msg, const char *op, int *
 		fcntl(s->wire, F_SETFL, O_NONBLOCK);
 		fcntl(s->out, F_SETFL, O_NONBLOCK);
 		fcntl(s->err, F_SETFL, O_NONBLOCK);
+		fcntl(s->stops, F_SETFL, O_NONBLOCK);
 		return;
 	}
 	while (nfds > 0)
 		close(fds[--nfds]);
-	if (strcmp(op, "stopped") == 0 || strcmp(op, "exited") == 0) {
+	if (strcmp(op, "exited") == 0) {
 		s = find_slot(rt, id);
 		if (!s)
 			return; /* released already: its end is nobody's business */
 		s->cpu_us = (uint64_t)json_integer_value(json_object_get(msg, "cpu_us"));
 		s->maxrss_kib = (uint64_t)json_integer_value(json_object_get(msg, "maxrss_kib"));
-		if (op[0] == 's') {
-			s->stopped = 1;
-			s->stops++;
-		} else {
-			s->exited = 1;
-			s->status = (int)json_integer_value(json_object_get(msg, "status"));
-		}
+		s->exited = 1;
+		s->status = (int)json_integer_value(json_object_get(msg, "status"));
 		if (!s->taken && s->exited) {
 			/* A prepared child died before it was used: forget it. */
 			unlink_slot(rt, s);

@@ -21,7 +21,6 @@ struct rt_session_ctx {
 	int started;		  /* the first run went well: the child is ready and limited */
 	int outdir;		  /* its /output, from the ready frame (owned) */
 	pid_t pid;		  /* its host pid, for its CPU time; 0 until known */
-	int stat_fd;		  /* its /proc/PID/stat, opened at the first read; -1 */
 	uint64_t cpu_us;	  /* its CPU time when it last stopped */
 	unsigned pid_max, userns; /* what its ready frame said took effect */
 	struct rt_seen seen;	  /* /output as the last run left it */

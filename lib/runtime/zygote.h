@@ -19,21 +19,26 @@ struct rt_slot {
 	unsigned gen; /* the zygote generation that forked it */
 	int wire, out, err, pidfd;
 	/*
+	 * The read end of its stop pipe (nonblocking): the zygote writes a
+	 * struct ctl_stop (wire/ctl.h) each time it sees the whole thread group
+	 * stopped. Read by the execution that owns the slot, never by the
+	 * control thread.
+	 */
+	int stops;
+	/*
 	 * Written (eventfd) by the control thread whenever the fields below
 	 * change: the execution that owns the slot polls it.
 	 */
 	int evfd;
-	int taken;	/* an execution owns it (or a waiter was handed it) */
-	int session;	/* a session owns it: not counted as a running execution */
-	int stopped;	/* the zygote saw its whole thread group stopped */
-	unsigned stops; /* how many times (a session's child stops after every run) */
-	int exited;	/* the zygote reported its exit: status is final */
-	int lost;	/* its zygote died: no report will ever come */
-	int status;	/* wait status */
-	uint64_t cpu_us;
-	uint64_t maxrss_kib;
-	char *profile;	   /* the prepare frame it was sent (JSON text) */
-	uint64_t since_us; /* when it became idle */
+	int taken;	     /* an execution owns it (or a waiter was handed it) */
+	int session;	     /* a session owns it: not counted as a running execution */
+	int exited;	     /* the zygote reported its exit: status is final */
+	int lost;	     /* its zygote died: no report will ever come */
+	int status;	     /* wait status */
+	uint64_t cpu_us;     /* at its exit */
+	uint64_t maxrss_kib; /* at its exit */
+	char *profile;	     /* the prepare frame it was sent (JSON text) */
+	uint64_t since_us;   /* when it became idle */
 	struct rt_slot *next;
 };
 

@@ -196,18 +196,14 @@ static void settle_runtime(struct fx *f)
 	cact_result_free(res);
 }
 
-/*
- * Open fds other than the runtime's prepared children's (each holds five:
- * wire, stdout, stderr, pidfd, eventfd): how many are prepared depends on
- * how fast the pool refills, which a loaded machine slows down.
- */
+/* Open fds other than the runtime's prepared children's (T_FDS_PER_CHILD each). */
 static int own_fds(struct fx *f)
 {
 	struct cact_runtime_stats st;
 	int n = count_fds();
 
 	cact_runtime_stats(f->rt, &st);
-	return n - 5 * (int)st.idle;
+	return n - T_FDS_PER_CHILD * (int)st.idle;
 }
 
 static void assert_no_leaks(struct fx *f)

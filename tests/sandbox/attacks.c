@@ -166,9 +166,6 @@ static int count_fds(void)
 	return (int)n;
 }
 
-/* Descriptors the runtime holds for each prepared child: wire, stdout, stderr, pidfd, eventfd. */
-#define FDS_PER_CHILD 5
-
 /*
  * Descriptors of this process outside the runtime's pool, once the pool is
  * settled (nothing being prepared): the pool grows and shrinks with demand.
@@ -186,7 +183,7 @@ static int fds_outside_pool(struct cact_runtime *rt)
 			break;
 		sleep_ms(20);
 	}
-	return n - FDS_PER_CHILD * (int)st.idle;
+	return n - T_FDS_PER_CHILD * (int)st.idle;
 }
 
 static pid_t ppid_of(pid_t pid)
