@@ -486,10 +486,10 @@ static int bench_sessions(struct cact_runtime *rt, const struct cact_request *re
 	struct cact_sandbox_session *ss = NULL;
 	struct cact_error err = {0};
 	struct cact_result *res = NULL;
-	uint64_t c0, m0, t0;
+	uint64_t c0, m0, t0, host0 = 0, guest0 = 0, zyg0 = 0;
 	long priv;
 	size_t i;
-	pid_t pid;
+	pid_t pid, zyg = -1;
 	int rc = -1;
 
 	s_run.v = calloc(n, sizeof(uint64_t));
@@ -518,6 +518,10 @@ static int bench_sessions(struct cact_runtime *rt, const struct cact_request *re
 		if (i == 0) {
 			settle(rt);
 			pid = cact_sandbox_session_pid(ss);
+			zyg = zygote_of(cact_runtime_zygote_pid(rt));
+			host0 = self_cpu_us(RUSAGE_SELF);
+			guest0 = proc_cpu_us(pid, 0);
+			zyg0 = zyg > 0 ? proc_cpu_us(zyg, 0) : 0;
 			c0 = cact_tree_us(rt) + proc_cpu_us(pid, 0);
 			m0 = machine_busy_us();
 			continue;
@@ -530,6 +534,11 @@ static int bench_sessions(struct cact_runtime *rt, const struct cact_request *re
 	if (python_in_process(s_floor.v, n) == 0)
 		s_floor.n = n;
 	print_series(&s_run);
+	/* Clock ticks (10 ms) for the other processes: a split, not a measure. */
+	printf("  cpu per run: host %.3f ms, session process %.3f ms, zygote %.3f ms\n",
+	       (double)(self_cpu_us(RUSAGE_SELF) - host0) / 1e3 / (double)s_run.n,
+	       (double)(proc_cpu_us(pid, 0) - guest0) / 1e3 / (double)s_run.n,
+	       zyg > 0 ? (double)(proc_cpu_us(zyg, 0) - zyg0) / 1e3 / (double)s_run.n : 0.0);
 	/* In ns: pct() reads them as µs. */
 	if (s_floor.n)
 		printf("%-34s p50 %8.3f µs  p90 %8.3f µs  (n=%zu)\n", s_floor.name,

@@ -262,6 +262,17 @@ void zygote_main(struct zygote *z, const char *level)
 	json_set_alloc_funcs(arena_alloc, arena_free);
 	/* A stop pipe whose host end is closed is EPIPE, not death (children set their own). */
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * SCHED_BATCH: woken, the zygote waits for its turn instead of
+	 * preempting whoever runs. A session's child woke it at every run
+	 * (SIGCHLD for SIGCONT, which it has nothing to do about) and lost the
+	 * CPU to it on the run's path. Children go back to the default policy.
+	 */
+	{
+		struct sched_param sp = {0};
+
+		sched_setscheduler(0, SCHED_BATCH | SCHED_RESET_ON_FORK, &sp);
+	}
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
