@@ -128,6 +128,8 @@ static void violation(struct run *x, const char *fmt, ...)
 }
 
 /* One frame from the guest. Before "ready" it is trusted setup code; after, it is hostile. */
+static void output_catch_up(struct run *x);
+
 static void on_frame(struct run *x, char *payload, size_t len)
 {
 	struct cact_error err = {0};
@@ -166,6 +168,7 @@ static void on_frame(struct run *x, char *payload, size_t len)
 			violation(x, "unexpected %s frame from the sandbox", "tool_call");
 			break;
 		}
+		output_catch_up(x);
 		{
 			char why[256];
 			int rc = rt_calls_on_frame(&x->calls, msg, len, &x->outq, why, sizeof(why));
@@ -181,6 +184,7 @@ static void on_frame(struct run *x, char *payload, size_t len)
 			violation(x, "unexpected %s frame from the sandbox", "http_request");
 			break;
 		}
+		output_catch_up(x);
 		{
 			char why[256];
 			int rc = rt_calls_on_http(&x->calls, msg, len, &x->outq, why, sizeof(why));
@@ -374,6 +378,27 @@ static int read_stream(struct run *x, struct stream *s)
 		kill_sandbox(x);
 	}
 	return 0;
+}
+
+/*
+ * Before a tool call or an HTTP request goes to the caller's callbacks:
+ * the live output the code wrote before making it (in the pipes, or
+ * waiting for its round) goes out first, so that the caller sees the two
+ * in the order the code made them.
+ */
+static void output_catch_up(struct run *x)
+{
+	struct stream *ss[2] = {&x->out, &x->err};
+	size_t i, k;
+
+	if (!x->req->output_fn)
+		return;
+	/* At most a pipe's worth each: what was written before the frame. */
+	for (i = 0; i < 2; i++)
+		for (k = 0; k < 2 && read_stream(x, ss[i]) == 0; k++)
+			;
+	if (x->out.since_us || x->err.since_us)
+		flush_output(x, 0);
 }
 
 static void write_frames(struct run *x)
