@@ -1620,6 +1620,30 @@ START_TEST(bench_runs)
 }
 END_TEST
 
+/* cact bench --sessions: a session's runs alone, the first 100 apart, and its memory. */
+START_TEST(bench_sessions_alone)
+{
+	char *out, *err;
+	int rc = CLI(NULL, &out, &err, "bench", "--sessions", "-n", "10");
+
+	assert_status(rc, 0, out, err);
+	ck_assert_msg(strstr(out, "cact session run, back to back") &&
+			      strstr(out, "(n=1000)") && strstr(out, "its first 100 runs: p50 ") &&
+			      strstr(out, "private memory of an idle session: "),
+		      "stdout: %s", out);
+	ck_assert_msg(!strstr(out, "bwrap + python3, back to back") && !strstr(out, "pandas"),
+		      "more than the sessions ran: %s", out);
+	free(out);
+	free(err);
+	rc = CLI(NULL, &out, &err, "bench", "--sessions", "--packages");
+	assert_status(rc, 2, out, err);
+	ck_assert_str_eq(err, "cact bench: --packages, --sessions and --concurrency are separate "
+			      "runs\n");
+	free(out);
+	free(err);
+}
+END_TEST
+
 START_TEST(bench_bad_iterations)
 {
 	static const char *const bad[] = {"abc", "", "-5", "9", "100001", "10x"};
@@ -1707,6 +1731,7 @@ int main(int argc, char **argv)
 		T_CASE(doctor_reports_full, 60),
 		T_CASE(bench_runs, 180),
 		T_CASE(bench_bad_iterations, 60),
+		T_CASE(bench_sessions_alone, 120),
 	};
 
 	return t_main("cli", cases, sizeof(cases) / sizeof(cases[0]), argc, argv);
