@@ -542,52 +542,6 @@ void cc_take_config(struct cact_codeact *cc, struct cact_codeact *from)
 	pthread_mutex_unlock(&cc->lock);
 }
 
-CACT_API int cact_codeact_load_config(struct cact_codeact *cc, const char *path,
-				      struct cact_error *err)
-{
-	struct cact_codeact *scratch = NULL;
-	json_error_t jerr;
-	json_t *root = NULL;
-	char *folder = NULL, *slash, real[4096];
-	int rc;
-
-	if (!path || !realpath(path, real))
-		return ut_err_sys(err, CACT_ENOENT, errno, "cannot read config %s",
-				  path ? path : "(null)");
-	root = json_load_file(real, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return ut_err(err, CACT_EINVAL, "config %s: line %d: %s", path, jerr.line,
-			      jerr.text);
-	if (!json_is_object(root)) {
-		json_decref(root);
-		return ut_err(err, CACT_EINVAL, "config %s: not a JSON object", path);
-	}
-	folder = strdup(real);
-	if (!folder) {
-		json_decref(root);
-		return ut_err(err, CACT_ENOMEM, "out of memory");
-	}
-	slash = strrchr(folder, '/');
-	if (slash)
-		*(slash == folder ? slash + 1 : slash) = '\0';
-	/* Applied to a copy, swapped in only when the whole file is good. */
-	pthread_mutex_lock(&cc->lock);
-	rc = copy_of(cc, &scratch);
-	pthread_mutex_unlock(&cc->lock);
-	if (rc) {
-		rc = ut_err(err, CACT_ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((rc = cc_apply_config(scratch, root, folder, path, err)))
-		goto out;
-	cc_take_config(cc, scratch);
-out:
-	cact_codeact_free(scratch);
-	json_decref(root);
-	free(folder);
-	return rc;
-}
-
 int cc_execute(struct cact_codeact *cc, const char *code, size_t len, const struct cc_hooks *hooks,
 	       struct cact_result **out, struct cact_error *err)
 {

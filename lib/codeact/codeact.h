@@ -122,8 +122,35 @@ int cc_python_apply(struct cact_codeact *cc, json_t *root, const char *folder, c
 		    struct cact_error *err);
 int cc_python_json(const struct cact_codeact *cc, json_t *root);
 
-/* Applies a parsed configuration file to cfg (a private copy). */
+/*
+ * The configuration file (config.c). Its keys are checked and applied
+ * here; a section that belongs to a layer above (mcp_servers, which
+ * starts MCP clients: lib/mcp/config.c) comes in as a cc_cfg_section, so
+ * that this layer never calls up. cact_codeact_load_config, which reads
+ * the file, lives up there and hands the sections down.
+ */
+struct cc_cfg {
+	const char *path;   /* as given, for messages */
+	const char *folder; /* the file's folder: relative paths start here */
+	struct cact_error *err;
+};
+
+/* "config PATH: "KEY" WHAT": an EINVAL for the key. */
+int cc_cfg_fail(struct cc_cfg *c, const char *key, const char *what);
+/* A path from the file, made absolute against the file's folder. 0 or -1 (too long). */
+int cc_cfg_path(struct cc_cfg *c, const char *p, char *out, size_t size);
+/* Re-labels an error from a layer below with the key it came from. */
+int cc_cfg_relabel(struct cc_cfg *c, const char *key, int rc);
+
+/* A top-level key handled by a layer above, applied after every other key. */
+struct cc_cfg_section {
+	const char *key;
+	int (*apply)(struct cc_cfg *c, struct cact_codeact *scratch, json_t *value);
+};
+
+/* Applies a parsed configuration file to scratch (a private copy), extra sections last. */
 int cc_apply_config(struct cact_codeact *scratch, json_t *root, const char *folder,
-		    const char *path, struct cact_error *err);
+		    const char *path, const struct cc_cfg_section *extra, size_t n_extra,
+		    struct cact_error *err);
 
 #endif

@@ -4,39 +4,31 @@
  * state, and later cact agent and cact mcp). Every key is checked: an
  * unknown key or a value of the wrong type is an error naming the key, and
  * nothing of a bad file is applied (the caller swaps in a scratch copy).
+ * The file is read, and its mcp_servers section applied, by
+ * lib/mcp/config.c: MCP clients sit above this layer (codeact.h).
  */
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <string.h>
 
-#include <cact/mcp.h>
-
 #include "../tools/tools.h"
 #include "../util/util.h"
 #include "codeact.h"
 
-struct cfgctx {
-	const char *path;   /* as given, for messages */
-	const char *folder; /* the file's folder: relative paths start here */
-	struct cact_error *err;
-};
-
-static int fail(struct cfgctx *c, const char *key, const char *what)
+int cc_cfg_fail(struct cc_cfg *c, const char *key, const char *what)
 {
 	return ut_err(c->err, CACT_EINVAL, "config %s: \"%s\" %s", c->path, key, what);
 }
 
-/* A path from the file, made absolute against the file's folder. */
-static int path_of(struct cfgctx *c, const char *p, char *out, size_t size)
+int cc_cfg_path(struct cc_cfg *c, const char *p, char *out, size_t size)
 {
 	if (p[0] == '/')
 		return ut_snprintf(out, size, "%s", p) < 0 ? -1 : 0;
 	return ut_snprintf(out, size, "%s/%s", c->folder, p) < 0 ? -1 : 0;
 }
 
-/* Re-labels an error from the request layer with the key it came from. */
-static int relabel(struct cfgctx *c, const char *key, int rc)
+int cc_cfg_relabel(struct cc_cfg *c, const char *key, int rc)
 {
 	char why[CACT_ERROR_MAX];
 
@@ -44,7 +36,7 @@ static int relabel(struct cfgctx *c, const char *key, int rc)
 	return ut_err(c->err, rc, "config %s: %s: %s", c->path, key, why);
 }
 
-static int file_mounts(struct cfgctx *c, struct cact_request *r, json_t *v)
+static int file_mounts(struct cc_cfg *c, struct cact_request *r, json_t *v)
 {
 	char key[64], host[PATH_MAX];
 	json_t *item;
@@ -52,7 +44,7 @@ static int file_mounts(struct cfgctx *c, struct cact_request *r, json_t *v)
 	int rc;
 
 	if (!json_is_array(v))
-		return fail(c, "file_mounts", "must be a list");
+		return cc_cfg_fail(c, "file_mounts", "must be a list");
 	json_array_foreach(v, i, item) {
 		const char *h, *m;
 
@@ -65,17 +57,18 @@ static int file_mounts(struct cfgctx *c, struct cact_request *r, json_t *v)
 			h = json_string_value(json_array_get(item, 0));
 			m = json_string_value(json_array_get(item, 1));
 		} else {
-			return fail(c, key, "must be a path or a [host path, mount path] pair");
+			return cc_cfg_fail(c, key,
+					   "must be a path or a [host path, mount path] pair");
 		}
-		if (path_of(c, h, host, sizeof(host)))
-			return fail(c, key, "path is too long");
+		if (cc_cfg_path(c, h, host, sizeof(host)))
+			return cc_cfg_fail(c, key, "path is too long");
 		if ((rc = cact_request_add_mount(r, host, m, c->err)))
-			return relabel(c, key, rc);
+			return cc_cfg_relabel(c, key, rc);
 	}
 	return 0;
 }
 
-static int allowed_domains(struct cfgctx *c, struct cact_request *r, json_t *v)
+static int allowed_domains(struct cc_cfg *c, struct cact_request *r, json_t *v)
 {
 	char key[64];
 	json_t *item;
@@ -83,7 +76,7 @@ static int allowed_domains(struct cfgctx *c, struct cact_request *r, json_t *v)
 	int rc;
 
 	if (!json_is_array(v))
-		return fail(c, "allowed_domains", "must be a list");
+		return cc_cfg_fail(c, "allowed_domains", "must be a list");
 	json_array_foreach(v, i, item) {
 		const char *methods[16];
 		size_t n = 0;
@@ -102,23 +95,25 @@ static int allowed_domains(struct cfgctx *c, struct cact_request *r, json_t *v)
 			} else if (json_is_array(ms)) {
 				json_array_foreach(ms, j, m) {
 					if (!json_is_string(m))
-						return fail(c, key, "methods must be strings");
+						return cc_cfg_fail(c, key,
+								   "methods must be strings");
 					if (n == 16)
-						return fail(c, key, "has more than 16 methods");
+						return cc_cfg_fail(c, key,
+								   "has more than 16 methods");
 					methods[n++] = json_string_value(m);
 				}
 			} else {
-				return fail(c, key,
-					    "methods must be a string or a list of strings");
+				return cc_cfg_fail(c, key,
+						   "methods must be a string or a list of strings");
 			}
 			rc = cact_request_add_allowed_domain(
 				r, json_string_value(json_array_get(item, 0)), methods, n, c->err);
 		} else {
-			return fail(c, key,
-				    "must be a target or a [target, method or methods] pair");
+			return cc_cfg_fail(
+				c, key, "must be a target or a [target, method or methods] pair");
 		}
 		if (rc)
-			return relabel(c, key, rc);
+			return cc_cfg_relabel(c, key, rc);
 	}
 	return 0;
 }
@@ -299,7 +294,7 @@ int cc_sessions_apply(struct cact_codeact *cc, json_t *v, const char *where, str
 	return 0;
 }
 
-static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, const char *list,
+static int one_tool(struct cc_cfg *c, struct cact_codeact *cc, json_t *t, const char *list,
 		    size_t i)
 {
 	static const char *const keys[] = {"name",	    "description", "parameters",
@@ -319,33 +314,34 @@ static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, const 
 
 	ut_snprintf(key, sizeof(key), "%s[%zu]", list, i);
 	if (!json_is_object(t))
-		return fail(c, key, "must be an object");
+		return cc_cfg_fail(c, key, "must be an object");
 	json_object_foreach(t, k, v) {
 		for (j = 0; j < UT_ARRAY_SIZE(keys); j++)
 			if (strcmp(k, keys[j]) == 0)
 				break;
 		if (j == UT_ARRAY_SIZE(keys)) {
 			ut_snprintf(key, sizeof(key), "%s[%zu].%s", list, i, k);
-			return fail(c, key, "is not a known key");
+			return cc_cfg_fail(c, key, "is not a known key");
 		}
 	}
 	name = json_string_value(json_object_get(t, "name"));
 	if (!name)
-		return fail(c, key, "needs a \"name\" string");
+		return cc_cfg_fail(c, key, "needs a \"name\" string");
 	ut_snprintf(key, sizeof(key), "%s[%zu] (%s)", list, i, name);
 	if ((v = json_object_get(t, "description")) && !json_is_string(v))
-		return fail(c, key, "description must be a string");
+		return cc_cfg_fail(c, key, "description must be a string");
 	if ((v = json_object_get(t, "parameters")) && !json_is_object(v))
-		return fail(c, key, "parameters must be a JSON Schema object");
+		return cc_cfg_fail(c, key, "parameters must be a JSON Schema object");
 	if ((v = json_object_get(t, "approval_mode")) &&
 	    (!json_is_string(v) || cact_approval_parse(json_string_value(v), &approval)))
-		return fail(c, key, "approval_mode must be never_require or always_require");
+		return cc_cfg_fail(c, key, "approval_mode must be never_require or always_require");
 	if ((v = json_object_get(t, "timeout_s"))) {
 		if (!json_is_number(v) || json_number_value(v) <= 0 ||
 		    json_number_value(v) > 86400 || !isfinite(json_number_value(v)))
-			return fail(c, key,
-				    "timeout_s must be a number of seconds above 0, at most 86400 "
-				    "(a day)");
+			return cc_cfg_fail(
+				c, key,
+				"timeout_s must be a number of seconds above 0, at most 86400 "
+				"(a day)");
 		timeout_ms = (uint64_t)(json_number_value(v) * 1000.0 + 0.5);
 		if (timeout_ms == 0)
 			timeout_ms = 1;
@@ -353,7 +349,7 @@ static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, const 
 	cact_tool_command_options_init(&opts);
 	if ((v = json_object_get(t, "stderr_to_code"))) {
 		if (!json_is_boolean(v))
-			return fail(c, key, "stderr_to_code must be true or false");
+			return cc_cfg_fail(c, key, "stderr_to_code must be true or false");
 		opts.stderr_to_code = json_is_true(v);
 	}
 	cmd = json_object_get(t, "command");
@@ -362,18 +358,19 @@ static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, const 
 	} else if (json_is_array(cmd) && json_array_size(cmd) > 0 && json_array_size(cmd) <= 64) {
 		json_array_foreach(cmd, j, v) {
 			if (!json_is_string(v))
-				return fail(c, key, "command must be a list of strings");
+				return cc_cfg_fail(c, key, "command must be a list of strings");
 			argv[argc++] = json_string_value(v);
 		}
 	} else {
-		return fail(c, key,
-			    "needs a \"command\": a program or a list of program and arguments");
+		return cc_cfg_fail(
+			c, key,
+			"needs a \"command\": a program or a list of program and arguments");
 	}
 	argv[argc] = NULL;
 	/* "./tool.py" and "bin/tool" are the file's; bare names come from PATH. */
 	if (argv[0][0] != '/' && strchr(argv[0], '/')) {
-		if (path_of(c, argv[0], cmdpath, sizeof(cmdpath)))
-			return fail(c, key, "command path is too long");
+		if (cc_cfg_path(c, argv[0], cmdpath, sizeof(cmdpath)))
+			return cc_cfg_fail(c, key, "command path is too long");
 		argv[0] = cmdpath;
 	}
 	if ((v = json_object_get(t, "parameters")))
@@ -384,12 +381,12 @@ static int one_tool(struct cfgctx *c, struct cact_codeact *cc, json_t *t, const 
 					params, approval, argv, &opts, &tool, c->err);
 	free(params);
 	if (rc)
-		return relabel(c, key, rc);
+		return cc_cfg_relabel(c, key, rc);
 	if (strcmp(name, "execute_code") == 0)
-		rc = fail(c, key, "may not be named execute_code");
+		rc = cc_cfg_fail(c, key, "may not be named execute_code");
 	else if ((rc = cact_request_add_tool(strcmp(list, "tools") == 0 ? cc->cfg : cc->direct,
 					     tool, c->err)))
-		rc = relabel(c, key, rc);
+		rc = cc_cfg_relabel(c, key, rc);
 	cact_tool_unref(tool);
 	return rc;
 }
@@ -424,7 +421,7 @@ static void amount(uint64_t v, uint64_t per, const char *unit, char *out, size_t
  * MiB"), not in the library's (memory_bytes). given: the value as the file
  * wrote it, without its unit.
  */
-static int out_of_range(struct cfgctx *c, const char *key, enum cact_limit which, uint64_t value,
+static int out_of_range(struct cc_cfg *c, const char *key, enum cact_limit which, uint64_t value,
 			const char *given, uint64_t per, const char *unit)
 {
 	uint64_t min = cact_limit_min(which), max = cact_limit_max(which);
@@ -448,7 +445,7 @@ static const char *unit_of(const char *name)
 	return "";
 }
 
-static int limits(struct cfgctx *c, struct cact_request *r, json_t *v)
+static int limits(struct cc_cfg *c, struct cact_request *r, json_t *v)
 {
 	const char *k;
 	json_t *item;
@@ -457,7 +454,7 @@ static int limits(struct cfgctx *c, struct cact_request *r, json_t *v)
 	int rc;
 
 	if (!json_is_object(v))
-		return fail(c, "limits", "must be an object");
+		return cc_cfg_fail(c, "limits", "must be an object");
 	json_object_foreach(v, k, item) {
 		uint64_t value, per = 1;
 		enum cact_limit which = CACT_LIMIT__COUNT;
@@ -469,7 +466,7 @@ static int limits(struct cfgctx *c, struct cact_request *r, json_t *v)
 			double d = json_number_value(item);
 
 			if (!json_is_number(item) || d <= 0 || !isfinite(d) || d > 1e12)
-				return fail(c, key, "must be a positive number");
+				return cc_cfg_fail(c, key, "must be a positive number");
 			ut_snprintf(given, sizeof(given), "%.15g", d);
 			if (strcmp(k, "timeout_s") == 0) {
 				which = CACT_LIMIT_TIMEOUT_MS;
@@ -478,7 +475,7 @@ static int limits(struct cfgctx *c, struct cact_request *r, json_t *v)
 				unit = "s";
 			} else {
 				if (!json_is_integer(item))
-					return fail(c, key, "must be a whole number of MiB");
+					return cc_cfg_fail(c, key, "must be a whole number of MiB");
 				which = CACT_LIMIT_MEMORY_BYTES;
 				value = (uint64_t)json_integer_value(item) << 20;
 				per = 1u << 20;
@@ -489,9 +486,9 @@ static int limits(struct cfgctx *c, struct cact_request *r, json_t *v)
 				if (strcmp(k, cact_limit_name((enum cact_limit)i)) == 0)
 					which = (enum cact_limit)i;
 			if (which == CACT_LIMIT__COUNT)
-				return fail(c, key, "is not a known limit");
+				return cc_cfg_fail(c, key, "is not a known limit");
 			if (!json_is_integer(item) || json_integer_value(item) < 0)
-				return fail(c, key, "must be a non-negative integer");
+				return cc_cfg_fail(c, key, "must be a non-negative integer");
 			value = (uint64_t)json_integer_value(item);
 			ut_snprintf(given, sizeof(given), "%llu", (unsigned long long)value);
 			unit = unit_of(k);
@@ -499,282 +496,19 @@ static int limits(struct cfgctx *c, struct cact_request *r, json_t *v)
 		if (value < cact_limit_min(which) || value > cact_limit_max(which))
 			return out_of_range(c, key, which, value, given, per, unit);
 		if ((rc = cact_request_set_limit(r, which, value, c->err)))
-			return relabel(c, key, rc);
+			return cc_cfg_relabel(c, key, rc);
 	}
 	return 0;
-}
-
-#define MCP_SERVERS_MAX 64
-#define MCP_ARGS_MAX	64
-
-/* One entry of mcp_servers, checked, before its server is started. */
-struct mcp_entry {
-	const char *name;
-	struct cact_mcp_client_options o;
-	const char *argv[MCP_ARGS_MAX + 1];
-	char program[PATH_MAX];
-	char cwd[PATH_MAX];
-	char **env; /* "K=V", owned */
-	size_t n_env;
-	char **headers; /* "Name: value", owned */
-	size_t n_headers;
-	enum cact_approval approval;
-	json_t *tools; /* {"tool": {"approval_mode": ...}}, borrowed */
-};
-
-/* "K=V" or "Name: value" strings from an object of strings, into *list (owned). */
-static int pairs(struct cfgctx *c, const char *key, json_t *v, const char *sep, char ***list,
-		 size_t *n)
-{
-	const char *k;
-	json_t *item;
-	size_t len;
-
-	if (!json_is_object(v))
-		return fail(c, key, "must be an object of strings");
-	*list = calloc(json_object_size(v) + 1, sizeof(**list));
-	if (!*list)
-		return ut_err(c->err, CACT_ENOMEM, "out of memory");
-	json_object_foreach(v, k, item) {
-		if (!json_is_string(item))
-			return fail(c, key, "must be an object of strings");
-		len = strlen(k) + strlen(sep) + json_string_length(item) + 1;
-		if (!((*list)[*n] = malloc(len)))
-			return ut_err(c->err, CACT_ENOMEM, "out of memory");
-		ut_snprintf((*list)[(*n)++], len, "%s%s%s", k, sep, json_string_value(item));
-	}
-	return 0;
-}
-
-static int mcp_tools_key(struct cfgctx *c, const char *key, struct mcp_entry *e, json_t *v)
-{
-	const char *tool, *k;
-	json_t *t, *item;
-	enum cact_approval a;
-
-	if (!json_is_object(v))
-		return fail(c, key, "must map tool names to {\"approval_mode\": ...}");
-	json_object_foreach(v, tool, t) {
-		if (!json_is_object(t))
-			return fail(c, key, "must map tool names to {\"approval_mode\": ...}");
-		json_object_foreach(t, k, item)
-			if (strcmp(k, "approval_mode") != 0 || !json_is_string(item) ||
-			    cact_approval_parse(json_string_value(item), &a))
-				return fail(c, key,
-					    "entries take \"approval_mode\": never_require or "
-					    "always_require");
-	}
-	e->tools = v;
-	return 0;
-}
-
-/* Checks one server's entry and fills e->o; nothing starts yet. */
-static int mcp_entry(struct cfgctx *c, const char *name, json_t *v, struct mcp_entry *e)
-{
-	static const char *const keys[] = {"command", "env",	   "cwd",
-					   "url",     "headers",   "approval_mode",
-					   "tools",   "timeout_s", "max_message_bytes"};
-	char key[160];
-	const char *k;
-	json_t *item, *cmd;
-	size_t j, argc = 0;
-	int rc;
-
-	ut_snprintf(key, sizeof(key), "mcp_servers.%s", name);
-	e->name = name;
-	cact_mcp_client_options_init(&e->o);
-	e->o.name = name;
-	if (!json_is_object(v))
-		return fail(c, key, "must be an object");
-	json_object_foreach(v, k, item) {
-		for (j = 0; j < UT_ARRAY_SIZE(keys); j++)
-			if (strcmp(k, keys[j]) == 0)
-				break;
-		if (j == UT_ARRAY_SIZE(keys)) {
-			ut_snprintf(key, sizeof(key), "mcp_servers.%s.%s", name, k);
-			return fail(c, key, "is not a known key");
-		}
-	}
-	cmd = json_object_get(v, "command");
-	if (!cmd == !json_object_get(v, "url"))
-		return fail(c, key, "needs either a \"command\" (stdio) or a \"url\" (HTTP)");
-	if (json_object_get(v, "url")) {
-		if (json_object_get(v, "env") || json_object_get(v, "cwd"))
-			return fail(c, key, "env and cwd are for a command, not a url");
-		if (!(e->o.url = json_string_value(json_object_get(v, "url"))))
-			return fail(c, key, "url must be a string");
-	}
-	if (json_is_string(cmd)) {
-		e->argv[argc++] = json_string_value(cmd);
-	} else if (cmd) {
-		if (!json_is_array(cmd) || json_array_size(cmd) == 0 ||
-		    json_array_size(cmd) > MCP_ARGS_MAX)
-			return fail(c, key,
-				    "command must be a program or a list of program and arguments");
-		json_array_foreach(cmd, j, item) {
-			if (!json_is_string(item))
-				return fail(c, key, "command must be a list of strings");
-			e->argv[argc++] = json_string_value(item);
-		}
-	}
-	if (cmd) {
-		if (json_object_get(v, "headers"))
-			return fail(c, key, "headers are for a url, not a command");
-		e->argv[argc] = NULL;
-		/* As for command tools: "./server.py" is the file's, bare names come from PATH. */
-		if (e->argv[0][0] != '/' && strchr(e->argv[0], '/')) {
-			if (path_of(c, e->argv[0], e->program, sizeof(e->program)))
-				return fail(c, key, "command path is too long");
-			e->argv[0] = e->program;
-		}
-		e->o.argv = e->argv;
-		if ((item = json_object_get(v, "cwd")) && !json_is_string(item))
-			return fail(c, key, "cwd must be a path");
-		if (path_of(c, item ? json_string_value(item) : ".", e->cwd, sizeof(e->cwd)))
-			return fail(c, key, "cwd is too long");
-		e->o.cwd = e->cwd;
-	}
-	ut_snprintf(key, sizeof(key), "mcp_servers.%s.env", name);
-	if ((item = json_object_get(v, "env")) &&
-	    (rc = pairs(c, key, item, "=", &e->env, &e->n_env)))
-		return rc;
-	e->o.env = (const char *const *)e->env;
-	e->o.n_env = e->n_env;
-	ut_snprintf(key, sizeof(key), "mcp_servers.%s.headers", name);
-	if ((item = json_object_get(v, "headers")) &&
-	    (rc = pairs(c, key, item, ": ", &e->headers, &e->n_headers)))
-		return rc;
-	e->o.headers = (const char *const *)e->headers;
-	e->o.n_headers = e->n_headers;
-	ut_snprintf(key, sizeof(key), "mcp_servers.%s.approval_mode", name);
-	if ((item = json_object_get(v, "approval_mode")) &&
-	    (!json_is_string(item) || cact_approval_parse(json_string_value(item), &e->approval)))
-		return fail(c, key, "must be never_require or always_require");
-	ut_snprintf(key, sizeof(key), "mcp_servers.%s.timeout_s", name);
-	if ((item = json_object_get(v, "timeout_s"))) {
-		double d = json_number_value(item);
-
-		if (!json_is_number(item) || d <= 0 || d > 86400 || !isfinite(d))
-			return fail(c, key, "must be a number of seconds above 0, at most a day");
-		e->o.timeout_ms = (uint64_t)(d * 1000.0 + 0.5);
-		if (e->o.timeout_ms == 0)
-			e->o.timeout_ms = 1;
-	}
-	ut_snprintf(key, sizeof(key), "mcp_servers.%s.max_message_bytes", name);
-	if ((item = json_object_get(v, "max_message_bytes"))) {
-		if (!json_is_integer(item) || json_integer_value(item) <= 0 ||
-		    json_integer_value(item) > (1 << 30))
-			return fail(c, key, "must be a whole number of bytes, at most 1 GiB");
-		e->o.max_message_bytes = (uint64_t)json_integer_value(item);
-	}
-	ut_snprintf(key, sizeof(key), "mcp_servers.%s.tools", name);
-	if ((item = json_object_get(v, "tools")) && (rc = mcp_tools_key(c, key, e, item)))
-		return rc;
-	return 0;
-}
-
-/* Starts e's server and adds its tools to the configuration, with their approval modes. */
-static int mcp_connect(struct cfgctx *c, struct cact_codeact *cc, struct mcp_entry *e)
-{
-	struct cact_mcp_client *client = NULL;
-	struct cact_tool **tools = NULL;
-	size_t n = 0, i, prefix = strlen(e->name) + 1;
-	char key[160];
-	const char *tool;
-	json_t *over;
-	int rc;
-
-	ut_snprintf(key, sizeof(key), "mcp_servers.%s", e->name);
-	if ((rc = cact_mcp_client_new(&e->o, &client, c->err)) ||
-	    (rc = cact_mcp_client_tools(client, &tools, &n, c->err))) {
-		rc = relabel(c, key, rc);
-		goto out;
-	}
-	json_object_foreach(e->tools, tool, over) {
-		for (i = 0; i < n; i++)
-			if (strcmp(cact_tool_name(tools[i]) + prefix, tool) == 0)
-				break;
-		if (i == n) {
-			ut_snprintf(key, sizeof(key), "mcp_servers.%s.tools.%s", e->name, tool);
-			rc = fail(c, key, "is not a tool of the server");
-			goto out;
-		}
-	}
-	for (i = 0; i < n; i++) {
-		struct cact_tool *t = cact_tool_ref(tools[i]), *other = NULL;
-		json_t *mode = json_object_get(
-			json_object_get(e->tools, cact_tool_name(t) + prefix), "approval_mode");
-		enum cact_approval a = e->approval;
-
-		if (mode)
-			cact_approval_parse(json_string_value(mode), &a);
-		if (a != cact_tool_approval(t)) {
-			rc = cact_mcp_client_tool_approval(t, a, &other, c->err);
-			cact_tool_unref(t);
-			t = other;
-		}
-		if (!rc)
-			rc = cact_request_add_tool(cc->cfg, t, c->err);
-		cact_tool_unref(t);
-		if (rc) {
-			rc = relabel(c, key, rc);
-			goto out;
-		}
-	}
-out:
-	cact_tools_free(tools, n);
-	cact_mcp_client_unref(client);
-	return rc;
-}
-
-/*
- * mcp_servers: every entry is checked before any server starts; then each
- * is started, its tools listed and added. On failure the scratch copy,
- * with the tools (and so the servers) added so far, is thrown away.
- */
-static int mcp_servers(struct cfgctx *c, struct cact_codeact *cc, json_t *v)
-{
-	struct mcp_entry *es = NULL;
-	size_t n = 0, i, k;
-	const char *name;
-	json_t *item;
-	int rc = 0;
-
-	if (!json_is_object(v))
-		return fail(c, "mcp_servers", "must map server names to their settings");
-	if (json_object_size(v) > MCP_SERVERS_MAX)
-		return fail(c, "mcp_servers", "has more than 64 servers");
-	es = calloc(json_object_size(v) + 1, sizeof(*es));
-	if (!es)
-		return ut_err(c->err, CACT_ENOMEM, "out of memory");
-	json_object_foreach(v, name, item) {
-		if ((rc = mcp_entry(c, name, item, &es[n++])))
-			goto out;
-	}
-	for (i = 0; i < n && !rc; i++)
-		rc = mcp_connect(c, cc, &es[i]);
-out:
-	for (i = 0; i < n; i++) {
-		for (k = 0; k < es[i].n_env; k++)
-			free(es[i].env[k]);
-		for (k = 0; k < es[i].n_headers; k++)
-			free(es[i].headers[k]);
-		free(es[i].env);
-		free(es[i].headers);
-	}
-	free(es);
-	return rc;
 }
 
 int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, const char *path,
-		    struct cact_error *err)
+		    const struct cc_cfg_section *extra, size_t n_extra, struct cact_error *err)
 {
 	static const char *const known[] = {"approval_mode", "per_call_approval", "workspace_root",
 					    "file_mounts",   "allowed_domains",	  "tools",
 					    "limits",	     "network",		  "direct_tools",
-					    "mcp_servers",   "sessions",	  "python_path",
-					    "preload"};
-	struct cfgctx c = {.path = path, .folder = folder, .err = err};
+					    "sessions",	     "python_path",	  "preload"};
+	struct cc_cfg c = {.path = path, .folder = folder, .err = err};
 	char ws[PATH_MAX];
 	const char *k;
 	json_t *v;
@@ -782,28 +516,33 @@ int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, c
 	int rc;
 
 	json_object_foreach(root, k, v) {
+		size_t j;
+
 		for (i = 0; i < UT_ARRAY_SIZE(known); i++)
 			if (strcmp(k, known[i]) == 0)
 				break;
-		if (i == UT_ARRAY_SIZE(known))
-			return fail(&c, k, "is not a known key");
+		for (j = 0; i == UT_ARRAY_SIZE(known) && j < n_extra; j++)
+			if (strcmp(k, extra[j].key) == 0)
+				break;
+		if (i == UT_ARRAY_SIZE(known) && j == n_extra)
+			return cc_cfg_fail(&c, k, "is not a known key");
 	}
 	if ((v = json_object_get(root, "approval_mode")) &&
 	    (!json_is_string(v) ||
 	     cact_approval_parse(json_string_value(v), &cc->default_approval)))
-		return fail(&c, "approval_mode", "must be never_require or always_require");
+		return cc_cfg_fail(&c, "approval_mode", "must be never_require or always_require");
 	if ((v = json_object_get(root, "per_call_approval"))) {
 		if (!json_is_boolean(v))
-			return fail(&c, "per_call_approval", "must be true or false");
+			return cc_cfg_fail(&c, "per_call_approval", "must be true or false");
 		cc->per_call = json_is_true(v);
 	}
 	if ((v = json_object_get(root, "workspace_root")) && !json_is_null(v)) {
 		if (!json_is_string(v))
-			return fail(&c, "workspace_root", "must be a path or null");
-		if (path_of(&c, json_string_value(v), ws, sizeof(ws)))
-			return fail(&c, "workspace_root", "is too long");
+			return cc_cfg_fail(&c, "workspace_root", "must be a path or null");
+		if (cc_cfg_path(&c, json_string_value(v), ws, sizeof(ws)))
+			return cc_cfg_fail(&c, "workspace_root", "is too long");
 		if ((rc = cact_request_set_workspace(cc->cfg, ws, err)))
-			return relabel(&c, "workspace_root", rc);
+			return cc_cfg_relabel(&c, "workspace_root", rc);
 	} else if (v) {
 		cact_request_set_workspace(cc->cfg, NULL, NULL);
 	}
@@ -818,7 +557,7 @@ int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, c
 		if (!(v = json_object_get(root, k)))
 			continue;
 		if (!json_is_array(v))
-			return fail(&c, k, "must be a list");
+			return cc_cfg_fail(&c, k, "must be a list");
 		json_array_foreach(v, i, t)
 			if ((rc = one_tool(&c, cc, t, k, i)))
 				return rc;
@@ -846,8 +585,9 @@ int cc_apply_config(struct cact_codeact *cc, json_t *root, const char *folder, c
 		if ((rc = cc_python_apply(cc, root, folder, where, err)))
 			return rc;
 	}
-	/* Last: the other keys are checked before any server is started. */
-	if ((v = json_object_get(root, "mcp_servers")) && (rc = mcp_servers(&c, cc, v)))
-		return rc;
+	/* Last: the other keys are checked before any of these starts something (a server). */
+	for (i = 0; i < n_extra; i++)
+		if ((v = json_object_get(root, extra[i].key)) && (rc = extra[i].apply(&c, cc, v)))
+			return rc;
 	return 0;
 }
