@@ -3,8 +3,8 @@
  * The zygote: pid 1 of the runtime's pid namespace, holding the warm
  * interpreter. It forks one child per execution into a fresh pid namespace
  * of its own, hands the host that child's ends (wire socket, stdout, stderr,
- * pidfd, stop pipe), and reports each child's stops and exit. It never reads anything from a
- * child and never runs model-written code itself.
+ * pidfd, stop pipe), and reports each child's stops and exit. It never
+ * reads anything from a child and never runs model-written code itself.
  *
  * Single-threaded on purpose: fork() and unshare(CLONE_NEWUSER) need it.
  */
