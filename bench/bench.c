@@ -1166,12 +1166,14 @@ int cmd_bench(int argc, char **argv)
 		fprintf(stderr, "cact bench: %s\n", err.message);
 		goto out;
 	}
-	have_bwrap = access(BWRAP, X_OK) == 0 && run_process(bwrap_argv) != 0;
+	/* The sessions alone have no peer to run. */
+	have_bwrap = !o[O_SESSIONS].count && access(BWRAP, X_OK) == 0 &&
+		     run_process(bwrap_argv) != 0;
 	printf("machine: %ld CPUs online; each sample is one complete execution of %s\n",
 	       sysconf(_SC_NPROCESSORS_ONLN), SNIPPET);
 	printf("zygote start-up (spawn, namespaces, interpreter, preload): %.1f ms\n",
 	       (double)cact_runtime_startup_us(rt) / 1000.0);
-	if (!have_bwrap)
+	if (!have_bwrap && !o[O_SESSIONS].count)
 		printf("bwrap: unavailable (missing, or cannot sandbox here): no bwrap figures\n");
 	if (o[O_SESSIONS].count)
 		status = bench_sessions(rt, req, n) ? EXIT_SETUP : EXIT_OK;
