@@ -37,6 +37,8 @@ struct walk {
 	size_t cap_files;
 	int over; /* a cap was exceeded */
 	int oom;
+	/* getdents64's, for the whole walk: a folder's names are copied before its subfolders'. */
+	char ents[8192];
 };
 
 static void skip(struct walk *w, const char *path, const char *why)
@@ -241,7 +243,7 @@ static void take_file(struct walk *w, int dirfd, const char *name, const char *p
  */
 static void walk_dir(struct walk *w, int dirfd, const char *prefix, uint64_t depth)
 {
-	char **names = NULL, ents[8192];
+	char **names = NULL;
 	size_t n = 0, cap = 0, i;
 	long got = 0, off = 0;
 
@@ -253,14 +255,14 @@ static void walk_dir(struct walk *w, int dirfd, const char *prefix, uint64_t dep
 		struct dirent64 *de;
 
 		if (off >= got) {
-			got = syscall(SYS_getdents64, dirfd, ents, sizeof(ents));
+			got = syscall(SYS_getdents64, dirfd, w->ents, sizeof(w->ents));
 			off = 0;
 			if (got < 0)
 				skip(w, prefix, "folder cannot be read");
 			if (got <= 0)
 				break;
 		}
-		de = (struct dirent64 *)(ents + off);
+		de = (struct dirent64 *)(w->ents + off);
 		off += de->d_reclen;
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
