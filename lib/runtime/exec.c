@@ -500,7 +500,7 @@ static void supervise(struct run *x)
 	int wire_open = 1, out_open = 1, err_open = 1;
 
 	while (!x->dead && !x->stopped && !x->lost) {
-		struct pollfd p[7];
+		struct pollfd p[8]; /* wire, stdout, stderr, pidfd, calls, cancel, evfd, stops */
 		uint64_t now = ut_now_us();
 		int timeout, n = 0, iw = -1, io = -1, ie = -1, ip, ic, ik, iz, is;
 
