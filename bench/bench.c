@@ -557,7 +557,8 @@ static int bench_sessions(struct cact_runtime *rt, const struct cact_request *re
 		       pct(s_floor.v, s_floor.n, 0.5), pct(s_floor.v, s_floor.n, 0.9), s_floor.n);
 	/* After its first run, and after them all: each run's source stays, for later tracebacks. */
 	if (priv >= 0 && priv1 >= 0)
-		printf("private memory of an idle session: %ld KiB after 1 run, %ld KiB after %zu\n",
+		printf("private memory of an idle session: %ld KiB after 1 run, %ld KiB after "
+		       "%zu\n",
 		       priv1, priv, n + 1);
 	if (s_floor.n)
 		printf("p50 of a session run vs in-process python3: %.0fx\n",
@@ -1167,8 +1168,8 @@ int cmd_bench(int argc, char **argv)
 		goto out;
 	}
 	/* The sessions alone have no peer to run. */
-	have_bwrap = !o[O_SESSIONS].count && access(BWRAP, X_OK) == 0 &&
-		     run_process(bwrap_argv) != 0;
+	have_bwrap =
+		!o[O_SESSIONS].count && access(BWRAP, X_OK) == 0 && run_process(bwrap_argv) != 0;
 	printf("machine: %ld CPUs online; each sample is one complete execution of %s\n",
 	       sysconf(_SC_NPROCESSORS_ONLN), SNIPPET);
 	printf("zygote start-up (spawn, namespaces, interpreter, preload): %.1f ms\n",

@@ -1627,8 +1627,8 @@ START_TEST(bench_sessions_alone)
 	int rc = CLI(NULL, &out, &err, "bench", "--sessions", "-n", "10");
 
 	assert_status(rc, 0, out, err);
-	ck_assert_msg(strstr(out, "cact session run, back to back") &&
-			      strstr(out, "(n=1000)") && strstr(out, "its first 100 runs: p50 ") &&
+	ck_assert_msg(strstr(out, "cact session run, back to back") && strstr(out, "(n=1000)") &&
+			      strstr(out, "its first 100 runs: p50 ") &&
 			      strstr(out, "private memory of an idle session: "),
 		      "stdout: %s", out);
 	ck_assert_msg(!strstr(out, "bwrap + python3, back to back") && !strstr(out, "pandas"),
