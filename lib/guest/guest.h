@@ -34,9 +34,6 @@ struct zygote {
 	int one_shot;		       /* one execution: no preload, no warm-up run */
 };
 
-/* The first number in a small /proc file (path relative to dirfd); 0 when unreadable. */
-long long guest_proc_number(int dirfd, const char *path);
-
 /* The zygote's main loop; never returns. */
 void zygote_main(struct zygote *z, const char *level) __attribute__((noreturn));
 

@@ -117,9 +117,26 @@ static void runtime_paths(struct paths *ps, json_t *extra)
 	}
 }
 
+/* The first number in a small /proc file (path relative to dirfd); 0 when unreadable. */
+static long long proc_number(int dirfd, const char *path)
+{
+	char buf[2048];
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtoll(buf, NULL, 10);
+}
+
 static uint64_t vsz_now(void)
 {
-	long long pages = guest_proc_number(AT_FDCWD, "/proc/self/statm");
+	long long pages = proc_number(AT_FDCWD, "/proc/self/statm");
 
 	return pages > 0 ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }

@@ -173,22 +173,6 @@ out:
 	ut_close(&pidfd);
 }
 
-long long guest_proc_number(int dirfd, const char *path)
-{
-	char buf[2048];
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return strtoll(buf, NULL, 10);
-}
-
 static struct kid *find_kid(pid_t pid)
 {
 	size_t i;

@@ -179,16 +179,14 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int rt_calls_init(struct rt_calls *cs, const struct cact_request *req, struct cact_error *err)
+void rt_calls_init(struct rt_calls *cs, const struct cact_request *req)
 {
-	(void)err;
 	memset(cs, 0, sizeof(*cs));
 	cs->req = req;
 	cs->wake_r = cs->wake_w = cs->cancel = -1;
 	atomic_store(&cs->http_budget, req->limits[CACT_LIMIT_HTTP_BYTES]);
 	atomic_store(&cs->http_left, req->limits[CACT_LIMIT_HTTP_REQUESTS]);
 	cs->deadline_us = UINT64_MAX;
-	return 0;
 }
 
 /*

@@ -34,7 +34,8 @@ struct rt_calls {
 	size_t n_log, log_alloc;
 };
 
-int rt_calls_init(struct rt_calls *cs, const struct cact_request *req, struct cact_error *err);
+/* Sets up the calls of one execution; their channel is made with the first call. */
+void rt_calls_init(struct rt_calls *cs, const struct cact_request *req);
 
 /*
  * Handles a tool_call frame (msg, whose payload was frame_len bytes).

@@ -127,9 +127,9 @@ static void violation(struct run *x, const char *fmt, ...)
 	kill_sandbox(x);
 }
 
-/* One frame from the guest. Before "ready" it is trusted setup code; after, it is hostile. */
 static void output_catch_up(struct run *x);
 
+/* One frame from the guest. Before "ready" it is trusted setup code; after, it is hostile. */
 static void on_frame(struct run *x, char *payload, size_t len)
 {
 	struct cact_error err = {0};
@@ -388,15 +388,11 @@ static int read_stream(struct run *x, struct stream *s)
  */
 static void output_catch_up(struct run *x)
 {
-	struct stream *ss[2] = {&x->out, &x->err};
-	size_t i, k;
-
 	if (!x->req->output_fn)
 		return;
-	/* At most a pipe's worth each: what was written before the frame. */
-	for (i = 0; i < 2; i++)
-		for (k = 0; k < 2 && read_stream(x, ss[i]) == 0; k++)
-			;
+	/* One read each takes a whole pipe's worth: what was written before the frame. */
+	read_stream(x, &x->out);
+	read_stream(x, &x->err);
 	if (x->out.since_us || x->err.since_us)
 		flush_output(x, 0);
 }
@@ -924,11 +920,7 @@ static int execute(struct cact_runtime *rt, const struct cact_request *req, stru
 		ut_buf_reset(&x.outq);
 		return ut_err(err, CACT_ENOMEM, "cannot encode the request");
 	}
-	if ((rc = rt_calls_init(&x.calls, req, err))) {
-		free(profile);
-		ut_buf_reset(&x.outq);
-		return rc;
-	}
+	rt_calls_init(&x.calls, req);
 	x.res = rt_result_new();
 	if (!x.res) {
 		rt_calls_finish(&x.calls);
