@@ -48,6 +48,7 @@
 #include "../util/buf.h"
 #include "../util/text.h"
 #include "../util/util.h"
+#include "mhd.h"
 #include "server.h"
 
 #define ENDPOINT	"/mcp"
@@ -1312,7 +1313,8 @@ CACT_API int cact_mcp_serve_http(struct cact_mcp_server *s, const char *host, un
 
 	if (!s || port > 65535)
 		return ut_err(err, CACT_EINVAL, "mcp http: bad arguments");
-	if ((rc = mcp_http_resolve(host ? host : "127.0.0.1", port, &ss, err)))
+	if ((rc = mcp_http_resolve(host ? host : "127.0.0.1", port, &ss, err)) ||
+	    (rc = mcp_mhd_load(err)))
 		return rc;
 	h.loopback = is_loopback((struct sockaddr *)&ss);
 	h.stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -27,6 +27,7 @@
 #include "../codeact/codeact.h"
 #include "../util/buf.h"
 #include "../util/util.h"
+#include "mhd.h"
 #include "session.h"
 
 #define METRICS_MAX    (1u << 20) /* the rendered text; far above what the bounds allow */
@@ -579,6 +580,8 @@ CACT_API int cact_mcp_ops_listen(struct cact_mcp_server *s, const char *host, un
 	if (!s || port > 65535)
 		return ut_err(err, CACT_EINVAL, "mcp ops: bad arguments");
 	if ((rc = mcp_http_resolve(host ? host : "127.0.0.1", port, &ss, err)))
+		return rc;
+	if ((rc = mcp_mhd_load(err)))
 		return rc;
 	l = calloc(1, sizeof(*l));
 	if (!l)
