@@ -297,6 +297,15 @@ void child_main(struct zygote *z, int wire, int out, int err)
 	 */
 	dup2(z->devnull, 1);
 	dup2(z->devnull, 2);
+	if (z->py_late) {
+		struct cact_error e = {0};
+
+		/* Under the zygote's base filter, in its new root, before this child's sandbox. */
+		if (pyg_init(CACT_PY_STDLIB, z->py_paths, z->n_py_paths, &e))
+			setup_failed(&e);
+		pyg_preload(0);
+		z->base_vsz = guest_vsz(z->procfd);
+	}
 	if (pyg_warm(!z->one_shot)) {
 		struct cact_error e = {0};
 

@@ -32,7 +32,13 @@ struct zygote {
 	unsigned features;	       /* CACT_FEATURE_* in force */
 	struct hot_stats hot;	       /* what the page probe learned */
 	int one_shot;		       /* one execution: no preload, no warm-up run */
+	int py_late;		       /* the interpreter starts in the child (one_shot) */
+	const char *const *py_paths;   /* the runtime's python paths, for a late start */
+	size_t n_py_paths;
 };
+
+/* The address space of this process now, from the procfs at dirfd (AT_FDCWD: /proc). */
+uint64_t guest_vsz(int dirfd);
 
 /* The zygote's main loop; never returns. */
 void zygote_main(struct zygote *z, const char *level) __attribute__((noreturn));

@@ -134,9 +134,9 @@ static long long proc_number(int dirfd, const char *path)
 	return strtoll(buf, NULL, 10);
 }
 
-static uint64_t vsz_now(void)
+uint64_t guest_vsz(int dirfd)
 {
-	long long pages = proc_number(AT_FDCWD, "/proc/self/statm");
+	long long pages = proc_number(dirfd, dirfd == AT_FDCWD ? "/proc/self/statm" : "self/statm");
 
 	return pages > 0 ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }
@@ -309,18 +309,29 @@ static void zygote_setup(struct zygote *z, unsigned required, const char *level,
 	 * handful of threads start. The GIL serializes the allocations anyway.
 	 */
 	mallopt(M_ARENA_MAX, 1);
-	if ((rc = pyg_init(CACT_PY_STDLIB, extra_paths, n_extra, &err)))
-		fatal(z->ctl, &err);
 	one_shot = z->one_shot = json_is_true(json_object_get(cfg, "one_shot"));
-	pyg_preload(!one_shot);
+	z->py_paths = extra_paths; /* this frame lives as long as the zygote */
+	z->n_py_paths = n_extra;
 	/*
-	 * With one_shot too: the single execution would import them anyway,
-	 * and a configuration behaves the same (the same single-thread check
-	 * and errors) whichever command runs it.
+	 * One execution with nothing to preload: the interpreter starts in the
+	 * child, after the fork (child.c). Started here, every page of it the
+	 * child writes would be a copy-on-write fault, and the zygote would
+	 * tear a second interpreter's memory down at exit.
 	 */
-	if (preload_modules(z, json_object_get(cfg, "preload"), &err))
-		fatal(z->ctl, &err);
-	z->base_vsz = vsz_now();
+	z->py_late = one_shot && json_array_size(json_object_get(cfg, "preload")) == 0;
+	if (!z->py_late) {
+		if ((rc = pyg_init(CACT_PY_STDLIB, extra_paths, n_extra, &err)))
+			fatal(z->ctl, &err);
+		pyg_preload(!one_shot);
+		/*
+		 * With one_shot too: the single execution would import them
+		 * anyway, and a configuration behaves the same (the same
+		 * single-thread check and errors) whichever command runs it.
+		 */
+		if (preload_modules(z, json_object_get(cfg, "preload"), &err))
+			fatal(z->ctl, &err);
+		z->base_vsz = guest_vsz(AT_FDCWD);
+	}
 
 	runtime_paths(&ps, extra);
 	spec.ro_paths = (const char *const *)ps.items;
