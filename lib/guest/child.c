@@ -306,7 +306,7 @@ void child_main(struct zygote *z, int wire, int out, int err)
 		pyg_preload(0);
 		z->base_vsz = guest_vsz(z->procfd);
 	}
-	if (pyg_warm(!z->one_shot)) {
+	if (pyg_warm(!z->one_shot && z->warm)) {
 		struct cact_error e = {0};
 
 		ut_err(&e, CACT_ESANDBOX, "cannot reseed and warm up the interpreter");

@@ -32,6 +32,7 @@ struct zygote {
 	unsigned features;	       /* CACT_FEATURE_* in force */
 	struct hot_stats hot;	       /* what the page probe learned */
 	int one_shot;		       /* one execution: no preload, no warm-up run */
+	int warm;		       /* the next child runs the warm-up snippet */
 	int py_late;		       /* the interpreter starts in the child (one_shot) */
 	const char *const *py_paths;   /* the runtime's python paths, for a late start */
 	size_t n_py_paths;

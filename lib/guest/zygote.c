@@ -91,7 +91,7 @@ static void send_simple(int ctl, const char *op, long long id, const char *messa
 	json_decref(msg);
 }
 
-static void spawn(struct zygote *z, long long id, json_t *prepare)
+static void spawn(struct zygote *z, long long id, json_t *prepare, int warm)
 {
 	struct cact_error err = {0};
 	int sv[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, stops[2] = {-1, -1};
@@ -115,6 +115,7 @@ static void spawn(struct zygote *z, long long id, json_t *prepare)
 		ut_err_sys(&err, CACT_ESANDBOX, errno, "cannot create a pid namespace");
 		goto fail;
 	}
+	z->warm = warm;
 	pid = fork();
 	if (pid == 0) {
 		/*
@@ -311,7 +312,8 @@ void zygote_main(struct zygote *z, const char *level)
 				close(fds[--nfds]);
 			if (strcmp(op, "spawn") == 0)
 				spawn(z, json_integer_value(json_object_get(msg, "id")),
-				      json_object_get(msg, "prepare"));
+				      json_object_get(msg, "prepare"),
+				      !json_is_false(json_object_get(msg, "warm")));
 			json_decref(msg);
 		}
 		/* Nothing the loop allocated outlives an iteration. */

@@ -5,7 +5,8 @@
  * hands over the ends of a new execution. Both ends are cact's own code, but
  * messages are still parsed strictly.
  *
- *   host -> zygote  {"op":"spawn","id":N,"prepare":{...}}  (prepare: optional)
+ *   host -> zygote  {"op":"spawn","id":N,"prepare":{...},"warm":bool}
+ *                   (prepare: optional; warm, default true: the child runs the warm-up)
  *   zygote -> host  {"op":"hello","features":bits,"landlock_abi":n,"level":"full"|"reduced",
  *                    "base_vsz":bytes,"python":"3.11.2","hot_pages":{"written":n,"pinned":n}}
  *                   {"op":"fatal","message":"..."}
