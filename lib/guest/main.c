@@ -121,17 +121,8 @@ static void runtime_paths(struct paths *ps, json_t *extra)
 static long long proc_number(int dirfd, const char *path)
 {
 	char buf[2048];
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return strtoll(buf, NULL, 10);
+	return ut_read_small(dirfd, path, buf, sizeof(buf)) ? strtoll(buf, NULL, 10) : 0;
 }
 
 uint64_t guest_vsz(int dirfd)
@@ -206,16 +197,11 @@ static void exercise(void *arg)
 static unsigned thread_count(void)
 {
 	char buf[4096];
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
 	unsigned threads = 0;
 	char *p;
 
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
+	if (!ut_read_small(AT_FDCWD, "/proc/self/stat", buf, sizeof(buf)))
 		return 0;
-	buf[n] = '\0';
 	/* num_threads is field 20: the 18th after the command in parentheses. */
 	p = strrchr(buf, ')');
 	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %u",
@@ -277,7 +263,7 @@ static void zygote_setup(struct zygote *z, unsigned required, const char *level,
 	struct sbx_root_spec spec = {0};
 	struct paths ps = {0};
 	json_t *extra = json_object_get(cfg, "python_paths");
-	const char *extra_paths[MAX_RO];
+	static const char *extra_paths[MAX_RO]; /* the zygote's for good: py_paths */
 	size_t n_extra = 0, i;
 	int abi, rc, one_shot;
 
@@ -310,7 +296,7 @@ static void zygote_setup(struct zygote *z, unsigned required, const char *level,
 	 */
 	mallopt(M_ARENA_MAX, 1);
 	one_shot = z->one_shot = json_is_true(json_object_get(cfg, "one_shot"));
-	z->py_paths = extra_paths; /* this frame lives as long as the zygote */
+	z->py_paths = extra_paths;
 	z->n_py_paths = n_extra;
 	/*
 	 * One execution with nothing to preload: the interpreter starts in the

@@ -790,18 +790,10 @@ static char *isolation_with(const struct run *x)
 pid_t rt_pidfd_pid(int pidfd)
 {
 	char path[64], buf[1024], *p;
-	ssize_t n;
-	int fd;
 
 	ut_snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!ut_read_small(AT_FDCWD, path, buf, sizeof(buf)))
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	p = strstr(buf, "\nPid:");
 	return p ? (pid_t)strtol(p + 5, NULL, 10) : 0;
 }

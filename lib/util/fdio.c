@@ -51,6 +51,20 @@ ssize_t ut_read_full(int fd, void *buf, size_t len)
 	return (ssize_t)got;
 }
 
+size_t ut_read_small(int dirfd, const char *path, char *buf, size_t size)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 && size > 1 ? read(fd, buf, size - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n < 0)
+		n = 0;
+	if (size)
+		buf[n] = '\0';
+	return (size_t)n;
+}
+
 int ut_read_all(int fd, size_t max, char **out, size_t *len, struct cact_error *err)
 {
 	size_t cap = 4096, used = 0;

@@ -55,6 +55,12 @@ int ut_spawn_group(char *const argv[], char *const envp[], const char *cwd, int 
 		   int err, pid_t *pid);
 /* Returns bytes read (< len only at end of file), or -1 + errno. */
 ssize_t ut_read_full(int fd, void *buf, size_t len);
+/*
+ * Reads a small file (path relative to dirfd: AT_FDCWD or a folder's fd),
+ * such as one of /proc, with one read into buf, NUL-terminated. Returns the
+ * bytes read (at most size - 1; 0 for an empty or unreadable file).
+ */
+size_t ut_read_small(int dirfd, const char *path, char *buf, size_t size);
 
 /*
  * Reads a whole file or stream into a new NUL-terminated buffer, failing with
