@@ -85,9 +85,11 @@ static void add_lib_dir(struct paths *ps, const void *sym)
 }
 
 /*
- * The read-only part of the sandbox: the standard library, the folders of
- * the shared libraries the interpreter and its extension modules load, time
- * zone data, the loader cache, and the operator's extra import folders.
+ * The read-only part of the sandbox: the standard library, the folder of
+ * the shared libraries the extension modules load (libc's), time zone data,
+ * the loader cache, and the operator's extra import folders. The
+ * interpreter is linked into this executable (meson.build), whose own
+ * folder the sandbox has no use for.
  */
 static void runtime_paths(struct paths *ps, json_t *extra)
 {
@@ -95,7 +97,6 @@ static void runtime_paths(struct paths *ps, json_t *extra)
 	json_t *v;
 
 	add_path(ps, CACT_PY_STDLIB);
-	add_lib_dir(ps, (const void *)&Py_Initialize);
 	add_lib_dir(ps, (const void *)&printf);
 	add_path(ps, "/usr/share/zoneinfo");
 	add_path(ps, "/etc/ld.so.cache");
