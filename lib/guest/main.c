@@ -327,8 +327,7 @@ static void zygote_setup(struct zygote *z, unsigned required, const char *level,
 		fatal(z->ctl, &err);
 	if ((rc = sbx_root_enter(&err)))
 		fatal(z->ctl, &err);
-	if ((rc = sbx_seccomp_build(&z->base_filter, &z->filter, &err)))
-		fatal(z->ctl, &err);
+	sbx_seccomp_builtin(&z->base_filter, &z->filter);
 	/* Checked here, used by each execution: see sbx_enter. */
 	abi = (z->features & CACT_FEATURE_LANDLOCK) ? sbx_landlock_abi() : 0;
 	if (abi > 0) {

@@ -72,7 +72,7 @@ struct sbx_limits {
 };
 
 struct sbx_filter {
-	struct sock_filter *insns;
+	const struct sock_filter *insns;
 	unsigned short len;
 };
 
@@ -117,12 +117,15 @@ int sbx_set_limits(const struct sbx_limits *l, struct cact_error *err);
 /*
  * Compiles the execution filter into its two layers (seccomp.c says why):
  * the base layer the zygote installs once, and the closing layer each child
- * installs last. Both owned (sbx_seccomp_free).
+ * installs last. Both owned (sbx_seccomp_free). Build time only
+ * (tools/seccomp_bpf.c): the guest uses sbx_seccomp_builtin.
  */
 int sbx_seccomp_build(struct sbx_filter *base, struct sbx_filter *closing, struct cact_error *err);
+void sbx_seccomp_free(struct sbx_filter *f);
+/* Both layers as sbx_seccomp_build compiled them when cact was built; static, never freed. */
+void sbx_seccomp_builtin(struct sbx_filter *base, struct sbx_filter *closing);
 /* Installs it on every thread of the caller. 0 or -errno. */
 int sbx_seccomp_install(const struct sbx_filter *f);
-void sbx_seccomp_free(struct sbx_filter *f);
 
 /* ---- landlock ---- */
 

@@ -19,6 +19,11 @@
  *     SO_SNDBUF and friends), which the base layer cannot single out.
  * The kernel runs both and takes the stricter action, so what the code
  * meets is the list below, whole.
+ *
+ * This file is compiled into the build tool tools/seccomp_bpf.c, not into
+ * the guest: the program depends on nothing but this list, libseccomp and
+ * the architecture, so it is compiled once, when cact is built, and the
+ * guest installs the result (filter.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -580,21 +585,9 @@ int sbx_seccomp_build(struct sbx_filter *base, struct sbx_filter *closing, struc
 	return rc;
 }
 
-int sbx_seccomp_install(const struct sbx_filter *f)
-{
-	struct sock_fprog prog = {.len = f->len, .filter = f->insns};
-	long rc;
-
-	/* TSYNC: every thread of the process gets the filter, or none does. */
-	rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
-	if (rc != 0)
-		return rc < 0 ? -errno : -ESRCH;
-	return 0;
-}
-
 void sbx_seccomp_free(struct sbx_filter *f)
 {
-	free(f->insns);
+	free((void *)f->insns);
 	f->insns = NULL;
 	f->len = 0;
 }
