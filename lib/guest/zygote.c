@@ -91,19 +91,49 @@ static void send_simple(int ctl, const char *op, long long id, const char *messa
 	json_decref(msg);
 }
 
-static void spawn(struct zygote *z, long long id, json_t *prepare, int warm)
+static struct kid *find_kid(pid_t pid)
 {
-	struct cact_error err = {0};
-	int sv[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, stops[2] = {-1, -1};
-	int fds[CTL_FDS];
-	json_t *msg = NULL;
+	size_t i;
+
+	for (i = 0; i < n_kids; i++)
+		if (kids[i].pid == pid)
+			return &kids[i];
+	return NULL;
+}
+
+/* A forked child's channels, the zygote's ends, until the host has them. */
+struct made {
 	pid_t pid;
-	int pidfd = -1;
+	int sv, out, err, pidfd, stops;
+};
+
+/* A one-shot runtime's child, forked before anyone asks for it (zygote_main); pid 0: none. */
+static struct made ahead;
+
+static void close_made(struct made *m)
+{
+	ut_close(&m->sv);
+	ut_close(&m->out);
+	ut_close(&m->err);
+	ut_close(&m->pidfd);
+	ut_close(&m->stops);
+	m->pid = 0;
+}
+
+/*
+ * Forks an execution child into a fresh pid namespace and remembers it
+ * under id (0: nobody has asked for it yet). m gets the zygote's ends.
+ */
+static int make(struct zygote *z, long long id, int warm, struct made *m, struct cact_error *err)
+{
+	int sv[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, stops[2] = {-1, -1};
+	pid_t pid;
+	int pidfd = -1, rc = -1;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) || pipe2(out, O_CLOEXEC) ||
 	    pipe2(errp, O_CLOEXEC) || pipe2(stops, O_CLOEXEC | O_NONBLOCK)) {
-		ut_err_sys(&err, CACT_ESYS, errno, "cannot create the execution's channels");
-		goto fail;
+		ut_err_sys(err, CACT_ESYS, errno, "cannot create the execution's channels");
+		goto out;
 	}
 	/*
 	 * A fresh pid namespace per execution: the child is its pid 1, sees no
@@ -112,8 +142,8 @@ static void spawn(struct zygote *z, long long id, json_t *prepare, int warm)
 	 * the active one.
 	 */
 	if (setns(z->pidns, CLONE_NEWPID) || unshare(CLONE_NEWPID)) {
-		ut_err_sys(&err, CACT_ESANDBOX, errno, "cannot create a pid namespace");
-		goto fail;
+		ut_err_sys(err, CACT_ESANDBOX, errno, "cannot create a pid namespace");
+		goto out;
 	}
 	z->warm = warm;
 	pid = fork();
@@ -137,31 +167,21 @@ static void spawn(struct zygote *z, long long id, json_t *prepare, int warm)
 		child_main(z, sv[1], out[1], errp[1]);
 	}
 	if (pid < 0) {
-		ut_err_sys(&err, CACT_ESYS, errno, "fork");
-		goto fail;
+		ut_err_sys(err, CACT_ESYS, errno, "fork");
+		goto out;
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0 || remember(pid, id, stops[1])) {
-		ut_err_sys(&err, CACT_ESYS, errno, "pidfd_open");
+		ut_err_sys(err, CACT_ESYS, errno, "pidfd_open");
 		kill(pid, SIGKILL);
-		goto fail;
+		ut_close(&pidfd);
+		goto out;
 	}
-	/* Queue the prepare frame now: the child builds its sandbox without waiting for the host. */
-	if (json_is_object(prepare) && send_frame(sv[0], prepare))
-		kill(pid, SIGKILL);
-	fds[0] = sv[0];
-	fds[1] = out[0];
-	fds[2] = errp[0];
-	fds[3] = pidfd;
-	fds[4] = stops[0];
 	stops[1] = -1; /* the kid's now: closed when it is reaped */
-	msg = json_pack("{s:s, s:I}", "op", "spawned", "id", id);
-	if (!msg || ctl_send(z->ctl, msg, fds, 5))
-		kill(pid, SIGKILL);
-	json_decref(msg);
-	goto out;
-fail:
-	send_simple(z->ctl, "spawn_failed", id, err.message);
+	*m = (struct made){.pid = pid, .sv = sv[0], .out = out[0], .err = errp[0],
+			   .pidfd = pidfd, .stops = stops[0]};
+	sv[0] = out[0] = errp[0] = stops[0] = -1;
+	rc = 0;
 out:
 	ut_close(&sv[0]);
 	ut_close(&sv[1]);
@@ -171,18 +191,48 @@ out:
 	ut_close(&errp[1]);
 	ut_close(&stops[0]);
 	ut_close(&stops[1]);
-	ut_close(&pidfd);
+	return rc;
 }
 
-static struct kid *find_kid(pid_t pid)
+/* Gives the host a made child: its prepare frame queued, its ends sent with "spawned". */
+static void hand_over(struct zygote *z, long long id, json_t *prepare, struct made *m)
 {
-	size_t i;
+	int fds[CTL_FDS] = {m->sv, m->out, m->err, m->pidfd, m->stops};
+	json_t *msg;
 
-	for (i = 0; i < n_kids; i++)
-		if (kids[i].pid == pid)
-			return &kids[i];
-	return NULL;
+	/* Queue the prepare frame now: the child builds its sandbox without waiting for the host. */
+	if (json_is_object(prepare) && send_frame(m->sv, prepare))
+		kill(m->pid, SIGKILL);
+	msg = json_pack("{s:s, s:I}", "op", "spawned", "id", id);
+	if (!msg || ctl_send(z->ctl, msg, fds, 5))
+		kill(m->pid, SIGKILL);
+	json_decref(msg);
+	close_made(m);
 }
+
+static void spawn(struct zygote *z, long long id, json_t *prepare, int warm)
+{
+	struct cact_error err = {0};
+	struct made m = {.sv = -1, .out = -1, .err = -1, .pidfd = -1, .stops = -1};
+	struct kid *k = ahead.pid ? find_kid(ahead.pid) : NULL;
+
+	if (k) {
+		/* Not reaped yet: alive, or its exit is reported under this id. */
+		k->id = id;
+		m = ahead;
+		ahead.pid = 0;
+		hand_over(z, id, prepare, &m);
+		return;
+	}
+	if (ahead.pid)
+		close_made(&ahead); /* it died before anyone asked: a fresh one */
+	if (make(z, id, warm, &m, &err)) {
+		send_simple(z->ctl, "spawn_failed", id, err.message);
+		return;
+	}
+	hand_over(z, id, prepare, &m);
+}
+
 
 /*
  * Reports what happened to children: a stop once the whole thread group of
@@ -219,8 +269,11 @@ static void reap(struct zygote *z)
 			}
 			continue;
 		}
-		msg = json_pack("{s:s, s:I, s:i, s:I, s:I}", "op", "exited", "id", k->id, "status",
-				status, "cpu_us", cpu, "maxrss_kib", (long long)ru.ru_maxrss);
+		/* A child forked ahead that died before anyone asked for it: nobody to tell. */
+		msg = k->id == 0 ? NULL
+				 : json_pack("{s:s, s:I, s:i, s:I, s:I}", "op", "exited", "id",
+					     k->id, "status", status, "cpu_us", cpu, "maxrss_kib",
+					     (long long)ru.ru_maxrss);
 		close(k->stops);
 		*k = kids[--n_kids];
 		if (msg)
@@ -265,6 +318,19 @@ void zygote_main(struct zygote *z, const char *level)
 	if (sfd < 0) {
 		send_simple(z->ctl, "fatal", 0, "signalfd failed");
 		_exit(1);
+	}
+	/*
+	 * A one-shot runtime has one execution to come: its child is forked
+	 * now, so that its interpreter starts (py_late, most of a one-shot
+	 * run) while the host reads this hello and sends the request. Failing
+	 * here only loses the head start: spawn forks as usual.
+	 */
+	if (z->one_shot) {
+		struct cact_error err = {0};
+
+		ahead = (struct made){.sv = -1, .out = -1, .err = -1, .pidfd = -1, .stops = -1};
+		if (make(z, 0, 0, &ahead, &err))
+			ahead.pid = 0;
 	}
 	hello = json_pack("{s:s, s:i, s:i, s:s, s:I, s:s, s:{s:I, s:I, s:I}}", "op", "hello",
 			  "features", (int)z->features, "landlock_abi",

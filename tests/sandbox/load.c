@@ -640,6 +640,78 @@ START_TEST(gives_up_after_repeated_losses)
 }
 END_TEST
 
+/* The first child of the zygote (0 when it has none), and how many it has. */
+static pid_t first_child(pid_t parent, size_t *n)
+{
+	char path[96];
+	FILE *f;
+	int pid, first = 0;
+
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)parent, (int)parent);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fscanf(f, "%d", &pid) == 1) {
+		if (!first)
+			first = pid;
+		(*n)++;
+	}
+	fclose(f);
+	return first;
+}
+
+START_TEST(one_shot_child_forked_ahead)
+{
+	/*
+	 * A one-shot runtime's zygote forks the execution's child before any
+	 * request. Killed before the request, it is reaped without a word to
+	 * the host, and the request gets a fresh child; a second execution
+	 * works too, and nothing is left behind.
+	 */
+	struct cact_runtime_options o;
+	struct cact_runtime_stats st;
+	struct cact_runtime *rt;
+	struct cact_result *r;
+	pid_t z, kid = 0;
+	size_t n = 0;
+	uint64_t deadline = now_ms() + 5000;
+
+	cact_runtime_options_init(&o);
+	o.one_shot = 1;
+	rt = t_runtime_opts(&o);
+	z = zygote_pid(rt);
+	ck_assert_int_gt(z, 0);
+	while ((kid = first_child(z, &n)) == 0) {
+		ck_assert_msg(now_ms() < deadline, "the zygote forked no child ahead");
+		sleep_ms(5);
+	}
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(kill(kid, SIGKILL), 0);
+	while (first_child(z, &n) != 0) {
+		ck_assert_msg(now_ms() < deadline, "the child killed ahead was not reaped");
+		sleep_ms(5);
+	}
+	r = t_run(rt, "print('after', 6 * 7)", 0);
+	t_assert_status(r, CACT_STATUS_OK);
+	ck_assert_str_eq(t_out(r), "after 42\n");
+	cact_result_free(r);
+	r = t_run(rt, "print('again')", 0);
+	t_assert_status(r, CACT_STATUS_OK);
+	ck_assert_str_eq(t_out(r), "again\n");
+	cact_result_free(r);
+	/* The same zygote all along: nothing was lost. */
+	cact_runtime_stats(rt, &st);
+	ck_assert_uint_eq(st.restarts, 0);
+	ck_assert_int_eq(zygote_pid(rt), z);
+	while (first_child(z, &n) != 0) {
+		ck_assert_msg(now_ms() < deadline + 5000, "%zu children left below the zygote", n);
+		sleep_ms(5);
+	}
+	cact_runtime_free(rt);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	const struct t_case cases[] = {
@@ -650,6 +722,7 @@ int main(int argc, char **argv)
 		T_CASE(pool_grows_under_load_and_stays_bounded, 120),
 		T_CASE(result_while_threads_still_write, 60),
 		T_CASE(result_returns_before_teardown, 60),
+		T_CASE(one_shot_child_forked_ahead, 60),
 		T_CASE(zygote_killed_under_load, 120),
 		T_CASE(helper_killed_under_load, 120),
 		T_CASE(gives_up_after_repeated_losses, 180),
