@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -157,6 +158,41 @@ START_TEST(code_inline)
 	rc = CLI(NULL, &out, &err, "exec", "--code", "print(6 * 7)");
 	assert_status(rc, 0, out, err);
 	ck_assert_str_eq(out, "42\n");
+	free(out);
+	free(err);
+}
+END_TEST
+
+/* CPU time of the reaped children of this process, in ms. */
+static double children_cpu_ms(void)
+{
+	struct rusage r;
+
+	ck_assert_int_eq(getrusage(RUSAGE_CHILDREN, &r), 0);
+	return (double)(r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1e3 +
+	       (double)(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e3;
+}
+
+START_TEST(exec_cpu_counted_in_its_resource_use)
+{
+	/*
+	 * The CPU time the code burns shows in cact exec's own resource use
+	 * (what `time cact exec` reports): every process below it is reaped
+	 * by its parent, none left to a dying namespace that would reap it
+	 * unaccounted. The code burns 300 ms of its own CPU, by its clock.
+	 */
+	char *out, *err;
+	double before = children_cpu_ms();
+	int rc = CLI(NULL, &out, &err, "exec", "-c",
+		     "import time\n"
+		     "while time.process_time() < 0.3:\n"
+		     "    pass\n"
+		     "print('burnt')");
+	double used = children_cpu_ms() - before;
+
+	assert_status(rc, 0, out, err);
+	ck_assert_str_eq(out, "burnt\n");
+	ck_assert_msg(used >= 300.0, "cact exec's resource use shows %.1f ms of CPU", used);
 	free(out);
 	free(err);
 }
@@ -1666,6 +1702,7 @@ int main(int argc, char **argv)
 {
 	const struct t_case cases[] = {
 		T_CASE(code_inline, 60),
+		T_CASE(exec_cpu_counted_in_its_resource_use, 60),
 		T_CASE(code_from_file, 60),
 		T_CASE(code_from_stdin, 60),
 		T_CASE(workspace_visible_read_only, 60),
