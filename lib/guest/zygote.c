@@ -178,8 +178,12 @@ static int make(struct zygote *z, long long id, int warm, struct made *m, struct
 		goto out;
 	}
 	stops[1] = -1; /* the kid's now: closed when it is reaped */
-	*m = (struct made){.pid = pid, .sv = sv[0], .out = out[0], .err = errp[0],
-			   .pidfd = pidfd, .stops = stops[0]};
+	*m = (struct made){.pid = pid,
+			   .sv = sv[0],
+			   .out = out[0],
+			   .err = errp[0],
+			   .pidfd = pidfd,
+			   .stops = stops[0]};
 	sv[0] = out[0] = errp[0] = stops[0] = -1;
 	rc = 0;
 out:
@@ -232,7 +236,6 @@ static void spawn(struct zygote *z, long long id, json_t *prepare, int warm)
 	}
 	hand_over(z, id, prepare, &m);
 }
-
 
 /*
  * Reports what happened to children: a stop once the whole thread group of
