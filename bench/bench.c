@@ -40,8 +40,8 @@
 #define SNIPPET "print(sum(range(100)))"
 /* Code that prints a thousand lines, for the live output figures. */
 #define CHATTY "for i in range(1000):\n    print(i)\nprint(sum(range(100)))"
-#define PYTHON	"/usr/bin/python3"
-#define BWRAP	"/usr/bin/bwrap"
+#define PYTHON "/usr/bin/python3"
+#define BWRAP  "/usr/bin/bwrap"
 
 extern char **environ;
 

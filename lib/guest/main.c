@@ -205,8 +205,9 @@ static unsigned thread_count(void)
 		return 0;
 	/* num_threads is field 20: the 18th after the command in parentheses. */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %u",
-			 &threads) != 1)
+	if (!p ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %u",
+		   &threads) != 1)
 		return 0;
 	return threads;
 }
@@ -237,11 +238,12 @@ static int preload_modules(struct zygote *z, json_t *mods, struct cact_error *er
 		threads = thread_count();
 		if (threads > 1) {
 			pyg_preload_step(1);
-			return ut_err(err, CACT_EINVAL,
-				      "preload: importing %s left %u threads running; the zygote "
-				      "must stay single-threaded to fork (remove it from preload, or "
-				      "import it in the code)",
-				      name, threads - 1);
+			return ut_err(
+				err, CACT_EINVAL,
+				"preload: importing %s left %u threads running; the zygote "
+				"must stay single-threaded to fork (remove it from preload, or "
+				"import it in the code)",
+				name, threads - 1);
 		}
 	}
 	if (json_array_size(mods)) {

@@ -1134,9 +1134,10 @@ CACT_API int cact_runtime_new(const struct cact_runtime_options *opts, struct ca
 	preload = json_array();
 	for (i = 0; preload && i < opts->n_preload; i++) {
 		if (!rt_module_name_ok(opts->preload[i])) {
-			rc = ut_err(err, CACT_EINVAL,
-				    "preload: '%s' is not a module name (dotted Python identifiers)",
-				    opts->preload[i] ? opts->preload[i] : "(null)");
+			rc = ut_err(
+				err, CACT_EINVAL,
+				"preload: '%s' is not a module name (dotted Python identifiers)",
+				opts->preload[i] ? opts->preload[i] : "(null)");
 			goto fail;
 		}
 		json_array_append_new(preload, json_string(opts->preload[i]));
