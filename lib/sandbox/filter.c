@@ -5,12 +5,11 @@
  * seccomp.c), so a guest neither links libseccomp nor compiles the same
  * program at every start.
  */
+#include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include <errno.h>
 
 #include "../util/util.h"
 #include "sandbox.h"

@@ -413,21 +413,34 @@ static int events_of(struct events *e, int which)
 	return v;
 }
 
-/* The zygote: the only child of the guest helper. */
-static pid_t zygote_pid(struct cact_runtime *rt)
+/* The first child of parent (0 when it has none), and how many it has. */
+static pid_t first_child(pid_t parent, size_t *n)
 {
-	pid_t outer = cact_runtime_zygote_pid(rt), z = -1;
 	char path[96];
 	FILE *f;
+	int pid, first = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)outer, (int)outer);
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)parent, (int)parent);
 	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%d", &z) != 1)
-			z = -1;
-		fclose(f);
+	if (!f)
+		return 0;
+	while (fscanf(f, "%d", &pid) == 1) {
+		if (!first)
+			first = pid;
+		(*n)++;
 	}
-	return z;
+	fclose(f);
+	return first;
+}
+
+/* The zygote: the only child of the guest helper; -1 when there is none. */
+static pid_t zygote_pid(struct cact_runtime *rt)
+{
+	size_t n;
+	pid_t z = first_child(cact_runtime_zygote_pid(rt), &n);
+
+	return z > 0 ? z : -1;
 }
 
 /* The state letter and parent of pid ('?' when it is gone). */
@@ -639,27 +652,6 @@ START_TEST(gives_up_after_repeated_losses)
 	cact_runtime_free(rt);
 }
 END_TEST
-
-/* The first child of the zygote (0 when it has none), and how many it has. */
-static pid_t first_child(pid_t parent, size_t *n)
-{
-	char path[96];
-	FILE *f;
-	int pid, first = 0;
-
-	*n = 0;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)parent, (int)parent);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fscanf(f, "%d", &pid) == 1) {
-		if (!first)
-			first = pid;
-		(*n)++;
-	}
-	fclose(f);
-	return first;
-}
 
 START_TEST(one_shot_child_forked_ahead)
 {
