@@ -4,7 +4,10 @@
  * run on one machine against
  *   - a fresh `python3 -I -S -c` process (Debian's /usr/bin/python3), and
  *   - the same under `bwrap --unshare-all` (Debian's bubblewrap),
- * each running the same snippet.
+ * each running the same snippet, and against the fork floor: the guest's
+ * runner in a python3 that forks a plain child per execution, with and
+ * without the namespaces of an execution (bench/fork_floor.py), what a
+ * fresh process costs on this machine with cact's engine left out.
  *
  * Latency mode (default) times cact interleaved with the peers (the pool
  * has time to refill between cact samples: what an idle caller sees) and
@@ -36,6 +39,8 @@
 
 #include "../cli/cli.h"
 #include "../cli/opts.h"
+#include "fork_floor_py.h"
+#include "runner_py.h"
 
 #define SNIPPET "print(sum(range(100)))"
 /* Code that prints a thousand lines, for the live output figures. */
@@ -474,6 +479,79 @@ static int python_in_process(uint64_t *v, size_t n)
 	return got == n ? 0 : -1;
 }
 
+/*
+ * The fork floor (bench/fork_floor.py, mode "fork" or "namespaces"): the
+ * guest's runner and its preload in a python3 that forks a plain child per
+ * execution, the cost of a fresh process on this machine without cact's
+ * engine. Fills s with n wall times (µs) and the CPU the script measured
+ * over them; 0, or -1 (the script says why on stderr).
+ */
+static int fork_floor(const char *mode, size_t n, struct series *s)
+{
+	char count[32], buf[64], *end;
+	char *argv[] = {PYTHON, "-I", "-S", "-c", (char *)fork_floor_py, count, (char *)mode, NULL};
+	posix_spawn_file_actions_t fa;
+	int in[2], out[2], status;
+	unsigned long long tree, machine;
+	size_t left = strlen(runner_py);
+	const char *p = runner_py;
+	pid_t pid;
+	FILE *f;
+
+	snprintf(count, sizeof(count), "%zu", n);
+	if (pipe2(in, O_CLOEXEC))
+		return -1;
+	if (pipe2(out, O_CLOEXEC)) {
+		close(in[0]);
+		close(in[1]);
+		return -1;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	status = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(out[1]);
+	if (status) {
+		close(in[1]);
+		close(out[0]);
+		return -1;
+	}
+	/* The script reads all of the runner before it writes anything. */
+	while (left > 0) {
+		ssize_t w = write(in[1], p, left);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		p += w;
+		left -= (size_t)w;
+	}
+	close(in[1]);
+	s->n = 0;
+	s->tree_us = 0;
+	f = fdopen(out[0], "r");
+	while (f && fgets(buf, sizeof(buf), f)) {
+		if (sscanf(buf, "cpu %llu %llu", &tree, &machine) == 2) {
+			s->tree_us = tree;
+			s->machine_us = machine;
+		} else if (s->n < n) {
+			s->v[s->n] = strtoull(buf, &end, 10);
+			if (end != buf)
+				s->n++;
+		}
+	}
+	if (f)
+		fclose(f);
+	else
+		close(out[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 && s->n == n && s->tree_us ? 0 : -1;
+}
+
 /* Runs a session makes at least: a run costs a fraction of a millisecond. */
 #define SESSION_RUNS_MIN 1000
 /* Its first runs are dearer (the child's first writes to pages it shares with the zygote). */
@@ -900,9 +978,10 @@ static int latency(struct cact_runtime *rt, const struct cact_request *req, size
 	struct series s_int = {"cact, interleaved (idle pool)"}, s_b2b = {"cact, back to back"};
 	struct series s_py = {"python3 -I -S -c"}, s_bw = {"bwrap --unshare-all python3"};
 	struct series s_bwb = {"bwrap + python3, back to back"};
+	struct series s_ff = {"fork floor, plain fork"}, s_ffn = {"fork floor, with namespaces"};
 	uint64_t t0, m0, c0;
 	size_t i;
-	int rc = -1;
+	int rc = -1, ff, ffn;
 	long priv;
 
 	s_int.v = calloc(n, sizeof(uint64_t));
@@ -910,7 +989,9 @@ static int latency(struct cact_runtime *rt, const struct cact_request *req, size
 	s_py.v = calloc(n, sizeof(uint64_t));
 	s_bw.v = calloc(n, sizeof(uint64_t));
 	s_bwb.v = calloc(n, sizeof(uint64_t));
-	if (!s_int.v || !s_b2b.v || !s_py.v || !s_bw.v || !s_bwb.v)
+	s_ff.v = calloc(n, sizeof(uint64_t));
+	s_ffn.v = calloc(n, sizeof(uint64_t));
+	if (!s_int.v || !s_b2b.v || !s_py.v || !s_bw.v || !s_bwb.v || !s_ff.v || !s_ffn.v)
 		goto out;
 
 	/* Interleaved, so that a noisy neighbour hurts every peer alike. */
@@ -928,6 +1009,8 @@ static int latency(struct cact_runtime *rt, const struct cact_request *req, size
 	/* Back to back: every execution starts the moment the last one returned. */
 	if (back_to_back(rt, req, n, &s_b2b))
 		goto out;
+	ff = fork_floor("fork", n, &s_ff);
+	ffn = fork_floor("namespaces", n, &s_ffn);
 
 	if (have_bwrap) {
 		c0 = self_cpu_us(RUSAGE_CHILDREN);
@@ -957,6 +1040,14 @@ static int latency(struct cact_runtime *rt, const struct cact_request *req, size
 		print_series(&s_bw);
 	if (s_bwb.n)
 		print_series(&s_bwb);
+	if (ff == 0)
+		print_series(&s_ff);
+	else
+		printf("fork floor, plain fork: unavailable (its error is above)\n");
+	if (ffn == 0)
+		print_series(&s_ffn);
+	else
+		printf("fork floor, with namespaces: unavailable (its error is above)\n");
 	settle(rt);
 	priv = private_kib(cact_runtime_zygote_pid(rt));
 	if (priv >= 0)
@@ -976,6 +1067,13 @@ static int latency(struct cact_runtime *rt, const struct cact_request *req, size
 	       s_bwb.n && s_b2b.tree_us ? ((double)s_bwb.tree_us / (double)s_bwb.n) /
 						  ((double)s_b2b.tree_us / (double)s_b2b.n)
 					: 0.0);
+	if (ffn == 0)
+		printf("cpu per execution, cact vs the fork floor with namespaces: "
+		       "%.2f ms vs %.2f ms (%.2fx)\n",
+		       (double)s_b2b.tree_us / 1e3 / (double)s_b2b.n,
+		       (double)s_ffn.tree_us / 1e3 / (double)s_ffn.n,
+		       ((double)s_b2b.tree_us / (double)s_b2b.n) /
+			       ((double)s_ffn.tree_us / (double)s_ffn.n));
 	printf("p50 speedup vs python3: %.1fx\n", pct(s_py.v, s_py.n, 0.5) / pct(s_b2b.v, n, 0.5));
 	printf("p50 speedup vs bwrap+python, interleaved: %.1fx\n",
 	       s_bw.n ? pct(s_bw.v, s_bw.n, 0.5) / pct(s_int.v, s_int.n, 0.5) : 0.0);
@@ -993,6 +1091,8 @@ out:
 	free(s_py.v);
 	free(s_bw.v);
 	free(s_bwb.v);
+	free(s_ff.v);
+	free(s_ffn.v);
 	return rc;
 }
 
@@ -1153,8 +1253,9 @@ int cmd_bench(int argc, char **argv)
 		puts("usage: cact bench [-n ITERATIONS] [--packages | --sessions | --concurrency\n"
 		     "                  [--callers K,...] [--seconds S]]\n\n"
 		     "Times print(sum(range(100))) through cact (interleaved with the peers, then\n"
-		     "back to back), a fresh python3 -I -S -c, and the same under bwrap\n"
-		     "--unshare-all, with the CPU each execution costs. --concurrency runs K\n"
+		     "back to back), a fresh python3 -I -S -c, the same under bwrap\n"
+		     "--unshare-all, and a plain fork of the runner's interpreter per execution\n"
+		     "(the fork floor), with the CPU each execution costs. --concurrency runs K\n"
 		     "callers at once for S seconds (default 1,4,16,64 for 3 s) for cact and\n"
 		     "for bwrap + python3. --packages times only a small pandas groupby with\n"
 		     "pandas preloaded, imported by the code, and in python3, and --sessions\n"

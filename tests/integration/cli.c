@@ -1640,6 +1640,12 @@ START_TEST(bench_runs)
 	int rc = CLI(NULL, &out, &err, "bench", "-n", "10");
 
 	assert_status(rc, 0, out, err);
+	/* The fork floor ran, both ways, and cact's CPU is set against it. */
+	ck_assert_msg(strstr(out, "\nfork floor, plain fork ") && strstr(out, "\nfork floor, with "
+									"namespaces "),
+		      "no fork floor: %s\nstderr: %s", out, err);
+	ck_assert_msg(strstr(out, "\ncpu per execution, cact vs the fork floor with namespaces: "),
+		      "no comparison with the fork floor: %s", out);
 	n = strlen(out);
 	ck_assert_msg(n > 0 && out[n - 1] == '\n', "stdout: %s", out);
 	out[n - 1] = '\0';
