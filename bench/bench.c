@@ -480,10 +480,10 @@ static int python_in_process(uint64_t *v, size_t n)
 }
 
 /*
- * The fork floor (bench/fork_floor.py, mode "fork" or "namespaces"): the
- * guest's runner and its preload in a python3 that forks a plain child per
- * execution, the cost of a fresh process on this machine without cact's
- * engine. Fills s with n wall times (µs) and the CPU the script measured
+ * The fork floor (bench/fork_floor.py, mode "fork", "namespaces" or
+ * "namespaces-only"): the guest's runner and its preload in a python3 that
+ * forks a plain child per execution, the cost of a fresh process on this
+ * machine without cact's engine. Fills s with n wall times (µs) and the CPU the script measured
  * over them; 0, or -1 (the script says why on stderr).
  */
 static int fork_floor(const char *mode, size_t n, struct series *s)
@@ -979,9 +979,10 @@ static int latency(struct cact_runtime *rt, const struct cact_request *req, size
 	struct series s_py = {"python3 -I -S -c"}, s_bw = {"bwrap --unshare-all python3"};
 	struct series s_bwb = {"bwrap + python3, back to back"};
 	struct series s_ff = {"fork floor, plain fork"}, s_ffn = {"fork floor, with namespaces"};
+	struct series s_ffo = {"  the same, running no code"};
 	uint64_t t0, m0, c0;
 	size_t i;
-	int rc = -1, ff, ffn;
+	int rc = -1, ff, ffn, ffo;
 	long priv;
 
 	s_int.v = calloc(n, sizeof(uint64_t));
@@ -991,7 +992,9 @@ static int latency(struct cact_runtime *rt, const struct cact_request *req, size
 	s_bwb.v = calloc(n, sizeof(uint64_t));
 	s_ff.v = calloc(n, sizeof(uint64_t));
 	s_ffn.v = calloc(n, sizeof(uint64_t));
-	if (!s_int.v || !s_b2b.v || !s_py.v || !s_bw.v || !s_bwb.v || !s_ff.v || !s_ffn.v)
+	s_ffo.v = calloc(n, sizeof(uint64_t));
+	if (!s_int.v || !s_b2b.v || !s_py.v || !s_bw.v || !s_bwb.v || !s_ff.v || !s_ffn.v ||
+	    !s_ffo.v)
 		goto out;
 
 	/* Interleaved, so that a noisy neighbour hurts every peer alike. */
@@ -1011,6 +1014,7 @@ static int latency(struct cact_runtime *rt, const struct cact_request *req, size
 		goto out;
 	ff = fork_floor("fork", n, &s_ff);
 	ffn = fork_floor("namespaces", n, &s_ffn);
+	ffo = fork_floor("namespaces-only", n, &s_ffo);
 
 	if (have_bwrap) {
 		c0 = self_cpu_us(RUSAGE_CHILDREN);
@@ -1048,6 +1052,8 @@ static int latency(struct cact_runtime *rt, const struct cact_request *req, size
 		print_series(&s_ffn);
 	else
 		printf("fork floor, with namespaces: unavailable (its error is above)\n");
+	if (ffo == 0)
+		print_series(&s_ffo);
 	settle(rt);
 	priv = private_kib(cact_runtime_zygote_pid(rt));
 	if (priv >= 0)
@@ -1093,6 +1099,7 @@ out:
 	free(s_bwb.v);
 	free(s_ff.v);
 	free(s_ffn.v);
+	free(s_ffo.v);
 	return rc;
 }
 

@@ -15,7 +15,10 @@
 # of its own (the child is its pid 1), a user namespace and a mount
 # namespace of its own, and two fresh tmpfs mounts, all inside namespaces
 # made once at the start, as the zygote's are. Left out: landlock, the
-# seccomp layer, rlimits, the host's protocol and the pool.
+# seccomp layer, rlimits, the host's protocol and the pool. MODE
+# "namespaces-only" does the same but runs no code: the child writes the
+# snippet's output itself, so what is left is the process and its
+# namespaces.
 #
 # Prints N lines of one execution's wall time in µs, then
 # "cpu TREE_US MACHINE_US": the CPU of this process and its children over
@@ -97,7 +100,7 @@ def load_runner(source):
     return runner
 
 
-def child(runner, out, sandboxed, scratch):
+def child(runner, out, sandboxed, scratch, run_code):
     try:
         if sandboxed:
             user_namespace()
@@ -105,6 +108,8 @@ def child(runner, out, sandboxed, scratch):
             tmpfs(scratch + "/output", 64 << 20)
             tmpfs(scratch + "/tmp", 64 << 20)
         os.dup2(out, 1)
+        if not run_code:
+            os._exit(0 if os.write(1, b"4950\n") == 5 else 1)
         code, _ = runner.run(SNIPPET)
         os._exit(code)
     except BaseException as exc:
@@ -112,7 +117,7 @@ def child(runner, out, sandboxed, scratch):
         os._exit(111)
 
 
-def loop(n, sandboxed, scratch):
+def loop(n, sandboxed, scratch, run_code=True):
     runner = load_runner(sys.stdin.buffer.read())
     pidns = os.open("/proc/self/ns/pid", os.O_RDONLY) if sandboxed else -1
     r, w = os.pipe()
@@ -125,7 +130,7 @@ def loop(n, sandboxed, scratch):
             check(libc.unshare(CLONE_NEWPID), "unshare CLONE_NEWPID")
         pid = libc.fork()  # no after-fork hooks: cact's zygote runs none either
         if pid == 0:
-            child(runner, w, sandboxed, scratch)
+            child(runner, w, sandboxed, scratch, run_code)
         if pid < 0:
             check(-1, "fork")
         if not os.read(r, 4096).startswith(b"4950"):
@@ -145,7 +150,7 @@ def main():
     if mode == "fork":
         loop(n, False, None)
         return
-    if mode != "namespaces":
+    if mode not in ("namespaces", "namespaces-only"):
         raise SystemExit("fork floor: unknown mode %r" % mode)
     # Once, as the zygote: its namespaces, a private mount tree and, over
     # this namespace's /tmp, a tmpfs holding the children's mount points.
@@ -159,7 +164,7 @@ def main():
     pid = libc.fork()  # the first process of the new pid namespace runs the loop
     if pid == 0:
         try:
-            loop(n, True, "/tmp")
+            loop(n, True, "/tmp", mode == "namespaces")
         except BaseException as exc:
             sys.stderr.write("fork floor: %s\n" % exc)
             sys.stdout.flush()
