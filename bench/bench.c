@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -210,33 +211,49 @@ static void settle(struct cact_runtime *rt)
 /* Latency mode: reap orphans after each peer process (concurrent callers must not). */
 static int reap_orphans;
 
+/*
+ * Starts argv with its stdout on a pipe (*out, the reading end) and, when
+ * in is not -1, its stdin on that fd. The pid, or -1 with nothing left open.
+ */
+static pid_t spawn_piped(char *const argv[], int in, int *out)
+{
+	posix_spawn_file_actions_t fa;
+	int o[2], rc;
+	pid_t pid;
+
+	if (pipe2(o, O_CLOEXEC))
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	if (in >= 0)
+		posix_spawn_file_actions_adddup2(&fa, in, 0);
+	posix_spawn_file_actions_adddup2(&fa, o[1], 1);
+	rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(o[1]);
+	if (rc) {
+		close(o[0]);
+		return -1;
+	}
+	*out = o[0];
+	return pid;
+}
+
 /* Runs argv, checks that it printed "4950", returns its wall time in µs (0 on failure). */
 static uint64_t run_process(char *const argv[])
 {
-	posix_spawn_file_actions_t fa;
 	char buf[64];
-	int fds[2], status;
+	int fd, status;
 	uint64_t t0, t;
 	ssize_t n;
 	pid_t pid;
 
-	if (pipe2(fds, O_CLOEXEC))
-		return 0;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
 	t0 = now_us();
-	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ)) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(fds[0]);
-		close(fds[1]);
+	if ((pid = spawn_piped(argv, -1, &fd)) < 0)
 		return 0;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	n = read(fds[0], buf, sizeof(buf) - 1);
-	while (read(fds[0], buf + (n > 0 ? n : 0), 0) > 0)
+	n = read(fd, buf, sizeof(buf) - 1);
+	while (read(fd, buf + (n > 0 ? n : 0), 0) > 0)
 		;
-	close(fds[0]);
+	close(fd);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	t = now_us() - t0;
@@ -439,8 +456,7 @@ static int python_in_process(uint64_t *v, size_t n)
 {
 	char prog[512], count[32], buf[64];
 	char *argv[] = {PYTHON, "-I", "-S", "-c", prog, count, NULL};
-	posix_spawn_file_actions_t fa;
-	int fds[2], status;
+	int fd, status;
 	size_t got = 0;
 	pid_t pid;
 	FILE *f;
@@ -458,18 +474,11 @@ static int python_in_process(uint64_t *v, size_t n)
 		 "    print(t)\n",
 		 "'" SNIPPET "'");
 	snprintf(count, sizeof(count), "%zu", n);
-	if (pipe2(fds, O_CLOEXEC))
+	if ((pid = spawn_piped(argv, -1, &fd)) < 0)
 		return -1;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	status = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	if (status) {
-		close(fds[0]);
-		return -1;
-	}
-	f = fdopen(fds[0], "r");
+	f = fdopen(fd, "r");
+	if (!f)
+		close(fd);
 	while (f && got < n && fgets(buf, sizeof(buf), f))
 		v[got++] = strtoull(buf, NULL, 10);
 	if (f)
@@ -490,8 +499,7 @@ static int fork_floor(const char *mode, size_t n, struct series *s)
 {
 	char count[32], buf[64], *end;
 	char *argv[] = {PYTHON, "-I", "-S", "-c", (char *)fork_floor_py, count, (char *)mode, NULL};
-	posix_spawn_file_actions_t fa;
-	int in[2], out[2], status;
+	int in, out, status;
 	unsigned long long tree, machine;
 	size_t left = strlen(runner_py);
 	const char *p = runner_py;
@@ -499,28 +507,12 @@ static int fork_floor(const char *mode, size_t n, struct series *s)
 	FILE *f;
 
 	snprintf(count, sizeof(count), "%zu", n);
-	if (pipe2(in, O_CLOEXEC))
+	/* The runner goes to the script's stdin from memory: no pipe to fill, nothing to break. */
+	in = memfd_create("cact-runner", MFD_CLOEXEC);
+	if (in < 0)
 		return -1;
-	if (pipe2(out, O_CLOEXEC)) {
-		close(in[0]);
-		close(in[1]);
-		return -1;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	status = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(out[1]);
-	if (status) {
-		close(in[1]);
-		close(out[0]);
-		return -1;
-	}
-	/* The script reads all of the runner before it writes anything. */
 	while (left > 0) {
-		ssize_t w = write(in[1], p, left);
+		ssize_t w = write(in, p, left);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -529,10 +521,17 @@ static int fork_floor(const char *mode, size_t n, struct series *s)
 		p += w;
 		left -= (size_t)w;
 	}
-	close(in[1]);
+	if (left > 0 || lseek(in, 0, SEEK_SET) != 0) {
+		close(in);
+		return -1;
+	}
+	pid = spawn_piped(argv, in, &out);
+	close(in);
+	if (pid < 0)
+		return -1;
 	s->n = 0;
 	s->tree_us = 0;
-	f = fdopen(out[0], "r");
+	f = fdopen(out, "r");
 	while (f && fgets(buf, sizeof(buf), f)) {
 		if (sscanf(buf, "cpu %llu %llu", &tree, &machine) == 2) {
 			s->tree_us = tree;
@@ -546,7 +545,7 @@ static int fork_floor(const char *mode, size_t n, struct series *s)
 	if (f)
 		fclose(f);
 	else
-		close(out[0]);
+		close(out);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 && s->n == n && s->tree_us ? 0 : -1;
@@ -688,30 +687,19 @@ static uint64_t run_pandas(struct cact_runtime *rt, const struct cact_request *r
 /* python3 with the pandas snippet, checking its output; wall time in µs, 0 on failure. */
 static uint64_t run_pandas_process(void)
 {
-	posix_spawn_file_actions_t fa;
 	char buf[128];
-	int fds[2], status;
+	int fd, status;
 	uint64_t t0, t;
 	ssize_t n, got = 0;
 	pid_t pid;
 
-	if (pipe2(fds, O_CLOEXEC))
-		return 0;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
 	t0 = now_us();
-	if (posix_spawn(&pid, PYTHON, &fa, NULL, pandas_py_argv, environ)) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(fds[0]);
-		close(fds[1]);
+	if ((pid = spawn_piped(pandas_py_argv, -1, &fd)) < 0)
 		return 0;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	while ((n = read(fds[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+	while ((n = read(fd, buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
 		got += n;
 	buf[got] = '\0';
-	close(fds[0]);
+	close(fd);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	t = now_us() - t0;
