@@ -133,11 +133,13 @@ def loop(n, sandboxed, scratch, run_code=True):
             child(runner, w, sandboxed, scratch, run_code)
         if pid < 0:
             check(-1, "fork")
-        if not os.read(r, 4096).startswith(b"4950"):
-            raise SystemExit("fork floor: the snippet printed something else")
+        # Reaped first: a child that failed wrote nothing, and this process
+        # holds the pipe's other end. The output (5 bytes) waits in the pipe.
         _, status = os.waitpid(pid, 0)
         if status != 0:
-            raise SystemExit("fork floor: a child ended with status %d" % status)
+            raise SystemExit("fork floor: a child ended with %d" % os.waitstatus_to_exitcode(status))
+        if not os.read(r, 4096).startswith(b"4950"):
+            raise SystemExit("fork floor: the snippet printed something else")
         times.append((time.perf_counter_ns() - t) // 1000)
     c1, m1 = cpu_us(), machine_busy_us()
     sys.stdout.write("".join("%d\n" % v for v in times))
