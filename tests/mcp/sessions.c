@@ -321,6 +321,39 @@ static json_t *response(struct fx *f, const char *id, json_t **asks)
 	return NULL;
 }
 
+/*
+ * The responses with these ids (JSON texts), in whatever order they come:
+ * JSON-RPC lets a server answer requests in flight in any order, and the
+ * call that ran first may be answered after the one it let run.
+ */
+static void responses(struct fx *f, const char *const *ids, json_t **out, size_t n)
+{
+	uint64_t until = now_ms() + WAIT_MS;
+	size_t i, got = 0;
+	json_t *m;
+
+	for (i = 0; i < n; i++)
+		out[i] = NULL;
+	while (got < n && now_ms() < until && (m = next_msg(f, (unsigned)(until - now_ms())))) {
+		if (json_object_get(m, "method")) {
+			json_decref(m);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			json_t *want = parse(ids[i]);
+			int hit = !out[i] && json_equal(json_object_get(m, "id"), want);
+
+			json_decref(want);
+			if (hit)
+				break;
+		}
+		ck_assert_msg(i < n, "an unexpected response: %s", dump(m));
+		out[i] = m;
+		got++;
+	}
+	ck_assert_msg(got == n, "%zu of %zu responses", got, n);
+}
+
 static void stdio_start(struct fx *f, const char *caps)
 {
 	char *init = t_fmt("{\"jsonrpc\":\"2.0\",\"id\":\"init\",\"method\":\"initialize\","
@@ -883,12 +916,16 @@ START_TEST(stdio_calls_take_turns)
 	put(&f, body);
 	free(body);
 	t_write(f.dir, "gate-open", "");
-	m = response(&f, "1", NULL);
-	assert_tool(m, 0, NULL);
-	json_decref(m);
-	m = response(&f, "2", NULL);
-	assert_tool(m, 0, "from the first");
-	json_decref(m);
+	{
+		const char *ids[] = {"1", "2"};
+		json_t *got[2];
+
+		responses(&f, ids, got, 2);
+		assert_tool(got[0], 0, NULL);
+		assert_tool(got[1], 0, "from the first");
+		json_decref(got[0]);
+		json_decref(got[1]);
+	}
 	/* A waiting call that is cancelled never runs, and the running one goes on. */
 	unlink(f.gate);
 	body = call_body_meta("3", gate_loop);
