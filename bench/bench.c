@@ -5,9 +5,10 @@
  *   - a fresh `python3 -I -S -c` process (Debian's /usr/bin/python3), and
  *   - the same under `bwrap --unshare-all` (Debian's bubblewrap),
  * each running the same snippet, and against the fork floor: the guest's
- * runner in a python3 that forks a plain child per execution, with and
- * without the namespaces of an execution (bench/fork_floor.py), what a
- * fresh process costs on this machine with cact's engine left out.
+ * runner in a python3 that forks a plain child per execution, without a
+ * sandbox, with the namespaces of an execution, and with them but running
+ * no code (bench/fork_floor.py): what a fresh process costs on this
+ * machine with cact's engine left out.
  *
  * Latency mode (default) times cact interleaved with the peers (the pool
  * has time to refill between cact samples: what an idle caller sees) and
@@ -492,8 +493,9 @@ static int python_in_process(uint64_t *v, size_t n)
  * The fork floor (bench/fork_floor.py, mode "fork", "namespaces" or
  * "namespaces-only"): the guest's runner and its preload in a python3 that
  * forks a plain child per execution, the cost of a fresh process on this
- * machine without cact's engine. Fills s with n wall times (µs) and the CPU the script measured
- * over them; 0, or -1 (the script says why on stderr).
+ * machine without cact's engine. Fills s with n wall times (µs) and the
+ * CPU the script measured over them; 0, or -1 (the script says why on
+ * stderr).
  */
 static int fork_floor(const char *mode, size_t n, struct series *s)
 {

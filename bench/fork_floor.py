@@ -39,6 +39,8 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
+# In "namespaces" mode, a tmpfs of the floor's own over /tmp holds the children's mount points.
+SCRATCH = "/tmp"
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -100,13 +102,13 @@ def load_runner(source):
     return runner
 
 
-def child(runner, out, sandboxed, scratch, run_code):
+def child(runner, out, sandboxed, run_code):
     try:
         if sandboxed:
             user_namespace()
             check(libc.unshare(CLONE_NEWNS), "unshare CLONE_NEWNS")
-            tmpfs(scratch + "/output", 64 << 20)
-            tmpfs(scratch + "/tmp", 64 << 20)
+            tmpfs(SCRATCH + "/output", 64 << 20)
+            tmpfs(SCRATCH + "/tmp", 64 << 20)
         os.dup2(out, 1)
         if not run_code:
             os._exit(0 if os.write(1, b"4950\n") == 5 else 1)
@@ -117,7 +119,7 @@ def child(runner, out, sandboxed, scratch, run_code):
         os._exit(111)
 
 
-def loop(n, sandboxed, scratch, run_code=True):
+def loop(n, sandboxed, run_code=True):
     runner = load_runner(sys.stdin.buffer.read())
     pidns = os.open("/proc/self/ns/pid", os.O_RDONLY) if sandboxed else -1
     r, w = os.pipe()
@@ -130,7 +132,7 @@ def loop(n, sandboxed, scratch, run_code=True):
             check(libc.unshare(CLONE_NEWPID), "unshare CLONE_NEWPID")
         pid = libc.fork()  # no after-fork hooks: cact's zygote runs none either
         if pid == 0:
-            child(runner, w, sandboxed, scratch, run_code)
+            child(runner, w, sandboxed, run_code)
         if pid < 0:
             check(-1, "fork")
         # Reaped first: a child that failed wrote nothing, and this process
@@ -150,7 +152,7 @@ def loop(n, sandboxed, scratch, run_code=True):
 def main():
     n, mode = int(sys.argv[1]), sys.argv[2]
     if mode == "fork":
-        loop(n, False, None)
+        loop(n, False)
         return
     if mode not in ("namespaces", "namespaces-only"):
         raise SystemExit("fork floor: unknown mode %r" % mode)
@@ -160,13 +162,13 @@ def main():
     check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID),
           "unshare")
     check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
-    tmpfs("/tmp", 1 << 20)
+    tmpfs(SCRATCH, 1 << 20)
     for name in ("output", "tmp"):
-        os.mkdir("/tmp/" + name)
+        os.mkdir(SCRATCH + "/" + name)
     pid = libc.fork()  # the first process of the new pid namespace runs the loop
     if pid == 0:
         try:
-            loop(n, True, "/tmp", mode == "namespaces")
+            loop(n, True, mode == "namespaces")
         except BaseException as exc:
             sys.stderr.write("fork floor: %s\n" % exc)
             sys.stdout.flush()

@@ -1640,10 +1640,13 @@ START_TEST(bench_runs)
 	int rc = CLI(NULL, &out, &err, "bench", "-n", "10");
 
 	assert_status(rc, 0, out, err);
-	/* The fork floor ran, both ways, and cact's CPU is set against it. */
-	ck_assert_msg(strstr(out, "\nfork floor, plain fork ") && strstr(out, "\nfork floor, with "
-									"namespaces "),
-		      "no fork floor: %s\nstderr: %s", out, err);
+	/* The fork floor ran, all three ways, and cact's CPU is set against it. */
+	ck_assert_msg(strstr(out, "\nfork floor, plain fork "), "no fork floor: %s\nstderr: %s",
+		      out, err);
+	ck_assert_msg(strstr(out, "\nfork floor, with namespaces "),
+		      "no fork floor with namespaces: %s\nstderr: %s", out, err);
+	ck_assert_msg(strstr(out, "\n  the same, running no code "),
+		      "no fork floor running no code: %s\nstderr: %s", out, err);
 	ck_assert_msg(strstr(out, "\ncpu per execution, cact vs the fork floor with namespaces: "),
 		      "no comparison with the fork floor: %s", out);
 	n = strlen(out);
